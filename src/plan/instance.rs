@@ -1,0 +1,131 @@
+//! `Instance`: everything one run needs and nothing else, with an id derived from its content.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{Params, hash_params, hash_str};
+
+/// An agent as an instance names it: a registered kind and its parameter values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentSpec {
+    /// The registered agent kind (`q_learning`, `psrl`, ...).
+    pub name: String,
+    /// Every parameter value given in the spec (fixed and swept), in key order.
+    pub params: Params,
+}
+
+/// An MDP as an instance names it: a registered family, its setting and parameter values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MdpSpec {
+    /// The registered MDP family (`river_swim`, `deep_sea`, ...).
+    pub family: String,
+    /// Episodic (finite horizon) or continuous (average reward).
+    pub episodic: bool,
+    /// Every parameter value given in the spec, in key order.
+    pub params: Params,
+}
+
+/// What an instance runs. New kinds are appended at the end, so older files stay readable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum InstanceKind {
+    /// A built-in run: an agent learning on a tabular MDP.
+    Builtin {
+        /// The agent.
+        agent: AgentSpec,
+        /// The MDP.
+        mdp: MdpSpec,
+    },
+}
+
+/// One unit of work: one agent configuration on one MDP configuration with one seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// The name of the spec that planned it.
+    pub spec_name: String,
+    /// What to run.
+    pub kind: InstanceKind,
+    /// The seed of the run (agent and environment randomness derive from it).
+    pub seed: u64,
+    /// Interaction steps.
+    pub steps: u64,
+    /// A log row every this many steps (and one at the end).
+    pub log_every: u64,
+    /// Learning stops after this much wall time (milliseconds; 0 = no limit).
+    pub time_limit_ms: u64,
+}
+
+/// A stable, content-derived instance id: 16 lowercase hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct InstanceId(pub u64);
+
+impl InstanceId {
+    /// Parses the 16-hex-digit form.
+    pub fn parse(s: &str) -> Option<InstanceId> {
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(s, 16).ok().map(InstanceId)
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl Instance {
+    /// The time limit, if any.
+    pub fn time_limit(&self) -> Option<Duration> {
+        (self.time_limit_ms > 0).then(|| Duration::from_millis(self.time_limit_ms))
+    }
+
+    /// The content-derived id. Everything that changes what the run computes goes in (kind,
+    /// parameters, seed, steps, log interval, time limit); the spec's name does not, so renaming
+    /// a spec keeps its results.
+    pub fn id(&self) -> InstanceId {
+        let mut h = blake3::Hasher::new();
+        h.update(b"ludus-instance-v1");
+        match &self.kind {
+            InstanceKind::Builtin { agent, mdp } => {
+                h.update(&[0]);
+                hash_str(&mut h, &agent.name);
+                hash_params(&mut h, &agent.params);
+                hash_str(&mut h, &mdp.family);
+                h.update(&[mdp.episodic as u8]);
+                hash_params(&mut h, &mdp.params);
+            }
+        }
+        h.update(&self.seed.to_le_bytes());
+        h.update(&self.steps.to_le_bytes());
+        h.update(&self.log_every.to_le_bytes());
+        h.update(&self.time_limit_ms.to_le_bytes());
+        let bytes = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&bytes.as_bytes()[..8]);
+        InstanceId(u64::from_be_bytes(first))
+    }
+
+    /// A short human label: `agent on mdp, seed n`.
+    pub fn label(&self) -> String {
+        match &self.kind {
+            InstanceKind::Builtin { agent, mdp } => format!(
+                "{} on {}{} seed {}",
+                agent.name,
+                mdp.family,
+                if mdp.episodic { " (episodic)" } else { "" },
+                self.seed
+            ),
+        }
+    }
+}
+
+/// The id of an agent configuration (kind + parameters), for grouping results by configuration.
+pub fn config_id(name: &str, params: &Params) -> String {
+    let mut h = blake3::Hasher::new();
+    hash_str(&mut h, name);
+    hash_params(&mut h, params);
+    h.finalize().to_hex()[..12].to_string()
+}
