@@ -12,6 +12,7 @@
 //! The library never prints; only `cli` touches the terminal.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod model;
 pub mod plan;
 pub mod rng;

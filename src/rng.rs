@@ -125,7 +125,10 @@ mod tests {
         let b = r.next_u64();
         let mut r2 = Rng::new(42);
         assert_eq!((a, b), (r2.next_u64(), r2.next_u64()));
-        assert_ne!(Rng::with_stream(42, 0).next_u64(), Rng::with_stream(42, 1).next_u64());
+        assert_ne!(
+            Rng::with_stream(42, 0).next_u64(),
+            Rng::with_stream(42, 1).next_u64()
+        );
     }
 
     #[test]

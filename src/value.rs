@@ -283,7 +283,10 @@ mod tests {
     fn sample() -> Value {
         let mut t = Params::new();
         t.insert("a".into(), Value::Int(1));
-        t.insert("b".into(), Value::List(vec![Value::Float(0.5), Value::Str("x".into())]));
+        t.insert(
+            "b".into(),
+            Value::List(vec![Value::Float(0.5), Value::Str("x".into())]),
+        );
         t.insert("c".into(), Value::Bool(true));
         Value::Table(t)
     }
@@ -307,7 +310,10 @@ mod tests {
 
     #[test]
     fn display_is_toml_like() {
-        assert_eq!(sample().to_string(), r#"{ a = 1, b = [0.5, "x"], c = true }"#);
+        assert_eq!(
+            sample().to_string(),
+            r#"{ a = 1, b = [0.5, "x"], c = true }"#
+        );
         assert_eq!(Value::Float(2.0).to_string(), "2.0");
     }
 }

@@ -28,7 +28,9 @@ impl Registry {
     /// The built-in agents and MDP families.
     pub fn builtin() -> Registry {
         Registry {
-            agents: ["q_learning", "psrl", "ucrl2", "random"].map(String::from).to_vec(),
+            agents: ["q_learning", "psrl", "ucrl2", "random"]
+                .map(String::from)
+                .to_vec(),
             mdps: [
                 "river_swim",
                 "deep_sea",
@@ -59,7 +61,12 @@ impl Registry {
     }
 
     /// Checks an agent configuration for an MDP setting.
-    pub fn check_agent(&self, name: &str, _params: &Params, _episodic: bool) -> Result<(), CheckError> {
+    pub fn check_agent(
+        &self,
+        name: &str,
+        _params: &Params,
+        _episodic: bool,
+    ) -> Result<(), CheckError> {
         if !self.agents.iter().any(|a| a == name) {
             return Err(CheckError::Unknown(self.agent_names()));
         }
@@ -67,7 +74,12 @@ impl Registry {
     }
 
     /// Checks an MDP configuration (builds it when that is the only way to know it is valid).
-    pub fn check_mdp(&self, family: &str, _episodic: bool, _params: &Params) -> Result<(), CheckError> {
+    pub fn check_mdp(
+        &self,
+        family: &str,
+        _episodic: bool,
+        _params: &Params,
+    ) -> Result<(), CheckError> {
         if !self.mdps.iter().any(|a| a == family) {
             return Err(CheckError::Unknown(self.mdp_names()));
         }

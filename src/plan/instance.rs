@@ -29,6 +29,7 @@ pub struct MdpSpec {
 
 /// What an instance runs. New kinds are appended at the end, so older files stay readable.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum InstanceKind {
     /// A built-in run: an agent learning on a tabular MDP.
     Builtin {

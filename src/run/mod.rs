@@ -71,5 +71,7 @@ pub fn run_instance(
     _ctl: &RunControl<'_>,
     _sink: &mut dyn LogSink,
 ) -> Result<RunReport, RunError> {
-    Err(RunError::Build("the interaction loop is not built yet".into()))
+    Err(RunError::Build(
+        "the interaction loop is not built yet".into(),
+    ))
 }
