@@ -17,4 +17,5 @@ pub mod model;
 pub mod plan;
 pub mod rng;
 pub mod run;
+pub mod spec;
 pub mod value;

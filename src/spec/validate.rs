@@ -1,0 +1,577 @@
+//! Turns a spec tree into a `Spec`, or into a `SpecError` naming file, key and line.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::node::{Node, NodeKind};
+use super::sweep::{Dist, Sample, Sweep};
+use super::{AgentEntry, MdpEntry, Spec, SpecError};
+use crate::value::{Params, Value};
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seeds",
+    "steps",
+    "log_every",
+    "time_limit",
+    "agent",
+    "mdp",
+];
+const AGENT_KEYS: &[&str] = &["name", "params", "grid", "zip", "sample"];
+const MDP_KEYS: &[&str] = &["family", "episodic", "params", "grid", "zip", "sample"];
+const DISTS: &[&str] = &["uniform", "log_uniform", "int", "log_int", "choice"];
+
+struct Cx<'a> {
+    file: &'a Path,
+}
+
+type R<T> = Result<T, SpecError>;
+
+impl Cx<'_> {
+    fn err<T>(&self, key: &str, line: Option<usize>, message: impl Into<String>) -> R<T> {
+        Err(SpecError {
+            file: self.file.to_path_buf(),
+            key: key.to_string(),
+            line,
+            message: message.into(),
+        })
+    }
+
+    fn table<'n>(&self, key: &str, n: &'n Node) -> R<&'n [(String, Node)]> {
+        match &n.kind {
+            NodeKind::Table(t) => Ok(t),
+            _ => self.err(
+                key,
+                n.line,
+                format!("expected a table, found {}", n.type_name()),
+            ),
+        }
+    }
+
+    /// Refuses keys outside `allowed`, and duplicate keys (possible in YAML).
+    fn known_keys(&self, prefix: &str, t: &[(String, Node)], allowed: &[&str]) -> R<()> {
+        let mut seen = BTreeSet::new();
+        for (k, n) in t {
+            if !allowed.contains(&k.as_str()) {
+                return self.err(
+                    &join(prefix, k),
+                    n.line,
+                    format!("unknown key; expected one of: {}", allowed.join(", ")),
+                );
+            }
+            if !seen.insert(k) {
+                return self.err(&join(prefix, k), n.line, "the key appears twice");
+            }
+        }
+        Ok(())
+    }
+
+    fn uint(&self, key: &str, n: &Node, min: u64) -> R<u64> {
+        match n.kind {
+            NodeKind::Int(i) if i >= min as i64 => Ok(i as u64),
+            NodeKind::Int(i) => self.err(key, n.line, format!("must be at least {min}, found {i}")),
+            _ => self.err(
+                key,
+                n.line,
+                format!("expected an integer, found {}", n.type_name()),
+            ),
+        }
+    }
+
+    fn string(&self, key: &str, n: &Node) -> R<String> {
+        match &n.kind {
+            NodeKind::Str(s) if !s.trim().is_empty() => Ok(s.clone()),
+            NodeKind::Str(_) => self.err(key, n.line, "must not be empty"),
+            _ => self.err(
+                key,
+                n.line,
+                format!("expected a string, found {}", n.type_name()),
+            ),
+        }
+    }
+
+    fn value(&self, key: &str, n: &Node) -> R<Value> {
+        Ok(match &n.kind {
+            NodeKind::Bool(b) => Value::Bool(*b),
+            NodeKind::Int(i) => Value::Int(*i),
+            NodeKind::Float(f) => Value::Float(*f),
+            NodeKind::Str(s) => Value::Str(s.clone()),
+            NodeKind::List(l) => Value::List(
+                l.iter()
+                    .enumerate()
+                    .map(|(i, x)| self.value(&format!("{key}[{i}]"), x))
+                    .collect::<R<_>>()?,
+            ),
+            NodeKind::Table(t) => Value::Table(self.params(key, t)?),
+            NodeKind::Other(what) => {
+                return self.err(key, n.line, format!("{what} cannot be a parameter value"));
+            }
+        })
+    }
+
+    fn params(&self, prefix: &str, t: &[(String, Node)]) -> R<Params> {
+        let mut p = Params::new();
+        for (k, n) in t {
+            let key = join(prefix, k);
+            if p.insert(k.clone(), self.value(&key, n)?).is_some() {
+                return self.err(&key, n.line, "the key appears twice");
+            }
+        }
+        Ok(p)
+    }
+
+    fn list<'n>(&self, key: &str, n: &'n Node, what: &str) -> R<&'n [Node]> {
+        match &n.kind {
+            NodeKind::List(l) if l.is_empty() => self.err(
+                key,
+                n.line,
+                format!("empty list: {what} needs at least one value"),
+            ),
+            NodeKind::List(l) => Ok(l),
+            _ => self.err(
+                key,
+                n.line,
+                format!("expected a list of values, found {}; {what}", n.type_name()),
+            ),
+        }
+    }
+
+    fn number(&self, key: &str, n: &Node) -> R<f64> {
+        match n.kind {
+            NodeKind::Int(i) => Ok(i as f64),
+            NodeKind::Float(f) if f.is_finite() => Ok(f),
+            _ => self.err(
+                key,
+                n.line,
+                format!("expected a number, found {}", n.type_name()),
+            ),
+        }
+    }
+
+    fn pair(&self, key: &str, n: &Node) -> R<(f64, f64)> {
+        let l = self.list(key, n, "a range is [low, high]")?;
+        if l.len() != 2 {
+            return self.err(
+                key,
+                n.line,
+                format!("a range is [low, high], found {} values", l.len()),
+            );
+        }
+        let lo = self.number(key, &l[0])?;
+        let hi = self.number(key, &l[1])?;
+        if lo > hi {
+            return self.err(key, n.line, format!("low {lo} is above high {hi}"));
+        }
+        Ok((lo, hi))
+    }
+
+    fn int_pair(&self, key: &str, n: &Node) -> R<(i64, i64)> {
+        let l = self.list(key, n, "a range is [low, high]")?;
+        let (lo, hi) = match l {
+            [a, b] => match (&a.kind, &b.kind) {
+                (NodeKind::Int(a), NodeKind::Int(b)) => (*a, *b),
+                _ => return self.err(key, n.line, "an integer range needs two integers"),
+            },
+            _ => return self.err(key, n.line, "a range is [low, high]"),
+        };
+        if lo > hi {
+            return self.err(key, n.line, format!("low {lo} is above high {hi}"));
+        }
+        Ok((lo, hi))
+    }
+
+    fn dist(&self, key: &str, n: &Node) -> R<Dist> {
+        let t = self.table(key, n)?;
+        let [(kind, arg)] = t else {
+            return self.err(
+                key,
+                n.line,
+                format!("a distribution is one of {{ {} = ... }}", DISTS.join(" | ")),
+            );
+        };
+        let k = join(key, kind);
+        Ok(match kind.as_str() {
+            "uniform" => {
+                let (lo, hi) = self.pair(&k, arg)?;
+                Dist::Uniform(lo, hi)
+            }
+            "log_uniform" => {
+                let (lo, hi) = self.pair(&k, arg)?;
+                if lo <= 0.0 {
+                    return self.err(&k, arg.line, "a log-uniform range must be above 0");
+                }
+                Dist::LogUniform(lo, hi)
+            }
+            "int" => {
+                let (lo, hi) = self.int_pair(&k, arg)?;
+                Dist::Int(lo, hi)
+            }
+            "log_int" => {
+                let (lo, hi) = self.int_pair(&k, arg)?;
+                if lo < 1 {
+                    return self.err(&k, arg.line, "a log-int range must start at 1 or above");
+                }
+                Dist::LogInt(lo, hi)
+            }
+            "choice" => {
+                let l = self.list(&k, arg, "a choice needs values")?;
+                Dist::Choice(
+                    l.iter()
+                        .enumerate()
+                        .map(|(i, x)| self.value(&format!("{k}[{i}]"), x))
+                        .collect::<R<_>>()?,
+                )
+            }
+            _ => {
+                return self.err(
+                    &k,
+                    arg.line,
+                    format!(
+                        "unknown distribution; expected one of: {}",
+                        DISTS.join(", ")
+                    ),
+                );
+            }
+        })
+    }
+
+    /// Reads `params`, `grid`, `zip` and `sample` of one agent or MDP table.
+    fn sweep(&self, prefix: &str, t: &[(String, Node)]) -> R<Sweep> {
+        let mut sweep = Sweep::default();
+        // Where each parameter was set, to refuse a key both fixed and swept.
+        let mut owner: Vec<(String, &'static str)> = Vec::new();
+        let mut claim = |key: &str, k: &str, line, part: &'static str| -> R<()> {
+            if let Some((_, other)) = owner.iter().find(|(o, _)| o == k) {
+                return self.err(
+                    key,
+                    line,
+                    format!(
+                        "`{k}` is set in both `{other}` and `{part}`; give each parameter once"
+                    ),
+                );
+            }
+            owner.push((k.to_string(), part));
+            Ok(())
+        };
+        for (part, n) in t {
+            let key = join(prefix, part);
+            match part.as_str() {
+                "params" => {
+                    let tt = self.table(&key, n)?;
+                    for (k, x) in tt {
+                        claim(&join(&key, k), k, x.line, "params")?;
+                    }
+                    sweep.fixed = self.params(&key, tt)?;
+                }
+                "grid" => {
+                    for (k, x) in self.table(&key, n)? {
+                        let kk = join(&key, k);
+                        claim(&kk, k, x.line, "grid")?;
+                        let l = self.list(
+                            &kk,
+                            x,
+                            "a grid sweeps a list; a fixed value goes in `params`",
+                        )?;
+                        let vals = l
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| self.value(&format!("{kk}[{i}]"), v))
+                            .collect::<R<Vec<_>>>()?;
+                        sweep.grid.push((k.clone(), vals));
+                    }
+                }
+                "zip" => {
+                    let tt = self.table(&key, n)?;
+                    let mut first: Option<(String, usize)> = None;
+                    for (k, x) in tt {
+                        let kk = join(&key, k);
+                        claim(&kk, k, x.line, "zip")?;
+                        let l = self.list(&kk, x, "a zip takes lists of equal length")?;
+                        match &first {
+                            None => first = Some((k.clone(), l.len())),
+                            Some((k0, n0)) if *n0 != l.len() => {
+                                return self.err(
+                                    &kk,
+                                    x.line,
+                                    format!(
+                                        "zip lists must have equal lengths: `{k}` has {}, `{k0}` has {n0}",
+                                        l.len()
+                                    ),
+                                );
+                            }
+                            Some(_) => {}
+                        }
+                        let vals = l
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| self.value(&format!("{kk}[{i}]"), v))
+                            .collect::<R<Vec<_>>>()?;
+                        sweep.zip.push((k.clone(), vals));
+                    }
+                    if tt.is_empty() {
+                        return self.err(&key, n.line, "empty zip: give at least one list");
+                    }
+                }
+                "sample" => {
+                    let tt = self.table(&key, n)?;
+                    let mut count = None;
+                    let mut seed = 0;
+                    let mut dists = Vec::new();
+                    for (k, x) in tt {
+                        let kk = join(&key, k);
+                        match k.as_str() {
+                            "n" => count = Some(self.uint(&kk, x, 1)? as usize),
+                            "seed" => seed = self.uint(&kk, x, 0)?,
+                            _ => {
+                                claim(&kk, k, x.line, "sample")?;
+                                dists.push((k.clone(), self.dist(&kk, x)?));
+                            }
+                        }
+                    }
+                    let Some(count) = count else {
+                        return self.err(
+                            &key,
+                            n.line,
+                            "a sample needs `n`, the number of configurations",
+                        );
+                    };
+                    if dists.is_empty() {
+                        return self.err(
+                            &key,
+                            n.line,
+                            "a sample needs at least one parameter distribution",
+                        );
+                    }
+                    dists.sort_by(|a, b| a.0.cmp(&b.0));
+                    sweep.sample = Some(Sample {
+                        n: count,
+                        seed,
+                        dists,
+                    });
+                }
+                _ => {}
+            }
+        }
+        sweep.grid.sort_by(|a, b| a.0.cmp(&b.0));
+        sweep.zip.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(sweep)
+    }
+
+    fn agent(&self, prefix: &str, n: &Node) -> R<AgentEntry> {
+        let t = self.table(prefix, n)?;
+        self.known_keys(prefix, t, AGENT_KEYS)?;
+        let Some((_, name)) = t.iter().find(|(k, _)| k == "name") else {
+            return self.err(
+                prefix,
+                n.line,
+                "an agent needs `name`, the agent kind (e.g. \"q_learning\")",
+            );
+        };
+        Ok(AgentEntry {
+            name: self.string(&join(prefix, "name"), name)?,
+            sweep: self.sweep(prefix, t)?,
+            line: n.line,
+        })
+    }
+
+    fn mdp(&self, prefix: &str, n: &Node) -> R<MdpEntry> {
+        let t = self.table(prefix, n)?;
+        self.known_keys(prefix, t, MDP_KEYS)?;
+        let Some((_, family)) = t.iter().find(|(k, _)| k == "family") else {
+            return self.err(
+                prefix,
+                n.line,
+                "an MDP needs `family` (e.g. \"river_swim\")",
+            );
+        };
+        let episodic = match t.iter().find(|(k, _)| k == "episodic") {
+            None => false,
+            Some((_, x)) => match x.kind {
+                NodeKind::Bool(b) => b,
+                _ => {
+                    return self.err(
+                        &join(prefix, "episodic"),
+                        x.line,
+                        format!("expected true or false, found {}", x.type_name()),
+                    );
+                }
+            },
+        };
+        Ok(MdpEntry {
+            family: self.string(&join(prefix, "family"), family)?,
+            episodic,
+            sweep: self.sweep(prefix, t)?,
+            line: n.line,
+        })
+    }
+
+    fn entries<T>(&self, key: &str, n: &Node, f: impl Fn(&str, &Node) -> R<T>) -> R<Vec<T>> {
+        let list: Vec<&Node> = match &n.kind {
+            NodeKind::List(l) => l.iter().collect(),
+            NodeKind::Table(_) => vec![n],
+            _ => {
+                return self.err(
+                    key,
+                    n.line,
+                    format!("expected [[{key}]] tables, found {}", n.type_name()),
+                );
+            }
+        };
+        if list.is_empty() {
+            return self.err(
+                key,
+                n.line,
+                format!("no [[{key}]] table: give at least one"),
+            );
+        }
+        list.iter()
+            .enumerate()
+            .map(|(i, x)| f(&format!("{key}[{i}]"), x))
+            .collect()
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// Parses a duration: humantime (`"90s"`, `"10m"`, `"1h 30m"`), a number of seconds, or
+/// `"none"`.
+fn duration_ms(cx: &Cx, key: &str, n: &Node) -> R<u64> {
+    match &n.kind {
+        NodeKind::Int(s) if *s >= 0 => Ok(*s as u64 * 1000),
+        NodeKind::Float(s) if *s >= 0.0 && s.is_finite() => Ok((s * 1000.0).round() as u64),
+        NodeKind::Str(s) if s == "none" || s == "0" => Ok(0),
+        NodeKind::Str(s) => humantime::parse_duration(s)
+            .map(|d| d.as_millis() as u64)
+            .or_else(|e| {
+                cx.err(
+                    key,
+                    n.line,
+                    format!("not a duration ({e}); write e.g. \"90s\", \"10m\", \"1h\""),
+                )
+            }),
+        _ => cx.err(
+            key,
+            n.line,
+            format!(
+                "expected a duration such as \"60s\", found {}",
+                n.type_name()
+            ),
+        ),
+    }
+}
+
+pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
+    let cx = Cx { file: path };
+    let t = cx.table("", &tree)?;
+    cx.known_keys("", t, TOP_KEYS)?;
+    let get = |k: &str| t.iter().find(|(key, _)| key == k).map(|(_, n)| n);
+
+    let name = match get("name") {
+        Some(n) => cx.string("name", n)?,
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "spec".into()),
+    };
+    let seeds = match get("seeds") {
+        None => {
+            return cx.err(
+                "seeds",
+                None,
+                "missing: give a count (`seeds = 3`) or a list (`seeds = [0, 7]`)",
+            );
+        }
+        Some(n) => match &n.kind {
+            NodeKind::Int(_) => (0..cx.uint("seeds", n, 1)?).collect(),
+            NodeKind::List(l) if !l.is_empty() => {
+                let mut seen = BTreeSet::new();
+                let mut out = Vec::new();
+                for (i, x) in l.iter().enumerate() {
+                    let s = cx.uint(&format!("seeds[{i}]"), x, 0)?;
+                    if !seen.insert(s) {
+                        return cx.err(
+                            &format!("seeds[{i}]"),
+                            x.line,
+                            format!("seed {s} is listed twice"),
+                        );
+                    }
+                    out.push(s);
+                }
+                out
+            }
+            NodeKind::List(_) => {
+                return cx.err("seeds", n.line, "empty list: give at least one seed");
+            }
+            _ => {
+                return cx.err(
+                    "seeds",
+                    n.line,
+                    format!(
+                        "expected a count or a list of seeds, found {}",
+                        n.type_name()
+                    ),
+                );
+            }
+        },
+    };
+    let steps = match get("steps") {
+        Some(n) => cx.uint("steps", n, 1)?,
+        None => {
+            return cx.err(
+                "steps",
+                None,
+                "missing: the number of interaction steps per instance",
+            );
+        }
+    };
+    let log_every = match get("log_every") {
+        Some(n) => cx.uint("log_every", n, 1)?,
+        None => (steps / 100).max(1),
+    };
+    let time_limit_ms = match get("time_limit") {
+        Some(n) => duration_ms(&cx, "time_limit", n)?,
+        None => 0,
+    };
+    if let Some(n) = get("description") {
+        cx.string("description", n)?;
+    }
+    let agents = match get("agent") {
+        Some(n) => cx.entries("agent", n, |k, x| cx.agent(k, x))?,
+        None => return cx.err("agent", None, "missing: add at least one [[agent]] table"),
+    };
+    let mdps = match get("mdp") {
+        Some(n) => cx.entries("mdp", n, |k, x| cx.mdp(k, x))?,
+        None => return cx.err("mdp", None, "missing: add at least one [[mdp]] table"),
+    };
+    Ok(Spec {
+        name,
+        path: path.to_path_buf(),
+        seeds,
+        steps,
+        log_every,
+        time_limit_ms,
+        agents,
+        mdps,
+    })
+}
+
+pub(super) fn agents_file(path: &Path, tree: Node) -> R<Vec<AgentEntry>> {
+    let cx = Cx { file: path };
+    let t = cx.table("", &tree)?;
+    cx.known_keys("", t, &["agent"])?;
+    match t.iter().find(|(k, _)| k == "agent") {
+        Some((_, n)) => cx.entries("agent", n, |k, x| cx.agent(k, x)),
+        None => cx.err(
+            "agent",
+            None,
+            "an agents file needs at least one [[agent]] table",
+        ),
+    }
+}
