@@ -18,4 +18,5 @@ pub mod plan;
 pub mod rng;
 pub mod run;
 pub mod spec;
+pub mod store;
 pub mod value;

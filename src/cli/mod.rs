@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 
 use crate::model::Registry;
 
+mod plan;
+
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: the command ran, but some instances (or checks) did not succeed.
@@ -41,7 +43,12 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Expand a spec into instances (one .bin file each) in an experiment folder.
+    Plan(plan::PlanArgs),
+    /// Print one instance file as JSON.
+    Show(plan::ShowArgs),
+}
 
 /// Context shared by every verb: the registry of agents and MDPs.
 pub struct Context {
@@ -74,6 +81,9 @@ pub fn main_with(registry: Registry, args: impl IntoIterator<Item = OsString>) -
     }
 }
 
-fn dispatch(command: Command, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    match command {}
+fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Plan(args) => plan::run(args, ctx),
+        Command::Show(args) => plan::run_show(args, ctx),
+    }
 }

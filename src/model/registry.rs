@@ -73,6 +73,18 @@ impl Registry {
         Ok(())
     }
 
+    /// Makes an MDP configuration self-contained (e.g. reads a custom MDP's table file,
+    /// relative to `base_dir`), before `check_mdp`.
+    pub fn resolve_mdp(
+        &self,
+        _family: &str,
+        _episodic: bool,
+        params: &Params,
+        _base_dir: &std::path::Path,
+    ) -> Result<Params, CheckError> {
+        Ok(params.clone())
+    }
+
     /// Checks an MDP configuration (builds it when that is the only way to know it is valid).
     pub fn check_mdp(
         &self,

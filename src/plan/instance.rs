@@ -58,8 +58,23 @@ pub struct Instance {
 }
 
 /// A stable, content-derived instance id: 16 lowercase hex digits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InstanceId(pub u64);
+
+impl Serialize for InstanceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for InstanceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        InstanceId::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{s}` is not an instance id (16 hex digits)"))
+        })
+    }
+}
 
 impl InstanceId {
     /// Parses the 16-hex-digit form.

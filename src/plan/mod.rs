@@ -1,5 +1,8 @@
 //! Planning: a validated `Spec` expanded into `Instance`s, in a documented order.
 
+mod expand;
+pub mod group;
 pub mod instance;
 
-pub use instance::{AgentSpec, Instance, InstanceId, InstanceKind, MdpSpec};
+pub use expand::{Plan, plan};
+pub use instance::{AgentSpec, Instance, InstanceId, InstanceKind, MdpSpec, config_id};

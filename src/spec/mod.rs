@@ -42,7 +42,7 @@ pub struct AgentEntry {
     pub name: String,
     /// Its parameter sweep.
     pub sweep: Sweep,
-    /// The line of the table, when known.
+    /// The line of its `name` key, when known.
     pub line: Option<usize>,
 }
 
@@ -55,7 +55,7 @@ pub struct MdpEntry {
     pub episodic: bool,
     /// Its parameter sweep.
     pub sweep: Sweep,
-    /// The line of the table, when known.
+    /// The line of its `family` key, when known.
     pub line: Option<usize>,
 }
 

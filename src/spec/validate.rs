@@ -371,7 +371,7 @@ impl Cx<'_> {
         Ok(AgentEntry {
             name: self.string(&join(prefix, "name"), name)?,
             sweep: self.sweep(prefix, t)?,
-            line: n.line,
+            line: name.line.or(n.line),
         })
     }
 
@@ -402,7 +402,7 @@ impl Cx<'_> {
             family: self.string(&join(prefix, "family"), family)?,
             episodic,
             sweep: self.sweep(prefix, t)?,
-            line: n.line,
+            line: family.line.or(n.line),
         })
     }
 

@@ -1,0 +1,268 @@
+//! Expanding a validated spec into instances, checked against the registry.
+//!
+//! Order (documented in the README): agents in spec order, each agent's configurations in sweep
+//! order; for each, MDPs in spec order, each MDP's configurations in sweep order; seeds
+//! innermost, in spec order. Pairs the agent cannot run (an episodic-only agent on a continuous
+//! MDP) are left out and counted. Identical instances (same content, so same id) are kept once.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::instance::{AgentSpec, Instance, InstanceId, InstanceKind, MdpSpec};
+use crate::model::Registry;
+use crate::model::registry::CheckError;
+use crate::spec::{AgentEntry, Spec, SpecError};
+
+/// A plan: the configurations and, for each instance, which ones it combines. Instances are
+/// built on demand (`instance(i)`), so planning 100,000 of them stays small in memory.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The spec's name.
+    pub spec_name: String,
+    /// Every agent configuration, with the index of its spec table.
+    pub agents: Vec<(usize, AgentSpec)>,
+    /// Every MDP configuration, with the index of its spec table.
+    pub mdps: Vec<(usize, MdpSpec)>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Steps, log interval and time limit shared by all instances.
+    pub steps: u64,
+    /// Log interval.
+    pub log_every: u64,
+    /// Time limit in milliseconds (0: none).
+    pub time_limit_ms: u64,
+    /// (agent config, MDP config, seed index) of every instance, in plan order, de-duplicated.
+    pub entries: Vec<(u32, u32, u32)>,
+    /// The id of every entry.
+    pub ids: Vec<InstanceId>,
+    /// Pairs left out because the agent cannot run on the MDP: (agent, MDP family, reason, count).
+    pub incompatible: Vec<(String, String, String, usize)>,
+    /// Instances that appeared more than once in the expansion (kept once).
+    pub duplicates: usize,
+}
+
+impl Plan {
+    /// The number of instances.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the plan has no instance.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Builds the i-th instance.
+    pub fn instance(&self, i: usize) -> Instance {
+        let (a, m, s) = self.entries[i];
+        Instance {
+            spec_name: self.spec_name.clone(),
+            kind: InstanceKind::Builtin {
+                agent: self.agents[a as usize].1.clone(),
+                mdp: self.mdps[m as usize].1.clone(),
+            },
+            seed: self.seeds[s as usize],
+            steps: self.steps,
+            log_every: self.log_every,
+            time_limit_ms: self.time_limit_ms,
+        }
+    }
+}
+
+fn spec_err(spec: &Spec, key: String, line: Option<usize>, message: String) -> SpecError {
+    SpecError {
+        file: spec.path.clone(),
+        key,
+        line,
+        message,
+    }
+}
+
+fn describe(e: CheckError, what: &str, name: &str) -> String {
+    match e {
+        CheckError::Unknown(known) => {
+            format!("unknown {what} `{name}`; known: {}", known.join(", "))
+        }
+        CheckError::Incompatible(m) => m,
+        CheckError::Invalid(m) => format!("{name}: {m}"),
+    }
+}
+
+/// Expands `spec` (with its agents replaced by `agents` when given) into a plan, checking every
+/// agent and MDP configuration against `registry`.
+pub fn plan(
+    spec: &Spec,
+    agents: Option<&[AgentEntry]>,
+    registry: &Registry,
+) -> Result<Plan, SpecError> {
+    let agent_entries = agents.unwrap_or(&spec.agents);
+    let base_dir = spec.path.parent().unwrap_or(Path::new("."));
+
+    let mut mdps = Vec::new();
+    for (mi, m) in spec.mdps.iter().enumerate() {
+        let key = format!("mdp[{mi}]");
+        let known = registry.mdp_names();
+        if !known.contains(&m.family) {
+            let e = CheckError::Unknown(known);
+            return Err(spec_err(
+                spec,
+                format!("{key}.family"),
+                m.line,
+                describe(e, "MDP family", &m.family),
+            ));
+        }
+        for params in m.sweep.expand() {
+            let params = registry
+                .resolve_mdp(&m.family, m.episodic, &params, base_dir)
+                .and_then(|p| registry.check_mdp(&m.family, m.episodic, &p).map(|()| p))
+                .map_err(|e| {
+                    spec_err(
+                        spec,
+                        key.clone(),
+                        m.line,
+                        describe(e, "MDP family", &m.family),
+                    )
+                })?;
+            mdps.push((
+                mi,
+                MdpSpec {
+                    family: m.family.clone(),
+                    episodic: m.episodic,
+                    params,
+                },
+            ));
+        }
+    }
+
+    let mut agent_cfgs = Vec::new();
+    for (ai, a) in agent_entries.iter().enumerate() {
+        for params in a.sweep.expand() {
+            agent_cfgs.push((
+                ai,
+                AgentSpec {
+                    name: a.name.clone(),
+                    params,
+                },
+            ));
+        }
+    }
+
+    // Check each agent configuration once per MDP setting it meets.
+    let settings: Vec<bool> = {
+        let mut s: Vec<bool> = mdps.iter().map(|(_, m)| m.episodic).collect();
+        s.sort();
+        s.dedup();
+        s
+    };
+    let mut ok = vec![[false; 2]; agent_cfgs.len()];
+    let mut incompatible: Vec<(String, String, String, usize)> = Vec::new();
+    for (ci, (ai, cfg)) in agent_cfgs.iter().enumerate() {
+        let key = format!("agent[{ai}]");
+        let line = agent_entries[*ai].line;
+        let mut any = false;
+        for &episodic in &settings {
+            match registry.check_agent(&cfg.name, &cfg.params, episodic) {
+                Ok(()) => {
+                    ok[ci][episodic as usize] = true;
+                    any = true;
+                }
+                Err(CheckError::Incompatible(why)) => {
+                    let n = mdps.iter().filter(|(_, m)| m.episodic == episodic).count()
+                        * spec.seeds.len();
+                    let setting = if episodic {
+                        "episodic MDPs"
+                    } else {
+                        "continuous MDPs"
+                    };
+                    match incompatible
+                        .iter_mut()
+                        .find(|x| x.0 == cfg.name && x.1 == setting)
+                    {
+                        Some(x) => x.3 += n,
+                        None => incompatible.push((cfg.name.clone(), setting.into(), why, n)),
+                    }
+                }
+                Err(e) => {
+                    let k = if matches!(e, CheckError::Unknown(_)) {
+                        format!("{key}.name")
+                    } else {
+                        key
+                    };
+                    return Err(spec_err(
+                        spec,
+                        k,
+                        line,
+                        describe(e, "agent kind", &cfg.name),
+                    ));
+                }
+            }
+        }
+        if !any {
+            let why = incompatible
+                .iter()
+                .find(|x| x.0 == cfg.name)
+                .map(|x| x.2.clone())
+                .unwrap_or_default();
+            return Err(spec_err(
+                spec,
+                key,
+                line,
+                format!("agent `{}` can run on no MDP of this spec: {why}", cfg.name),
+            ));
+        }
+    }
+
+    let mut entries = Vec::new();
+    for (ci, _) in agent_cfgs.iter().enumerate() {
+        for (mi, (_, m)) in mdps.iter().enumerate() {
+            if !ok[ci][m.episodic as usize] {
+                continue;
+            }
+            for si in 0..spec.seeds.len() {
+                entries.push((ci as u32, mi as u32, si as u32));
+            }
+        }
+    }
+    let mut plan = Plan {
+        spec_name: spec.name.clone(),
+        agents: agent_cfgs,
+        mdps,
+        seeds: spec.seeds.clone(),
+        steps: spec.steps,
+        log_every: spec.log_every,
+        time_limit_ms: spec.time_limit_ms,
+        entries: Vec::new(),
+        ids: Vec::new(),
+        incompatible,
+        duplicates: 0,
+    };
+    let ids: Vec<InstanceId> = {
+        let p = &plan;
+        let n = entries.len();
+        let tmp = Plan {
+            entries,
+            ..p.clone()
+        };
+        let ids = (0..n)
+            .into_par_iter()
+            .map(|i| tmp.instance(i).id())
+            .collect();
+        plan.entries = tmp.entries;
+        ids
+    };
+    let mut seen = HashSet::with_capacity(ids.len());
+    let mut keep_entries = Vec::with_capacity(ids.len());
+    let mut keep_ids = Vec::with_capacity(ids.len());
+    for (e, id) in plan.entries.iter().zip(ids) {
+        if seen.insert(id) {
+            keep_entries.push(*e);
+            keep_ids.push(id);
+        }
+    }
+    plan.duplicates = plan.entries.len() - keep_entries.len();
+    plan.entries = keep_entries;
+    plan.ids = keep_ids;
+    Ok(plan)
+}
