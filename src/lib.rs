@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod exec;
 pub mod model;
 pub mod plan;
 pub mod rng;

@@ -11,12 +11,16 @@
 
 use std::ffi::OsString;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::model::Registry;
 
 mod plan;
+mod progress;
+mod run_instances;
+mod status;
 
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -48,12 +52,18 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Print one instance file as JSON.
     Show(plan::ShowArgs),
+    /// Run planned instances on local cores or MPI ranks, skipping finished ones.
+    RunInstances(run_instances::RunInstancesArgs),
+    /// Count instances per status (done, pending, running, timeout, error, interrupted).
+    Status(status::StatusArgs),
+    /// Make instances with the given statuses pending again (their logs move to attic/).
+    Reset(status::ResetArgs),
 }
 
 /// Context shared by every verb: the registry of agents and MDPs.
 pub struct Context {
     /// Agent kinds and MDP families known to this build.
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
 }
 
 /// Runs the CLI with the built-in registry.
@@ -71,7 +81,9 @@ pub fn main_with(registry: Registry, args: impl IntoIterator<Item = OsString>) -
             return ExitCode::from(code);
         }
     };
-    let ctx = Context { registry };
+    let ctx = Context {
+        registry: Arc::new(registry),
+    };
     match dispatch(cli.command, &ctx) {
         Ok(code) => code,
         Err(e) => {
@@ -85,5 +97,8 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
     match command {
         Command::Plan(args) => plan::run(args, ctx),
         Command::Show(args) => plan::run_show(args, ctx),
+        Command::RunInstances(args) => run_instances::run(args, ctx),
+        Command::Status(args) => status::run(args, ctx),
+        Command::Reset(args) => status::run_reset(args, ctx),
     }
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole ludus test suite: formatting, lints, unit and integration tests, including the
+# real-sshd, real-mpirun tests. Installs the Debian packages those need when they are missing
+# (as root, or through sudo), so it works on a fresh Debian machine with Rust.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh plan       # only tests whose name matches "plan" (cargo test filter)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use: OpenMPI (+ libclang for the mpi crate's bindgen), an OpenSSH
+# server and client for the upload/download tests, rsync for the transfer benchmark baseline.
+PACKAGES=(openmpi-bin libopenmpi-dev libclang-dev pkg-config libssl-dev openssh-server openssh-client rsync)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# mpirun refuses root unless told; CI runs as root.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy (default features, and with mpi)"
+cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --all-targets --features mpi -- -D warnings
+echo "== cargo test --features mpi"
+cargo test --locked --features mpi -- "$@"

@@ -1,0 +1,174 @@
+//! `ludus run-instances`: the verb every cluster job calls.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::progress::{Progress, ProgressMode, summary};
+use super::{Context, EXIT_FAILED};
+use crate::exec::{ExecOptions, ExecStats, Origin, Selection, run_local, run_mpi};
+use crate::plan::group::Group;
+
+/// Set by SIGINT/SIGTERM.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT and SIGTERM (what SLURM sends at its time limit) set the flag: workers take no new
+/// instance, running ones stop and record `interrupted`. A second signal kills at once.
+pub(super) fn install_signal_handlers() -> &'static AtomicBool {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
+        // sigaction struct is fully initialised before the call.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = on_signal as *const () as usize;
+            act.sa_flags = libc::SA_RESETHAND;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+    &INTERRUPTED
+}
+
+/// Run planned instances: skip finished ones, run the rest on local cores or across MPI ranks.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ludus run-instances instances/quick                  # everything pending, all cores
+  ludus run-instances instances/quick --group 3/16     # the 3rd of 16 groups (a cluster job)
+  ludus run-instances instances/quick/instances/0a1b2c3d4e5f6789.bin
+  mpirun -np 64 ludus run-instances --mpi /scratch/me/quick
+
+In a SLURM job array, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT and SLURM_ARRAY_TASK_MIN
+choose the group when --group is not given.
+
+Finished instances (status done or timeout, and error unless --retry-errors) are skipped;
+anything else runs. Results are logs/<id>.csv and logs/<id>.json, both written atomically.
+SIGINT/SIGTERM: no new instance starts, running ones record `interrupted`, exit code 1.
+Exit codes: 0 every selected instance finished (done or timeout); 1 some did not; 2 error.")]
+pub struct RunInstancesArgs {
+    /// Planned folders, folders of .bin files, or .bin files.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Worker threads [default: all cores; 1 per rank with --mpi].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Run only group k of K (1-based), e.g. 3/16.
+    #[arg(long, value_name = "k/K")]
+    group: Option<Group>,
+    /// Run across MPI ranks (under mpirun); needs a build with the `mpi` feature.
+    #[arg(long)]
+    mpi: bool,
+    /// Also re-run instances whose status is error.
+    #[arg(long)]
+    retry_errors: bool,
+    /// Hard cap per instance, ending a stuck instance as error [default: 3x its time limit].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    kill_after: Option<Duration>,
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    progress: ProgressMode,
+    /// Seconds between plain progress lines.
+    #[arg(long, default_value_t = 10.0)]
+    progress_every: f64,
+}
+
+fn slurm_group() -> anyhow::Result<Option<Group>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (Some(id), Some(count)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT"))
+    else {
+        return Ok(None);
+    };
+    let min = var("SLURM_ARRAY_TASK_MIN").unwrap_or_else(|| "0".into());
+    let num = |name: &str, v: &str| -> anyhow::Result<u32> {
+        v.parse()
+            .with_context(|| format!("{name}={v} is not a number"))
+    };
+    let g = Group::from_slurm(
+        num("SLURM_ARRAY_TASK_ID", &id)?,
+        num("SLURM_ARRAY_TASK_COUNT", &count)?,
+        num("SLURM_ARRAY_TASK_MIN", &min)?,
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(Some(g))
+}
+
+/// Runs `ludus run-instances`.
+pub fn run(args: RunInstancesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let interrupt = install_signal_handlers();
+    let mut sel = Selection::resolve(&args.paths)?;
+    sel.dedup();
+    let group = match args.group {
+        Some(g) => Some(g),
+        None => slurm_group()?,
+    };
+    if let Some(g) = group {
+        sel.restrict(g);
+    }
+    let jobs = args.jobs.unwrap_or_else(|| {
+        if args.mpi {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    });
+    let opts = ExecOptions {
+        jobs,
+        retry_errors: args.retry_errors,
+        kill_after: args.kill_after,
+        origin: Origin::local(),
+    };
+    let stats = run_selection(
+        sel,
+        ctx,
+        &opts,
+        interrupt,
+        args.mpi,
+        args.progress,
+        args.progress_every,
+    )?;
+    Ok(
+        if stats.all_finished() && !interrupt.load(Ordering::Relaxed) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_FAILED)
+        },
+    )
+}
+
+/// Runs a selection with progress and prints the summary (shared with `ludus run`).
+pub(super) fn run_selection(
+    sel: Selection,
+    ctx: &Context,
+    opts: &ExecOptions,
+    interrupt: &'static AtomicBool,
+    mpi: bool,
+    mode: ProgressMode,
+    every: f64,
+) -> anyhow::Result<ExecStats> {
+    let sel = Arc::new(sel);
+    let mut progress = Progress::new(mode, Duration::from_secs_f64(every.max(0.1)));
+    let result = if mpi {
+        run_mpi(&sel, &ctx.registry, opts, interrupt, |ev| {
+            progress.on_event(ev)
+        })
+    } else {
+        run_local(&sel, &ctx.registry, opts, interrupt, |ev| {
+            progress.on_event(ev)
+        })
+    };
+    progress.finish();
+    let stats = result?;
+    // Under MPI only rank 0 has the whole picture.
+    if stats.rank == 0 {
+        eprintln!("{}", summary(&stats));
+    }
+    Ok(stats)
+}

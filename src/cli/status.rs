@@ -1,0 +1,187 @@
+//! `ludus status` and `ludus reset`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::Context;
+use crate::exec::Selection;
+use crate::plan::InstanceKind;
+use crate::store::{StatusKind, hostname, now_rfc3339};
+
+/// Count instances per status, in total and per agent and MDP.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ludus status instances/quick
+  ludus status instances/quick --json     # {\"total\":..,\"done\":..,\"pending\":..,...}
+
+`running` counts instances with a live run marker (on another host a marker is trusted as is).")]
+pub struct StatusArgs {
+    /// Planned folders (or folders of .bin files).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print one JSON object for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    total: usize,
+    done: usize,
+    pending: usize,
+    running: usize,
+    timeout: usize,
+    error: usize,
+    interrupted: usize,
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe {
+        libc::kill(pid, 0) == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+}
+
+fn marker_live(path: &std::path::Path, me: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let mut parts = text.split_whitespace();
+    let (Some(host), Some(pid)) = (
+        parts.next(),
+        parts.next().and_then(|p| p.parse::<i32>().ok()),
+    ) else {
+        return false;
+    };
+    host != me || pid_alive(pid)
+}
+
+/// Runs `ludus status`.
+pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
+    let mut sel = Selection::resolve(&args.paths)?;
+    sel.dedup();
+    let me = hostname();
+    let mut all = Counts::default();
+    let mut per: BTreeMap<(String, String), Counts> = BTreeMap::new();
+    for &it in &sel.items {
+        let dir = &sel.dirs[it.dir];
+        let status = dir.read_status(it.id).ok().flatten();
+        let (agent, mdp) = match status.as_ref().map(|s| s.instance.clone()) {
+            Some(i) => label(&i.kind),
+            None => match crate::store::read_instance_file(&sel.instance_path(it)) {
+                Ok(i) => label(&i.kind),
+                Err(_) => ("(unreadable)".into(), "(unreadable)".into()),
+            },
+        };
+        let running = status
+            .as_ref()
+            .is_none_or(|s| s.status == StatusKind::Interrupted)
+            && marker_live(&dir.running_path(it.id), &me);
+        let c = per.entry((agent, mdp)).or_default();
+        for c in [&mut all, c] {
+            c.total += 1;
+            c.running += running as usize;
+            match status.as_ref().map(|s| s.status) {
+                Some(StatusKind::Done) => c.done += 1,
+                Some(StatusKind::Timeout) => c.timeout += 1,
+                Some(StatusKind::Error) => c.error += 1,
+                Some(StatusKind::Interrupted) => c.interrupted += 1,
+                None => c.pending += 1,
+            }
+        }
+    }
+    if args.json {
+        let v = serde_json::json!({
+            "total": all.total, "done": all.done, "pending": all.pending, "running": all.running,
+            "timeout": all.timeout, "error": all.error, "interrupted": all.interrupted,
+        });
+        println!("{v}");
+    } else {
+        let w = per.keys().map(|k| k.0.len()).max().unwrap_or(5).max(5);
+        let w2 = per.keys().map(|k| k.1.len()).max().unwrap_or(3).max(3);
+        println!(
+            "{:<w$}  {:<w2$}  {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}",
+            "agent",
+            "mdp",
+            "total",
+            "done",
+            "pending",
+            "running",
+            "timeout",
+            "error",
+            "interrupted"
+        );
+        let row = |a: &str, m: &str, c: &Counts| {
+            println!(
+                "{a:<w$}  {m:<w2$}  {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}",
+                c.total, c.done, c.pending, c.running, c.timeout, c.error, c.interrupted
+            )
+        };
+        for ((a, m), c) in &per {
+            row(a, m, c);
+        }
+        row("all", "", &all);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn label(kind: &InstanceKind) -> (String, String) {
+    match kind {
+        InstanceKind::Builtin { agent, mdp } => (
+            agent.name.clone(),
+            format!(
+                "{}{}",
+                mdp.family,
+                if mdp.episodic { " (episodic)" } else { "" }
+            ),
+        ),
+    }
+}
+
+/// Make instances pending again: their log and status move to attic/reset-<time>/.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ludus reset instances/quick --status error
+  ludus reset instances/quick --status error,timeout,interrupted
+
+Nothing is deleted: logs/<id>.csv and logs/<id>.json move to attic/reset-<time>/.")]
+pub struct ResetArgs {
+    /// Planned folders (or folders of .bin files).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The statuses to reset, comma-separated: done, timeout, error, interrupted.
+    #[arg(long, value_delimiter = ',', required = true)]
+    status: Vec<String>,
+}
+
+/// Runs `ludus reset`.
+pub fn run_reset(args: ResetArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
+    let kinds = args
+        .status
+        .iter()
+        .map(|s| {
+            StatusKind::parse(s.trim()).ok_or_else(|| {
+                anyhow::anyhow!("--status {s}: expected done, timeout, error or interrupted")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut sel = Selection::resolve(&args.paths)?;
+    sel.dedup();
+    let label = format!("reset-{}", now_rfc3339().replace(':', ""));
+    let mut n = 0;
+    for &it in &sel.items {
+        let dir = &sel.dirs[it.dir];
+        if let Ok(Some(s)) = dir.read_status(it.id)
+            && kinds.contains(&s.status)
+        {
+            dir.move_to_attic(it.id, &label)?;
+            n += 1;
+        }
+    }
+    println!("reset {n} instances (their logs are in attic/{label}/)");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,290 @@
+//! The local executor: a pool of worker threads taking instances from a shared queue.
+//!
+//! Workers take the next pending instance (an atomic counter, so fast and slow instances
+//! balance), run it, commit it, and send an event to the calling thread, which is the only one
+//! that calls the caller's callback. The calling thread is also the watchdog: an instance still
+//! running well past its hard cap (stuck where it cannot check the clock) is committed as
+//! `error` with the rows it logged, and the run goes on without it.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::one::{SharedLog, run_and_commit, status_of};
+use super::{ExecError, ExecEvent, ExecOptions, ExecStats, Item, Selection, pending};
+use crate::model::Registry;
+use crate::plan::Instance;
+use crate::run::RunControl;
+use crate::store::StatusKind;
+
+/// Grace beyond the hard cap before the watchdog gives up on an instance that does not return.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(10);
+
+enum Msg {
+    Event(ExecEvent),
+    WorkerDone,
+}
+
+struct Running {
+    item: Item,
+    instance: Instance,
+    log: Arc<SharedLog>,
+    start: Instant,
+    cap: Option<Duration>,
+}
+
+/// A source of work: the local queue, or (under MPI) the coordinator.
+pub trait WorkSource: Sync + Send {
+    /// The next item to run, or `None` when there is no more.
+    fn next(&self) -> Option<Item>;
+}
+
+struct Queue {
+    items: Vec<Item>,
+    next: AtomicUsize,
+}
+
+impl WorkSource for Queue {
+    fn next(&self) -> Option<Item> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.items.get(i).copied()
+    }
+}
+
+/// Runs every pending instance of `sel` on this machine.
+pub fn run_local(
+    sel: &Arc<Selection>,
+    registry: &Arc<Registry>,
+    opts: &ExecOptions,
+    interrupt: &'static AtomicBool,
+    mut on_event: impl FnMut(&ExecEvent),
+) -> Result<ExecStats, ExecError> {
+    let start = Instant::now();
+    let todo = pending(sel, opts.retry_errors)?;
+    let mut stats = ExecStats::default();
+    let ev = ExecEvent::Start {
+        selected: sel.items.len(),
+        skipped: sel.items.len() - todo.len(),
+    };
+    stats.count(&ev);
+    on_event(&ev);
+    let n = todo.len();
+    let queue = Arc::new(Queue {
+        items: todo,
+        next: AtomicUsize::new(0),
+    });
+    run_workers(
+        sel,
+        registry,
+        opts,
+        interrupt,
+        queue,
+        &mut stats,
+        &mut on_event,
+    )?;
+    stats.not_started = n.saturating_sub(stats.ran() + stats.failed);
+    stats.wall = start.elapsed();
+    Ok(stats)
+}
+
+/// Runs `opts.jobs` workers over `source` until it is empty or the run is interrupted,
+/// counting events into `stats` and passing them to `on_event` on the calling thread.
+/// Returns when every worker is finished or given up on by the watchdog (a worker stuck for
+/// good is left running; the process ends it when it exits).
+pub fn run_workers(
+    sel: &Arc<Selection>,
+    registry: &Arc<Registry>,
+    opts: &ExecOptions,
+    interrupt: &'static AtomicBool,
+    source: Arc<dyn WorkSource + Send>,
+    stats: &mut ExecStats,
+    on_event: &mut dyn FnMut(&ExecEvent),
+) -> Result<(), ExecError> {
+    let jobs = opts.jobs.max(1);
+    let slots: Arc<Vec<Mutex<Option<Running>>>> =
+        Arc::new((0..jobs).map(|_| Mutex::new(None)).collect());
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let disk_error: Arc<Mutex<Option<ExecError>>> = Arc::new(Mutex::new(None));
+    let mut live = 0;
+    for w in 0..jobs {
+        let ctx = WorkerCtx {
+            sel: sel.clone(),
+            registry: registry.clone(),
+            opts: opts.clone(),
+            interrupt,
+            source: source.clone(),
+            slots: slots.clone(),
+            index: w,
+            tx: tx.clone(),
+            disk_error: disk_error.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("ludus-worker-{w}"))
+            .spawn(move || {
+                worker_loop(&ctx);
+                let _ = ctx.tx.send(Msg::WorkerDone);
+            });
+        match spawned {
+            Ok(_) => live += 1,
+            Err(e) => return Err(ExecError::Mpi(format!("cannot start a worker thread: {e}"))),
+        }
+    }
+    drop(tx);
+    let mut abandoned = 0;
+    while live > abandoned {
+        match rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(Msg::Event(ev)) => {
+                stats.count(&ev);
+                on_event(&ev);
+            }
+            Ok(Msg::WorkerDone) => live -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        abandoned += watchdog(sel, opts, &slots, stats, on_event);
+    }
+    let err = disk_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct WorkerCtx {
+    sel: Arc<Selection>,
+    registry: Arc<Registry>,
+    opts: ExecOptions,
+    interrupt: &'static AtomicBool,
+    source: Arc<dyn WorkSource + Send>,
+    slots: Arc<Vec<Mutex<Option<Running>>>>,
+    index: usize,
+    tx: mpsc::Sender<Msg>,
+    disk_error: Arc<Mutex<Option<ExecError>>>,
+}
+
+fn worker_loop(ctx: &WorkerCtx) {
+    let WorkerCtx {
+        sel,
+        registry,
+        opts,
+        interrupt,
+        source,
+        slots,
+        index,
+        tx,
+        disk_error,
+    } = ctx;
+    let slot = &slots[*index];
+    while !interrupt.load(Ordering::Relaxed) {
+        let Some(item) = source.next() else { break };
+        let dir = &sel.dirs[item.dir];
+        let instance = match crate::store::read_instance_file(&sel.instance_path(item)) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = tx.send(Msg::Event(ExecEvent::Failed {
+                    id: item.id,
+                    error: e.to_string(),
+                }));
+                continue;
+            }
+        };
+        let time_limit = instance.time_limit();
+        let cap = opts.kill_after_for(time_limit);
+        let log = Arc::new(SharedLog::default());
+        let marker = dir.running_path(item.id);
+        let _ = std::fs::write(
+            &marker,
+            format!("{} {}\n", opts.origin.host, std::process::id()),
+        );
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
+            item,
+            instance: instance.clone(),
+            log: log.clone(),
+            start: Instant::now(),
+            cap,
+        });
+        let label = instance.label();
+        let ctl = RunControl {
+            time_limit,
+            kill_after: cap,
+            interrupt,
+        };
+        let result = run_and_commit(dir, &instance, registry, &log, &ctl, &opts.origin);
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let _ = std::fs::remove_file(&marker);
+        match result {
+            Ok(Some(s)) => {
+                let _ = tx.send(Msg::Event(ExecEvent::Finished {
+                    id: item.id,
+                    label,
+                    status: s.status,
+                    wall: Duration::from_secs_f64(s.wall_seconds),
+                    message: s.message,
+                }));
+            }
+            // The watchdog already committed (and reported) this instance.
+            Ok(None) => {}
+            Err(e) => {
+                let _ = tx.send(Msg::Event(ExecEvent::Failed {
+                    id: item.id,
+                    error: e.to_string(),
+                }));
+                // A disk that refuses writes will refuse the next instance too: stop.
+                disk_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(ExecError::Store(e));
+                break;
+            }
+        }
+    }
+}
+
+/// Commits instances stuck past their hard cap as errors; returns how many it gave up on.
+fn watchdog(
+    sel: &Selection,
+    opts: &ExecOptions,
+    slots: &[Mutex<Option<Running>>],
+    stats: &mut ExecStats,
+    on_event: &mut dyn FnMut(&ExecEvent),
+) -> usize {
+    let mut n = 0;
+    for slot in slots {
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = guard.as_ref() else { continue };
+        let Some(cap) = r.cap else { continue };
+        let elapsed = r.start.elapsed();
+        if elapsed < cap + WATCHDOG_GRACE {
+            continue;
+        }
+        let msg = format!(
+            "stuck: still running {:.0} s after its start, past the hard cap of {:.0} s; ended as error with the rows logged so far",
+            elapsed.as_secs_f64(),
+            cap.as_secs_f64()
+        );
+        let status = status_of(
+            &r.instance,
+            StatusKind::Error,
+            0,
+            elapsed,
+            Some(msg.clone()),
+            &opts.origin,
+        );
+        let dir = &sel.dirs[r.item.dir];
+        if let Ok(true) = r.log.commit(dir, &status) {
+            let ev = ExecEvent::Finished {
+                id: r.item.id,
+                label: r.instance.label(),
+                status: StatusKind::Error,
+                wall: elapsed,
+                message: Some(msg),
+            };
+            stats.count(&ev);
+            on_event(&ev);
+        }
+        *guard = None;
+        n += 1;
+    }
+    n
+}

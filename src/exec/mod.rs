@@ -1,0 +1,180 @@
+//! Executors: run many instances, skipping finished ones, and report through events.
+//!
+//! The local executor runs a pool of worker threads; the MPI executor (feature `mpi`) hands
+//! instances out from rank 0. Both commit results with the same rules (`one`), so a result is
+//! the same file whoever ran it, and both report `ExecEvent`s to a callback instead of printing.
+
+pub mod local;
+pub mod mpi;
+pub mod one;
+pub mod select;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::plan::InstanceId;
+use crate::store::{StatusKind, StoreError};
+
+pub use local::run_local;
+pub use mpi::run_mpi;
+pub use one::Origin;
+pub use select::{Item, Selection};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    /// Worker threads (per rank under MPI).
+    pub jobs: usize,
+    /// Re-run instances whose status is `error`.
+    pub retry_errors: bool,
+    /// Hard cap per instance; `None`: three times its time limit (no cap without a limit).
+    pub kill_after: Option<Duration>,
+    /// Host and rank recorded in statuses.
+    pub origin: Origin,
+}
+
+impl ExecOptions {
+    /// The hard cap for an instance with this time limit.
+    pub fn kill_after_for(&self, time_limit: Option<Duration>) -> Option<Duration> {
+        self.kill_after.or(time_limit.map(|t| t * 3))
+    }
+}
+
+/// What happened, as it happens.
+#[derive(Clone, Debug)]
+pub enum ExecEvent {
+    /// The run's size: instances selected, how many are already finished and skipped.
+    Start {
+        /// Selected instances.
+        selected: usize,
+        /// Already finished (skipped).
+        skipped: usize,
+    },
+    /// An instance ended (whatever its status).
+    Finished {
+        /// Its id.
+        id: InstanceId,
+        /// A short label (agent on MDP, seed).
+        label: String,
+        /// How it ended.
+        status: StatusKind,
+        /// Its wall time.
+        wall: Duration,
+        /// The message of a non-done status.
+        message: Option<String>,
+    },
+    /// An instance could not be run at all (unreadable instance file, disk error).
+    Failed {
+        /// Its id.
+        id: InstanceId,
+        /// Why.
+        error: String,
+    },
+}
+
+/// Counts at the end of a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecStats {
+    /// Instances selected.
+    pub selected: usize,
+    /// Already finished, skipped.
+    pub skipped: usize,
+    /// Ran to the end.
+    pub done: usize,
+    /// Ran to the end with learning frozen by the time limit.
+    pub timeout: usize,
+    /// Failed (recorded as error).
+    pub error: usize,
+    /// Stopped by a signal (recorded as interrupted).
+    pub interrupted: usize,
+    /// Could not be run (unreadable instance file, disk error): nothing recorded.
+    pub failed: usize,
+    /// Never started (the run was interrupted first).
+    pub not_started: usize,
+    /// Wall time of the whole run.
+    pub wall: Duration,
+    /// The MPI rank these counts are from (0 without MPI; rank 0 counts every rank's results).
+    pub rank: u32,
+}
+
+impl ExecStats {
+    /// True when every selected instance is finished (done or timeout, now or before).
+    pub fn all_finished(&self) -> bool {
+        self.error == 0 && self.interrupted == 0 && self.failed == 0 && self.not_started == 0
+    }
+
+    /// Counts one event.
+    pub fn count(&mut self, ev: &ExecEvent) {
+        match ev {
+            ExecEvent::Start { selected, skipped } => {
+                self.selected = *selected;
+                self.skipped = *skipped;
+            }
+            ExecEvent::Finished { status, .. } => match status {
+                StatusKind::Done => self.done += 1,
+                StatusKind::Timeout => self.timeout += 1,
+                StatusKind::Error => self.error += 1,
+                StatusKind::Interrupted => self.interrupted += 1,
+            },
+            ExecEvent::Failed { .. } => self.failed += 1,
+        }
+    }
+
+    /// Instances that ran in this run.
+    pub fn ran(&self) -> usize {
+        self.done + self.timeout + self.error + self.interrupted
+    }
+}
+
+/// Errors that stop a whole run (not one instance's failure, which is a result).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The folders could not be read.
+    #[error(transparent)]
+    Select(#[from] select::SelectError),
+    /// The disk failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// MPI failed or is not built in.
+    #[error("{0}")]
+    Mpi(String),
+}
+
+/// The items of a selection that still need running: no status, or `interrupted`, or
+/// `error` when `retry_errors`. Reads each folder's `logs/` listing once.
+pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecError> {
+    let mut with_status: Vec<HashSet<InstanceId>> = Vec::with_capacity(sel.dirs.len());
+    for d in &sel.dirs {
+        let mut set = HashSet::new();
+        if let Ok(rd) = std::fs::read_dir(d.logs_dir()) {
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if let Some(id) = name.strip_suffix(".json").and_then(InstanceId::parse) {
+                    set.insert(id);
+                }
+            }
+        }
+        with_status.push(set);
+    }
+    let mut out = Vec::with_capacity(sel.items.len());
+    for &it in &sel.items {
+        if !with_status[it.dir].contains(&it.id) {
+            out.push(it);
+            continue;
+        }
+        let finished = match sel.dirs[it.dir].read_status(it.id) {
+            Ok(Some(s)) => match s.status {
+                StatusKind::Done | StatusKind::Timeout => true,
+                StatusKind::Error => !retry_errors,
+                StatusKind::Interrupted => false,
+            },
+            // A status that vanished or does not parse is not a result: run again.
+            Ok(None) | Err(_) => false,
+        };
+        if !finished {
+            out.push(it);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,211 @@
+//! Running one instance and committing its result: the log, then the status, each atomic.
+//!
+//! The status file is the commit point: an instance is finished exactly when `logs/<id>.json`
+//! exists with a final status. A kill before that leaves the instance pending (a half-written
+//! log only ever exists under a hidden temporary name), so a re-run finishes it exactly once.
+
+use std::fmt::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::model::Registry;
+use crate::plan::{Instance, InstanceId};
+use crate::run::{LogSink, Outcome, RunControl, run_instance};
+use crate::store::{
+    ExperimentDir, Status, StatusKind, StoreError, atomic_write, hostname, now_rfc3339,
+};
+
+/// The log of a running instance, kept in memory and shared with the watchdog, which commits
+/// what is there if the run is stuck past its hard cap.
+#[derive(Default)]
+pub struct SharedLog {
+    inner: Mutex<LogState>,
+}
+
+#[derive(Default)]
+struct LogState {
+    csv: String,
+    /// Set by whoever commits the result first (the run, or the watchdog).
+    committed: bool,
+}
+
+impl SharedLog {
+    /// Commits a result once: writes the log then the status. Returns false when someone else
+    /// already did.
+    pub fn commit(&self, dir: &ExperimentDir, status: &Status) -> Result<bool, StoreError> {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if st.committed {
+            return Ok(false);
+        }
+        st.committed = true;
+        let id = status.instance.id();
+        atomic_write(&dir.log_path(id), st.csv.as_bytes())?;
+        dir.write_status(status)?;
+        Ok(true)
+    }
+}
+
+struct Sink<'a> {
+    log: &'a SharedLog,
+    line: String,
+}
+
+impl LogSink for Sink<'_> {
+    fn columns(&mut self, names: &[&str]) -> std::io::Result<()> {
+        let mut st = self.log.inner.lock().unwrap_or_else(|p| p.into_inner());
+        st.csv.clear();
+        st.csv.push_str(&names.join(","));
+        st.csv.push('\n');
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[f64]) -> std::io::Result<()> {
+        self.line.clear();
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.line.push(',');
+            }
+            // Shortest representation that reads back to the same f64: exact and stable.
+            let _ = write!(self.line, "{v}");
+        }
+        self.line.push('\n');
+        let mut st = self.log.inner.lock().unwrap_or_else(|p| p.into_inner());
+        st.csv.push_str(&self.line);
+        Ok(())
+    }
+}
+
+/// Facts about the process that every status records.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    /// The host name.
+    pub host: String,
+    /// The MPI rank (0 without MPI).
+    pub rank: u32,
+}
+
+impl Origin {
+    /// This host, rank 0.
+    pub fn local() -> Origin {
+        Origin {
+            host: hostname(),
+            rank: 0,
+        }
+    }
+}
+
+/// Builds a status record.
+pub fn status_of(
+    instance: &Instance,
+    kind: StatusKind,
+    steps: u64,
+    wall: Duration,
+    message: Option<String>,
+    origin: &Origin,
+) -> Status {
+    Status {
+        id: instance.id().to_string(),
+        status: kind,
+        steps_completed: steps,
+        wall_seconds: wall.as_secs_f64(),
+        message,
+        learning_stopped_at: None,
+        early_stopped_at: None,
+        ludus_version: env!("CARGO_PKG_VERSION").to_string(),
+        host: origin.host.clone(),
+        rank: origin.rank,
+        finished_at: now_rfc3339(),
+        instance: instance.clone(),
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with no message".to_string()
+    }
+}
+
+/// Runs one instance and commits its result. Returns the committed status, or `None` when
+/// the watchdog committed first. Errors are store errors (the disk), never instance failures.
+pub fn run_and_commit(
+    dir: &ExperimentDir,
+    instance: &Instance,
+    registry: &Registry,
+    log: &Arc<SharedLog>,
+    ctl: &RunControl<'_>,
+    origin: &Origin,
+) -> Result<Option<Status>, StoreError> {
+    let start = Instant::now();
+    let mut sink = Sink {
+        log,
+        line: String::new(),
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        run_instance(instance, registry, ctl, &mut sink)
+    }));
+    let wall = start.elapsed();
+    let status = match result {
+        Ok(Ok(report)) => {
+            let (kind, message) = match report.outcome {
+                Outcome::Done => (StatusKind::Done, None),
+                Outcome::Timeout => (
+                    StatusKind::Timeout,
+                    Some(format!(
+                        "time limit reached: learning stopped at step {}",
+                        report.learning_stopped_at.unwrap_or(0)
+                    )),
+                ),
+                Outcome::Interrupted => (
+                    StatusKind::Interrupted,
+                    Some(format!("interrupted at step {}", report.steps_completed)),
+                ),
+                Outcome::Killed => (
+                    StatusKind::Error,
+                    Some(format!(
+                        "ended by the hard cap after {:.1} s at step {}",
+                        wall.as_secs_f64(),
+                        report.steps_completed
+                    )),
+                ),
+            };
+            let mut s = status_of(
+                instance,
+                kind,
+                report.steps_completed,
+                wall,
+                message,
+                origin,
+            );
+            s.learning_stopped_at = report.learning_stopped_at;
+            s.early_stopped_at = report.early_stopped_at;
+            s
+        }
+        Ok(Err(e)) => status_of(
+            instance,
+            StatusKind::Error,
+            0,
+            wall,
+            Some(e.to_string()),
+            origin,
+        ),
+        Err(p) => status_of(
+            instance,
+            StatusKind::Error,
+            0,
+            wall,
+            Some(format!("panicked: {}", panic_message(p.as_ref()))),
+            origin,
+        ),
+    };
+    Ok(log.commit(dir, &status)?.then_some(status))
+}
+
+/// The id of the instance a status belongs to.
+pub fn status_id(s: &Status) -> InstanceId {
+    InstanceId::parse(&s.id).unwrap_or(InstanceId(0))
+}
