@@ -1,5 +1,14 @@
-//! The workload: tabular MDP families, agents, and the registry that maps spec names to them.
+//! The workload: tabular MDPs and their exact solutions, the seven Colosseum MDP families plus
+//! `custom`, Colosseum's tabular agents, and the registry that maps spec names to them.
 
+pub mod agents;
+pub mod families;
+pub mod mdp;
+pub mod params;
 pub mod registry;
+pub mod solve;
 
-pub use registry::Registry;
+pub use agents::{Agent, AgentContext};
+pub use mdp::Mdp;
+pub use registry::{AgentKind, CheckError, MdpFamily, Registry};
+pub use solve::{Policy, Solution};

@@ -1,0 +1,315 @@
+//! Posterior sampling (PSRL), as Colosseum implements it.
+//!
+//! Both forms keep a Normal-Normal-inverse-Gamma posterior on each mean reward (prior
+//! `[mean, 1, 1, 1]` in Colosseum's interpretable form: mean, its pseudo-count, precision, its
+//! pseudo-count) and a Dirichlet posterior on each transition row.
+//!
+//! Episodic: a model is sampled at every episode end and solved by backward induction.
+//! Parameters: `prior_mean` (1.0, the reward range's top, Colosseum's default prior),
+//! `transition_prior` (the Dirichlet concentration; `1 / n_states`, Colosseum's default).
+//!
+//! Continuous (optimistic PSRL, Agrawal and Jia): an episode ends when some state-action
+//! pair's visits in the episode reach its visits before it; `psi` transition samples per pair
+//! (from the posterior, or from a pessimistic empirical estimate for pairs seen fewer than `eta`
+//! times) form an extended MDP solved by discounted value iteration (0.99). Parameters:
+//! `rewards_prior_mean` (1.0), `psi_weight`, `omega_weight`, `kappa_weight`, `eta_weight` (1.0
+//! each, Colosseum's defaults), `p` (0.05). The policy used for regret comes from the
+//! posterior means (MAP), as in Colosseum.
+
+use super::{Agent, AgentContext, argmax_random_ties, discounted_vi, episodic_vi, greedy};
+use crate::model::params::ParamReader;
+use crate::model::registry::CheckError;
+use crate::model::solve::Policy;
+use crate::rng::Rng;
+use crate::value::Params;
+
+/// The posterior of a tabular model: NNIG per reward, Dirichlet per transition row (dense).
+struct Posterior {
+    ns: usize,
+    na: usize,
+    /// Per (s, a): mean, lambda, alpha, beta.
+    rew: Vec<[f64; 4]>,
+    /// Per (s, a, s'): Dirichlet concentration (prior + counts).
+    dir: Vec<f64>,
+}
+
+impl Posterior {
+    fn new(ns: usize, na: usize, prior_mean: f64, trans_prior: f64) -> Posterior {
+        // Interpretable (mu, n_mu, tau, n_tau) = (m, 1, 1, 1) -> (m, 1, n_tau / 2, n_tau / 2 / tau).
+        Posterior {
+            ns,
+            na,
+            rew: vec![[prior_mean, 1.0, 0.5, 0.5]; ns * na],
+            dir: vec![trans_prior; ns * na * ns],
+        }
+    }
+
+    fn update_reward(&mut self, s: usize, a: usize, r: f64) {
+        let [mu, lam, alpha, beta] = self.rew[s * self.na + a];
+        let lam1 = lam + 1.0;
+        self.rew[s * self.na + a] = [
+            (lam * mu + r) / lam1,
+            lam1,
+            alpha + 0.5,
+            beta + 0.5 * lam * (r - mu) * (r - mu) / lam1,
+        ];
+    }
+
+    fn sample_rewards(&self, rng: &mut Rng) -> Vec<f64> {
+        self.rew
+            .iter()
+            .map(|&[mu, lam, alpha, beta]| {
+                let tau = rng.gamma(alpha) / beta;
+                mu + rng.normal() * (1.0 / (lam * tau)).sqrt()
+            })
+            .collect()
+    }
+
+    fn sample_row(&self, sa: usize, rng: &mut Rng, out: &mut [f64]) {
+        let conc = &self.dir[sa * self.ns..(sa + 1) * self.ns];
+        let mut sum = 0.0;
+        for (o, &c) in out.iter_mut().zip(conc) {
+            *o = rng.gamma(c);
+            sum += *o;
+        }
+        let norm = 1.0 / (1e-5 + sum);
+        out.iter_mut().for_each(|o| *o *= norm);
+    }
+
+    fn sample_transitions(&self, rng: &mut Rng) -> Vec<f64> {
+        let mut t = vec![0.0; self.dir.len()];
+        for sa in 0..self.ns * self.na {
+            self.sample_row(sa, rng, &mut t[sa * self.ns..(sa + 1) * self.ns]);
+        }
+        t
+    }
+
+    fn map_estimate(&self) -> (Vec<f64>, Vec<f64>) {
+        let mut t = self.dir.clone();
+        for row in t.chunks_mut(self.ns) {
+            let sum: f64 = row.iter().sum();
+            row.iter_mut().for_each(|x| *x /= sum);
+        }
+        (t, self.rew.iter().map(|r| r[0]).collect())
+    }
+}
+
+/// Episodic PSRL.
+pub struct PsrlEpisodic {
+    post: Posterior,
+    h: usize,
+    q: Vec<f64>,
+    rng: Rng,
+}
+
+fn read_episodic(params: &Params, ns: usize) -> Result<(f64, f64), CheckError> {
+    let mut r = ParamReader::new(params);
+    let prior_mean = r.f64("prior_mean", 1.0)?;
+    let tp = r.positive("transition_prior", 1.0 / ns.max(1) as f64)?;
+    r.finish()?;
+    Ok((prior_mean, tp))
+}
+
+impl PsrlEpisodic {
+    /// Checks the parameters.
+    pub fn check(params: &Params) -> Result<(), CheckError> {
+        read_episodic(params, 1).map(|_| ())
+    }
+
+    /// Builds the agent.
+    pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
+        let (prior_mean, tp) = read_episodic(params, ctx.n_states)?;
+        let h = ctx.horizon.unwrap_or(1);
+        Ok(PsrlEpisodic {
+            post: Posterior::new(ctx.n_states, ctx.n_actions, prior_mean, tp),
+            h,
+            q: vec![0.0; h * ctx.n_states * ctx.n_actions],
+            rng,
+        })
+    }
+}
+
+impl Agent for PsrlEpisodic {
+    fn before_start(&mut self) {
+        self.end_episode();
+    }
+
+    fn select_action(&mut self, s: usize, h: usize) -> usize {
+        let na = self.post.na;
+        let i = (h * self.post.ns + s) * na;
+        argmax_random_ties(&self.q[i..i + na], &mut self.rng)
+    }
+
+    fn update(&mut self, s: usize, a: usize, r: f64, next: usize, _: usize, last: bool) {
+        self.post.update_reward(s, a, r);
+        if !last {
+            self.post.dir[(s * self.post.na + a) * self.post.ns + next] += 1.0;
+        }
+    }
+
+    fn end_episode(&mut self) {
+        let t = self.post.sample_transitions(&mut self.rng);
+        let r = self.post.sample_rewards(&mut self.rng);
+        self.q = episodic_vi(self.post.ns, self.post.na, self.h, &t, &r);
+    }
+
+    fn policy(&mut self) -> Policy {
+        let (t, r) = self.post.map_estimate();
+        let q = episodic_vi(self.post.ns, self.post.na, self.h, &t, &r);
+        Policy::Deterministic(greedy(&q, self.post.na))
+    }
+}
+
+/// Continuous optimistic PSRL.
+pub struct PsrlContinuous {
+    post: Posterior,
+    counts: Vec<u32>,
+    episode_visits: Vec<u32>,
+    touched: Vec<usize>,
+    psi: usize,
+    eta: f64,
+    optimistic: bool,
+    q: Vec<f64>,
+    rng: Rng,
+}
+
+type PsrlParams = (f64, f64, f64, f64, f64, f64);
+
+fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
+    let mut r = ParamReader::new(params);
+    let prior_mean = r.f64("rewards_prior_mean", 1.0)?;
+    let psi_w = r.positive("psi_weight", 1.0)?;
+    let omega_w = r.positive("omega_weight", 1.0)?;
+    let kappa_w = r.positive("kappa_weight", 1.0)?;
+    let eta_w = r.positive("eta_weight", 1.0)?;
+    let p = r.f64_in("p", 0.05, 1e-12, 0.999_999)?;
+    r.finish()?;
+    let _ = kappa_w; // kappa only shapes a statistic Colosseum computes and never reads.
+    Ok((prior_mean, psi_w, omega_w, eta_w, p, kappa_w))
+}
+
+impl PsrlContinuous {
+    /// Checks the parameters.
+    pub fn check(params: &Params) -> Result<(), CheckError> {
+        read_continuous(params).map(|_| ())
+    }
+
+    /// Builds the agent.
+    pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
+        let (prior_mean, psi_w, omega_w, eta_w, p, _) = read_continuous(params)?;
+        let (ns, na) = (ctx.n_states, ctx.n_actions);
+        let (s, a, t) = (ns as f64, na as f64, ctx.total_steps.max(2) as f64);
+        let psi = ((psi_w * s * (s * a / p).ln()) as i64).clamp(2, 60) as usize;
+        let omega = omega_w * (t / p).ln();
+        let eta = (eta_w * ((t * s / a).sqrt() + 12.0 * omega * s.powi(4)))
+            .min(10.0 * s)
+            .max(5.0);
+        let optimistic = (ns * ns * na) as f64 <= 6_000_000.0;
+        let psi = if optimistic { psi } else { 1 };
+        Ok(PsrlContinuous {
+            post: Posterior::new(ns, na, prior_mean, 1.0 / ns as f64),
+            counts: vec![0; ns * na * ns],
+            episode_visits: vec![0; ns * na],
+            touched: Vec::new(),
+            psi,
+            eta,
+            optimistic,
+            q: vec![0.0; ns * na * psi],
+            rng,
+        })
+    }
+
+    /// Samples `psi` transition models into the extended model `(s, a * psi + k, s')`.
+    fn extended_model(&mut self) -> (Vec<f64>, Vec<f64>) {
+        let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
+        let ena = na * psi;
+        let mut t = vec![0.0; ns * ena * ns];
+        let ln4s = (4.0 * ns as f64).ln();
+        let mut row = vec![0.0; ns];
+        let zs: Vec<usize> = (0..psi)
+            .map(|_| self.rng.below(ns as u64) as usize)
+            .collect();
+        for sa in 0..ns * na {
+            let (s, a) = (sa / na, sa % na);
+            let counts = &self.counts[sa * ns..(sa + 1) * ns];
+            let total: u32 = counts.iter().sum();
+            let simple = self.optimistic && (total as f64) < self.eta;
+            for (k, &z) in zs.iter().enumerate() {
+                if simple {
+                    let denom = (total as f64).max(1.0);
+                    let mut sum = 0.0;
+                    for (o, &c) in row.iter_mut().zip(counts) {
+                        let p_hat = c as f64 / denom;
+                        let n = (c as f64).max(1.0);
+                        let shrink = ((3.0 * p_hat * ln4s / n).sqrt() + 3.0 * ln4s / n).min(p_hat);
+                        *o = p_hat - shrink;
+                        sum += *o;
+                    }
+                    row[z] += 1.0 - sum;
+                } else {
+                    self.post.sample_row(sa, &mut self.rng, &mut row);
+                }
+                let e = s * ena + a * psi + k;
+                t[e * ns..(e + 1) * ns].copy_from_slice(&row);
+            }
+        }
+        let r = self.post.sample_rewards(&mut self.rng);
+        let mut er = vec![0.0; ns * ena];
+        for s in 0..ns {
+            for a in 0..na {
+                for k in 0..psi {
+                    er[s * ena + a * psi + k] = r[s * na + a];
+                }
+            }
+        }
+        (t, er)
+    }
+}
+
+impl Agent for PsrlContinuous {
+    fn before_start(&mut self) {
+        self.end_episode();
+    }
+
+    fn select_action(&mut self, s: usize, _: usize) -> usize {
+        let ena = self.post.na * self.psi;
+        argmax_random_ties(&self.q[s * ena..(s + 1) * ena], &mut self.rng) / self.psi
+    }
+
+    fn update(&mut self, s: usize, a: usize, r: f64, next: usize, _: usize, _: bool) {
+        let (ns, na) = (self.post.ns, self.post.na);
+        self.post.update_reward(s, a, r);
+        self.post.dir[(s * na + a) * ns + next] += 1.0;
+        self.counts[(s * na + a) * ns + next] += 1;
+        if self.episode_visits[s * na + a] == 0 {
+            self.touched.push(s * na + a);
+        }
+        self.episode_visits[s * na + a] += 1;
+    }
+
+    fn is_episode_end(&mut self, s: usize, a: usize, _: bool) -> bool {
+        let (ns, na) = (self.post.ns, self.post.na);
+        let sa = s * na + a;
+        let nu = self.episode_visits[sa] as u64;
+        let total: u64 = self.counts[sa * ns..(sa + 1) * ns]
+            .iter()
+            .map(|&c| c as u64)
+            .sum();
+        total >= 2 * (total - nu)
+    }
+
+    fn end_episode(&mut self) {
+        let (ns, ena) = (self.post.ns, self.post.na * self.psi);
+        let (t, r) = self.extended_model();
+        self.q = discounted_vi(ns, ena, &t, &r, 0.99, 1e-3);
+        for sa in self.touched.drain(..) {
+            self.episode_visits[sa] = 0;
+        }
+    }
+
+    fn policy(&mut self) -> Policy {
+        let (t, r) = self.post.map_estimate();
+        let q = discounted_vi(self.post.ns, self.post.na, &t, &r, 0.99, 1e-3);
+        Policy::Deterministic(greedy(&q, self.post.na))
+    }
+}

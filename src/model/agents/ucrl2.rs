@@ -1,0 +1,248 @@
+//! UCRL2 (Jaksch, Ortner and Auer 2010), continuous only, as Colosseum implements it.
+//!
+//! Episodes end when a state-action pair's visits in the episode reach its visits before it.
+//! At each episode end the optimistic model (rewards plus a Chernoff bonus, transitions within
+//! Bernstein per-entry or Chernoff L1 confidence sets) is solved by extended value iteration
+//! (stopping when the span of the value change is below 1e-3), then the estimates absorb the
+//! episode's data (Colosseum's order). Parameters: `alpha_p` (1.0), `alpha_r` (1.0),
+//! `bound_type_p` ("bernstein", the bound Colosseum's builder uses, or "chernoff"),
+//! `bound_type_rew` ("chernoff" or "bernstein"; "chernoff"). The regret policy is greedy for
+//! the estimated model under discounted value iteration (0.99), as in Colosseum.
+
+use super::{Agent, AgentContext, argmax_random_ties, discounted_vi, greedy};
+use crate::model::params::ParamReader;
+use crate::model::registry::CheckError;
+use crate::model::solve::Policy;
+use crate::rng::Rng;
+use crate::value::Params;
+
+/// Continuous UCRL2.
+pub struct Ucrl2 {
+    ns: usize,
+    na: usize,
+    alpha_p: f64,
+    alpha_r: f64,
+    bernstein_p: bool,
+    bernstein_r: bool,
+    p: Vec<f64>,
+    est_r: Vec<f64>,
+    var_r: Vec<f64>,
+    n: Vec<u32>,
+    n_sa: Vec<u32>,
+    ep_rewards: Vec<Vec<f64>>,
+    ep_visits: Vec<u32>,
+    touched: Vec<usize>,
+    iteration: u64,
+    delta: f64,
+    q: Vec<f64>,
+    rng: Rng,
+}
+
+fn read(params: &Params) -> Result<(f64, f64, bool, bool), CheckError> {
+    let mut r = ParamReader::new(params);
+    let alpha_p = r.positive("alpha_p", 1.0)?;
+    let alpha_r = r.positive("alpha_r", 1.0)?;
+    let bp = r.choice("bound_type_p", "bernstein", &["bernstein", "chernoff"])?;
+    let br = r.choice("bound_type_rew", "chernoff", &["bernstein", "chernoff"])?;
+    r.finish()?;
+    Ok((alpha_p, alpha_r, bp == "bernstein", br == "bernstein"))
+}
+
+impl Ucrl2 {
+    /// Checks the parameters.
+    pub fn check(params: &Params) -> Result<(), CheckError> {
+        read(params).map(|_| ())
+    }
+
+    /// Builds the agent.
+    pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
+        let (alpha_p, alpha_r, bernstein_p, bernstein_r) = read(params)?;
+        let (ns, na) = (ctx.n_states, ctx.n_actions);
+        Ok(Ucrl2 {
+            ns,
+            na,
+            alpha_p,
+            alpha_r,
+            bernstein_p,
+            bernstein_r,
+            p: vec![1.0 / ns as f64; ns * na * ns],
+            est_r: vec![1.0; ns * na],
+            var_r: vec![0.0; ns * na],
+            n: vec![0; ns * na * ns],
+            n_sa: vec![0; ns * na],
+            ep_rewards: vec![Vec::new(); ns * na],
+            ep_visits: vec![0; ns * na],
+            touched: Vec::new(),
+            iteration: 0,
+            delta: 1.0,
+            q: vec![0.0; ns * na],
+            rng,
+        })
+    }
+
+    fn beta_r(&self, sa: usize) -> f64 {
+        let (s, a) = (self.ns as f64, self.na as f64);
+        let nobs = self.n_sa[sa] as f64;
+        let it = self.iteration as f64;
+        if self.bernstein_r {
+            let n = nobs.max(1.0);
+            let nm1 = (nobs - 1.0).max(1.0);
+            let lv = (2.0 * s * a * (it + 1.0) / self.delta).ln();
+            let var = self.var_r[sa] / nm1;
+            self.alpha_r.sqrt() * (14.0 * var / n * lv).sqrt()
+                + self.alpha_r * 49.0 / (3.0 * nm1) * lv
+        } else {
+            self.alpha_r
+                * (3.5 * (2.0 * s * a * (it + 1.0) / self.delta).ln() / nobs.max(1.0)).sqrt()
+        }
+    }
+
+    /// The optimistic next-state distribution of `sa` for values `u`, sorted descending by
+    /// `order`, written into `out`.
+    fn optimistic_row(&self, sa: usize, order: &[usize], out: &mut [f64]) {
+        let ns = self.ns;
+        let p = &self.p[sa * ns..(sa + 1) * ns];
+        let nobs = self.n_sa[sa] as f64;
+        let it = self.iteration as f64;
+        if self.bernstein_p {
+            let (s, a) = (ns as f64, self.na as f64);
+            let n = nobs.max(1.0);
+            let nm1 = (nobs - 1.0).max(1.0);
+            let lv = (2.0 * s * a * (it + 1.0) / self.delta).ln();
+            let mut hi = vec![0.0; ns];
+            let mut mass = 0.0;
+            for j in 0..ns {
+                let b = self.alpha_p.sqrt() * (14.0 * p[j] * (1.0 - p[j]) / n * lv).sqrt()
+                    + self.alpha_p * 49.0 / (3.0 * nm1) * lv;
+                out[j] = (p[j] - b).max(0.0);
+                hi[j] = (p[j] + b).min(1.0);
+                mass += out[j];
+            }
+            for &j in order {
+                if mass >= 1.0 {
+                    break;
+                }
+                let add = (hi[j] - out[j]).min(1.0 - mass);
+                out[j] += add;
+                mass += add;
+            }
+        } else {
+            let b = self.alpha_p
+                * (14.0 * ns as f64 * (2.0 * self.na as f64 * (it + 1.0) / self.delta).ln()
+                    / nobs.max(1.0))
+                .sqrt();
+            out.copy_from_slice(p);
+            let best = order[0];
+            out[best] = (p[best] + b / 2.0).min(1.0);
+            let mut excess: f64 = out.iter().sum::<f64>() - 1.0;
+            for &j in order.iter().rev() {
+                if excess <= 0.0 {
+                    break;
+                }
+                if j == best {
+                    continue;
+                }
+                let cut = out[j].min(excess);
+                out[j] -= cut;
+                excess -= cut;
+            }
+        }
+    }
+
+    fn extended_value_iteration(&mut self) {
+        let (ns, na) = (self.ns, self.na);
+        let beta_r: Vec<f64> = (0..ns * na).map(|sa| self.beta_r(sa)).collect();
+        let mut u1 = vec![0.0; ns];
+        let mut u2 = vec![0.0; ns];
+        let mut row = vec![0.0; ns];
+        let mut order: Vec<usize> = (0..ns).collect();
+        for _ in 0..10_000 {
+            for s in 0..ns {
+                let mut best = f64::NEG_INFINITY;
+                for a in 0..na {
+                    let sa = s * na + a;
+                    self.optimistic_row(sa, &order, &mut row);
+                    let r = (self.est_r[sa] + beta_r[sa]).min(1.0);
+                    let x = r + row.iter().zip(&u1).map(|(p, u)| p * u).sum::<f64>();
+                    self.q[sa] = x - u1[s];
+                    best = best.max(x);
+                }
+                u2[s] = best;
+            }
+            let (lo, hi) = u2
+                .iter()
+                .zip(&u1)
+                .map(|(a, b)| a - b)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), d| {
+                    (l.min(d), h.max(d))
+                });
+            std::mem::swap(&mut u1, &mut u2);
+            if hi - lo < 1e-3 {
+                break;
+            }
+            let base = u1[0];
+            u1.iter_mut().for_each(|u| *u -= base);
+            order.sort_by(|&i, &j| u1[j].total_cmp(&u1[i]));
+        }
+    }
+
+    fn model_update(&mut self) {
+        let ns = self.ns;
+        for &sa in &self.touched {
+            let mut scale = self.n_sa[sa] as f64;
+            for &r in &self.ep_rewards[sa] {
+                self.iteration += 1;
+                scale += 1.0;
+                let old = self.est_r[sa];
+                self.est_r[sa] = old * scale / (scale + 1.0) + r / (scale + 1.0);
+                self.var_r[sa] += (r - old) * (r - self.est_r[sa]);
+            }
+            let total = self.n_sa[sa] as f64;
+            for j in 0..ns {
+                self.p[sa * ns + j] = self.n[sa * ns + j] as f64 / total;
+            }
+        }
+    }
+}
+
+impl Agent for Ucrl2 {
+    fn before_start(&mut self) {
+        self.end_episode();
+    }
+
+    fn select_action(&mut self, s: usize, _: usize) -> usize {
+        argmax_random_ties(&self.q[s * self.na..(s + 1) * self.na], &mut self.rng)
+    }
+
+    fn update(&mut self, s: usize, a: usize, r: f64, next: usize, _: usize, _: bool) {
+        let sa = s * self.na + a;
+        self.n[sa * self.ns + next] += 1;
+        self.n_sa[sa] += 1;
+        if self.ep_visits[sa] == 0 {
+            self.touched.push(sa);
+        }
+        self.ep_visits[sa] += 1;
+        self.ep_rewards[sa].push(r);
+    }
+
+    fn is_episode_end(&mut self, s: usize, a: usize, _: bool) -> bool {
+        let sa = s * self.na + a;
+        let nu = self.ep_visits[sa];
+        nu >= 1.max(self.n_sa[sa] - nu)
+    }
+
+    fn end_episode(&mut self) {
+        self.delta = 1.0 / ((self.iteration + 1) as f64).sqrt();
+        self.extended_value_iteration();
+        self.model_update();
+        for sa in std::mem::take(&mut self.touched) {
+            self.ep_visits[sa] = 0;
+            self.ep_rewards[sa].clear();
+        }
+    }
+
+    fn policy(&mut self) -> Policy {
+        let q = discounted_vi(self.ns, self.na, &self.p, &self.est_r, 0.99, 1e-3);
+        Policy::Deterministic(greedy(&q, self.na))
+    }
+}
