@@ -45,9 +45,13 @@ grid = { size = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14], p_rand = [0.0, 0.01, 0.02, 
     let ludus_s = t.elapsed().as_secs_f64();
     assert!(status.success(), "ludus plan failed");
     let rss = peak_rss_children_mb();
-    let files: Vec<_> = std::fs::read_dir(out.join("instances")).expect("instances").collect();
+    let files: Vec<_> = std::fs::read_dir(out.join("instances"))
+        .expect("instances")
+        .collect();
     assert_eq!(files.len(), 100_000);
-    let size = std::fs::metadata(files[0].as_ref().expect("entry").path()).expect("meta").len() as usize;
+    let size = std::fs::metadata(files[0].as_ref().expect("entry").path())
+        .expect("meta")
+        .len() as usize;
 
     // The floor: the same number of files, same size, same temp + rename, no work at all.
     let floor_dir = dir.path().join("floor");
@@ -75,7 +79,9 @@ grid = { size = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14], p_rand = [0.0, 0.01, 0.02, 
     assert!(status.success());
     let replan_s = t.elapsed().as_secs_f64();
 
-    println!("plan 100,000 instances: {ludus_s:.2} s, peak RSS {rss:.0} MB (targets: < 5 s, < 300 MB)");
+    println!(
+        "plan 100,000 instances: {ludus_s:.2} s, peak RSS {rss:.0} MB (targets: < 5 s, < 300 MB)"
+    );
     println!("floor (bare write+rename of 100,000 files of {size} B, one thread): {floor_s:.2} s");
     println!("ratio ludus / floor: {:.2}x", ludus_s / floor_s);
     println!("re-plan (nothing to write): {replan_s:.2} s");

@@ -12,7 +12,7 @@ log_every = 100
 
 [[agent]]
 name = "q_learning"
-grid = { p = [0.01, 0.05] }
+grid = { h_weight = [0.1, 0.5] }
 
 [[agent]]
 name = "random"
@@ -81,20 +81,20 @@ fn plan_order_is_agent_then_mdp_then_seed() {
     let key = |v: &serde_json::Value| {
         let b = &v["kind"]["builtin"];
         format!(
-            "{} p={} p_rand={} seed={}",
+            "{} h={} p_rand={} seed={}",
             b["agent"]["name"].as_str().unwrap(),
-            b["agent"]["params"]["p"],
+            b["agent"]["params"]["h_weight"],
             b["mdp"]["params"]["p_rand"],
             v["seed"]
         )
     };
     let keys: Vec<String> = shown.iter().map(key).collect();
-    assert_eq!(keys[0], "q_learning p=0.01 p_rand=0.0 seed=0");
-    assert_eq!(keys[1], "q_learning p=0.01 p_rand=0.0 seed=7");
-    assert_eq!(keys[2], "q_learning p=0.01 p_rand=0.1 seed=0");
-    assert_eq!(keys[4], "q_learning p=0.05 p_rand=0.0 seed=0");
-    assert_eq!(keys[8], "random p=null p_rand=0.0 seed=0");
-    assert_eq!(keys[11], "random p=null p_rand=0.1 seed=7");
+    assert_eq!(keys[0], "q_learning h=0.1 p_rand=0.0 seed=0");
+    assert_eq!(keys[1], "q_learning h=0.1 p_rand=0.0 seed=7");
+    assert_eq!(keys[2], "q_learning h=0.1 p_rand=0.1 seed=0");
+    assert_eq!(keys[4], "q_learning h=0.5 p_rand=0.0 seed=0");
+    assert_eq!(keys[8], "random h=null p_rand=0.0 seed=0");
+    assert_eq!(keys[11], "random h=null p_rand=0.1 seed=7");
     for (id, v) in ids.iter().zip(&shown) {
         assert_eq!(v["id"].as_str().unwrap(), id);
     }
@@ -111,7 +111,7 @@ fn changed_spec_adds_keeps_and_reports_stale() {
     d.write(&format!("ex/logs/{dropped}.csv"), "steps\n1\n");
     d.write(
         "s.toml",
-        &SPEC.replace("p = [0.01, 0.05]", "p = [0.05, 0.2]"),
+        &SPEC.replace("h_weight = [0.1, 0.5]", "h_weight = [0.5, 0.9]"),
     );
     let (code, out, _) = run(d.ludus().args(["plan", "s.toml", "--out", "ex"]));
     assert_eq!(code, 0);
@@ -189,10 +189,28 @@ fn spec_errors_name_file_key_and_line() {
         ),
         (
             SPEC.replace(
-                "grid = { p = [0.01, 0.05] }",
-                "zip = { p = [0.01, 0.05], q = [1] }",
+                "grid = { h_weight = [0.1, 0.5] }",
+                "zip = { h_weight = [0.1, 0.5], min_at = [0.001] }",
             ),
-            "s.toml:9: `agent[0].zip.q`: zip lists must have equal lengths",
+            "s.toml:9: `agent[0].zip.min_at`: zip lists must have equal lengths",
+        ),
+        (
+            SPEC.replace("params = { size = 5 }", "params = { size = 0 }"),
+            "s.toml:15: `mdp[0]`: river_swim: size = 0: must be in",
+        ),
+        (
+            SPEC.replace(
+                "grid = { p_rand = [0.0, 0.1] }",
+                "grid = { p_rand = [0.0, 1.5] }",
+            ),
+            "p_rand = 1.5",
+        ),
+        (
+            SPEC.replace(
+                "grid = { h_weight = [0.1, 0.5] }",
+                "grid = { colour = [1, 2] }",
+            ),
+            "unknown parameter `colour`",
         ),
     ];
     for (text, want) in cases {
@@ -210,7 +228,7 @@ fn agents_file_replaces_agents() {
     d.write("s.toml", SPEC);
     d.write(
         "best.toml",
-        "[[agent]]\nname = \"q_learning\"\nparams = { p = 0.05 }\n",
+        "[[agent]]\nname = \"q_learning\"\nparams = { h_weight = 0.5 }\n",
     );
     let (code, out, err) =
         run(d
