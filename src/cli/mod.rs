@@ -16,6 +16,9 @@ use clap::{Parser, Subcommand};
 
 use crate::model::Registry;
 
+mod report;
+mod select_best;
+
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: the command ran, but some instances (or checks) did not succeed.
@@ -41,7 +44,12 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Rank each agent's configurations by a measure over MDPs and seeds; write the winners.
+    SelectBest(select_best::SelectBestArgs),
+    /// Write tables (Markdown, CSV, LaTeX) and plots (SVG, PNG) of each agent on each MDP.
+    Report(report::ReportArgs),
+}
 
 /// Context shared by every verb: the registry of agents and MDPs.
 pub struct Context {
@@ -74,6 +82,9 @@ pub fn main_with(registry: Registry, args: impl IntoIterator<Item = OsString>) -
     }
 }
 
-fn dispatch(command: Command, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    match command {}
+fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::SelectBest(args) => select_best::run(args, ctx),
+        Command::Report(args) => report::run(args, ctx),
+    }
 }
