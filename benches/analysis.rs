@@ -14,13 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-fn max_rss_children_mb() -> f64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    ru.ru_maxrss as f64 / 1024.0
-}
-
 fn binary() -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "--bin", "ludus"])
@@ -28,23 +21,33 @@ fn binary() -> PathBuf {
         .expect("cargo build");
     assert!(status.success());
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(target).join("release/ludus")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(target)
+        .join("release/ludus")
 }
 
-/// Runs a command in a fresh process and returns (seconds, its own peak RSS in MB). Each
-/// measurement runs in its own `sh` wrapper so RUSAGE_CHILDREN is that command's alone.
+/// Runs a command and returns (seconds, its peak RSS in MB), from `wait4` on that child.
+#[allow(clippy::zombie_processes, reason = "wait4 below reaps the child")]
 fn measure(bin: &Path, args: &[&str]) -> (f64, f64) {
     let t = Instant::now();
-    let out = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(r#""$0" "$@" >/dev/null; code=$?; [ $code -le 1 ] || exit $code"#)
-        .arg(bin)
+    let child = Command::new(bin)
         .args(args)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .spawn()
         .expect("run ludus");
+    let mut status = 0;
+    // SAFETY: wait4 writes only into the two values passed; the child is ours and not yet
+    // waited for.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
     let secs = t.elapsed().as_secs_f64();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (secs, max_rss_children_mb())
+    assert!(pid > 0, "wait4 failed");
+    let code = libc::WEXITSTATUS(status);
+    assert!(
+        libc::WIFEXITED(status) && code <= 1,
+        "{args:?} exited with {code}"
+    );
+    (secs, ru.ru_maxrss as f64 / 1024.0)
 }
 
 fn main() {
@@ -61,7 +64,10 @@ fn main() {
     if !dir.join("logs").is_dir() {
         common::write_sweep(&dir, agents, configs, mdps, seeds, rows);
     }
-    println!("generated {n} logs x {rows} rows in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "generated {n} logs x {rows} rows in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let bin = binary();
 
     // Baseline: read every byte once.
@@ -81,9 +87,15 @@ fn main() {
     let best = dir.join("best.toml").to_string_lossy().to_string();
     let out = dir.join("report").to_string_lossy().to_string();
     let rows_out = [
-        ("select-best", measure(&bin, &["select-best", &d, "--out", &best])),
+        (
+            "select-best",
+            measure(&bin, &["select-best", &d, "--out", &best]),
+        ),
         ("report", measure(&bin, &["report", &d, "--out", &out])),
-        ("report --no-plots", measure(&bin, &["report", &d, "--out", &out, "--no-plots"])),
+        (
+            "report --no-plots",
+            measure(&bin, &["report", &d, "--out", &out, "--no-plots"]),
+        ),
     ];
     println!("| command ({n} logs x {rows} rows) | wall s | x baseline | peak RSS MB |");
     println!("|---|---:|---:|---:|");

@@ -15,7 +15,14 @@ fn ludus() -> Command {
     Command::cargo_bin("ludus").unwrap()
 }
 
-fn run<'a>(agent: &'a str, c: Value, mdp_size: i64, seed: u64, status: &'a str, norm: f64) -> Run<'a> {
+fn run<'a>(
+    agent: &'a str,
+    c: Value,
+    mdp_size: i64,
+    seed: u64,
+    status: &'a str,
+    norm: f64,
+) -> Run<'a> {
     Run {
         agent,
         agent_params: params(&[("c", c)]),
@@ -61,10 +68,17 @@ fn the_best_configuration_is_known_by_construction() {
         .stdout
         .clone();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("psrl: 3 configuration(s), 1 MDP(s)") || text.contains("psrl: 3 configuration(s), 2 MDP(s)"), "{text}");
+    assert!(
+        text.contains("psrl: 3 configuration(s), 1 MDP(s)")
+            || text.contains("psrl: 3 configuration(s), 2 MDP(s)"),
+        "{text}"
+    );
     let doc: toml_edit::DocumentMut = std::fs::read_to_string(&best).unwrap().parse().unwrap();
     let agents = doc["agent"].as_array_of_tables().unwrap();
-    let names: Vec<_> = agents.iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<_> = agents
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["psrl", "q_learning"]);
     for t in agents.iter() {
         assert_eq!(t["params"]["c"].as_integer(), Some(0));
@@ -97,10 +111,18 @@ fn a_missing_run_is_reported_and_flagged() {
     let a = &sel.agents[0];
     let w = &a.configs[a.winner.unwrap()];
     assert_eq!(w.params["c"], Value::Int(1));
-    let c0 = a.configs.iter().find(|c| c.params["c"] == Value::Int(0)).unwrap();
+    let c0 = a
+        .configs
+        .iter()
+        .find(|c| c.params["c"] == Value::Int(0))
+        .unwrap();
     assert!(c0.incomplete && c0.excluded);
     assert_eq!((c0.missing, c0.stat.n), (1, 2));
-    let c2 = a.configs.iter().find(|c| c.params["c"] == Value::Int(2)).unwrap();
+    let c2 = a
+        .configs
+        .iter()
+        .find(|c| c.params["c"] == Value::Int(2))
+        .unwrap();
     assert!(c2.incomplete && c2.excluded);
     assert_eq!((c2.errors, c2.missing, c2.stat.n), (1, 0, 2));
 
@@ -125,7 +147,10 @@ fn a_missing_run_is_reported_and_flagged() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("1 log(s) have no status file"), "{text}");
     assert!(text.contains("agent diverged"), "{text}");
-    assert!(text.contains("2 configuration(s) have fewer valid runs"), "{text}");
+    assert!(
+        text.contains("2 configuration(s) have fewer valid runs"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -134,7 +159,11 @@ fn ties_are_broken_deterministically() {
         let dir = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let mut values = vec![Value::Str("b".into()), Value::Str("a".into()), Value::Str("c".into())];
+        let mut values = vec![
+            Value::Str("b".into()),
+            Value::Str("a".into()),
+            Value::Str("c".into()),
+        ];
         if reverse {
             values.reverse();
         }
@@ -162,7 +191,10 @@ fn the_agents_file_round_trips_strings_tables_and_floats() {
     std::fs::create_dir_all(&logs).unwrap();
     let mut nested = ludus::value::Params::new();
     nested.insert("kind".into(), Value::Str("beta \"quoted\" \\ é".into()));
-    nested.insert("ab".into(), Value::List(vec![Value::Float(0.1), Value::Float(2.0)]));
+    nested.insert(
+        "ab".into(),
+        Value::List(vec![Value::Float(0.1), Value::Float(2.0)]),
+    );
     let p = params(&[
         ("f", Value::Float(1e-7)),
         ("big", Value::Float(1e20)),
@@ -178,9 +210,18 @@ fn the_agents_file_round_trips_strings_tables_and_floats() {
     r.agent_params = p.clone();
     r.write(&logs, true);
     let best = dir.path().join("best.toml");
-    ludus().arg("select-best").arg(dir.path()).arg("--out").arg(&best).assert().code(0);
+    ludus()
+        .arg("select-best")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&best)
+        .assert()
+        .code(0);
     let text = std::fs::read_to_string(&best).unwrap();
-    assert!(text.starts_with("# written by ludus select-best from "), "{text}");
+    assert!(
+        text.starts_with("# written by ludus select-best from "),
+        "{text}"
+    );
     let doc: toml_edit::DocumentMut = text.parse().unwrap();
     let t = &doc["agent"][0]["params"];
     let back = toml_to_value(t.as_value().unwrap());
@@ -211,9 +252,29 @@ fn report_fixture(dir: &Path) -> PathBuf {
     for size in [5, 8] {
         for seed in 0..2 {
             let bump = 0.01 * seed as f64 + 0.1 * (size - 5) as f64 / 3.0;
-            run("q_learning", Value::Float(0.5), size, seed, "done", 0.2 + bump).write(&logs, true);
-            let status = if size == 8 && seed == 1 { "error" } else { "done" };
-            run("q_learning", Value::Float(0.9), size, seed, status, 0.4 + bump).write(&logs, true);
+            run(
+                "q_learning",
+                Value::Float(0.5),
+                size,
+                seed,
+                "done",
+                0.2 + bump,
+            )
+            .write(&logs, true);
+            let status = if size == 8 && seed == 1 {
+                "error"
+            } else {
+                "done"
+            };
+            run(
+                "q_learning",
+                Value::Float(0.9),
+                size,
+                seed,
+                status,
+                0.4 + bump,
+            )
+            .write(&logs, true);
             let mut r = run("random", Value::Int(0), size, seed, "done", 0.9 + bump);
             r.agent_params = Default::default();
             if size == 5 && seed == 0 {
@@ -267,7 +328,10 @@ fn report_tables_match_the_golden_markdown() {
         ..Default::default()
     };
     let summary = write_report(&[path], &opts, &out).unwrap();
-    assert!(summary.complete, "the failed run belongs to a configuration not selected");
+    assert!(
+        summary.complete,
+        "the failed run belongs to a configuration not selected"
+    );
     let tables = std::fs::read_to_string(out.join("tables.md")).unwrap();
     let q = ludus::plan::instance::config_id("q_learning", &params(&[("c", Value::Float(0.5))]));
     let r = ludus::plan::instance::config_id("random", &Default::default());
@@ -276,12 +340,23 @@ fn report_tables_match_the_golden_markdown() {
 
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5);
-    assert!(csv.lines().nth(1).unwrap().starts_with("river_swim { size = 5 },q_learning,"));
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("river_swim { size = 5 },q_learning,")
+    );
     let tex = std::fs::read_to_string(out.join("tables.tex")).unwrap();
-    assert!(tex.contains("\\toprule") && tex.contains("\\textbf{20.5 $\\pm$ 6.4}"), "{tex}");
+    assert!(
+        tex.contains("\\toprule") && tex.contains("\\textbf{20.5 $\\pm$ 6.4}"),
+        "{tex}"
+    );
     assert!(tex.contains("q\\_learning"));
     let index = std::fs::read_to_string(out.join("index.md")).unwrap();
-    assert!(index.contains("[Markdown](tables.md)") && !index.contains("plots/"), "{index}");
+    assert!(
+        index.contains("[Markdown](tables.md)") && !index.contains("plots/"),
+        "{index}"
+    );
 }
 
 #[test]
@@ -308,11 +383,15 @@ fn the_report_renders_valid_svg_and_png_plots() {
             Some("svg") => {
                 let text = String::from_utf8(bytes).unwrap();
                 assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
-                assert!(text.contains("q_learning") && text.contains("<text"), "{}", p.display());
+                assert!(
+                    text.contains("q_learning") && text.contains("<text"),
+                    "{}",
+                    p.display()
+                );
             }
             Some("png") => {
-                let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-                    .unwrap();
+                let img =
+                    image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).unwrap();
                 assert_eq!((img.width(), img.height()), (900, 560));
                 // Something was drawn: not a blank image.
                 let rgb = img.to_rgb8();
@@ -352,7 +431,11 @@ fn json_output_and_a_step_measure() {
 fn bad_input_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     ludus().arg("select-best").arg(dir.path()).assert().code(2);
-    ludus().arg("select-best").arg(dir.path().join("nope")).assert().code(2);
+    ludus()
+        .arg("select-best")
+        .arg(dir.path().join("nope"))
+        .assert()
+        .code(2);
     write_sweep(dir.path(), 1, 1, 1, 1, 5);
     ludus()
         .arg("select-best")

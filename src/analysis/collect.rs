@@ -344,4 +344,3 @@ fn merge(c: &mut Collection, intern: &mut Interner, p: Parsed) {
         }
     }
 }
-

@@ -222,7 +222,8 @@ pub fn read_values(path: &Path, names: &[&str], at: At) -> Result<Vec<f64>, Anal
                 break;
             }
         }
-        let mut row = best.ok_or_else(|| format_err(path, format!("no row at or before step {step}")))?;
+        let mut row =
+            best.ok_or_else(|| format_err(path, format!("no row at or before step {step}")))?;
         row.truncate(names.len());
         return Ok(row);
     }
@@ -296,10 +297,7 @@ mod tests {
             read_values(&p, &["cumulative_regret", "steps"], At::Final).unwrap(),
             vec![500.0, 10000.0]
         );
-        assert_eq!(
-            read_values(&p, &["x"], At::Step(55)).unwrap(),
-            vec![5.0]
-        );
+        assert_eq!(read_values(&p, &["x"], At::Step(55)).unwrap(), vec![5.0]);
         assert!(read_values(&p, &["nope"], At::Final).is_err());
         let rows = read_columns(&p, &["steps"]).unwrap();
         assert_eq!(rows.len(), 1000);

@@ -39,7 +39,9 @@ pub enum AnalysisError {
         reason: String,
     },
     /// Nothing to analyse.
-    #[error("no run status files (<id>.json) found under {paths}; give experiment folders or their logs/ folders")]
+    #[error(
+        "no run status files (<id>.json) found under {paths}; give experiment folders or their logs/ folders"
+    )]
     NoRuns {
         /// The paths given, joined.
         paths: String,

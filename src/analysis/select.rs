@@ -273,11 +273,7 @@ impl Selection {
     /// The agents file: one `[[agent]]` table per winner, in the spec's agent syntax, after a
     /// comment saying where it came from.
     pub fn agents_file(&self, written_on: &str) -> String {
-        let paths: Vec<String> = self
-            .paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
+        let paths: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
         let mut out = format!(
             "# written by ludus select-best from {} on {written_on}: measure {} at {}\n",
             paths.join(" "),
@@ -290,9 +286,9 @@ impl Selection {
             let mut t = toml_edit::Table::new();
             t["name"] = toml_edit::value(kind.name.as_str());
             if !score.params.is_empty() {
-                t["params"] = toml_edit::Item::Value(toml_edit::Value::InlineTable(
-                    inline_table(&score.params),
-                ));
+                t["params"] = toml_edit::Item::Value(toml_edit::Value::InlineTable(inline_table(
+                    &score.params,
+                )));
             }
             let mut comment = format!(
                 "# {}: mean {} over {} runs",

@@ -120,11 +120,22 @@ pub fn render(s: &Selection, top: usize) -> String {
             s.at,
             better
         );
-        let mut rows = vec![[
-            "rank", "config", "mean", "95% CI", "std", "runs", "timeout", "error", "interr.",
-            "missing", "parameters",
-        ]
-        .map(String::from)];
+        let mut rows = vec![
+            [
+                "rank",
+                "config",
+                "mean",
+                "95% CI",
+                "std",
+                "runs",
+                "timeout",
+                "error",
+                "interr.",
+                "missing",
+                "parameters",
+            ]
+            .map(String::from),
+        ];
         let shown = if top == 0 { a.configs.len() } else { top };
         for c in a.configs.iter().take(shown) {
             let mark = if a.winner == Some(c.rank - 1) {
@@ -171,7 +182,11 @@ pub fn render(s: &Selection, top: usize) -> String {
             out.push('\n');
         }
         if a.configs.len() > shown {
-            let _ = writeln!(out, " ... {} more (--top 0 shows all)", a.configs.len() - shown);
+            let _ = writeln!(
+                out,
+                " ... {} more (--top 0 shows all)",
+                a.configs.len() - shown
+            );
         }
         match a.winner {
             Some(_) => {}

@@ -222,11 +222,7 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
 }
 
 /// Marks the cells with the lowest mean (all of them on a tie).
-fn mark_best(
-    row: &mut [Cell],
-    mean: impl Fn(&Cell) -> Option<f64>,
-    set: impl Fn(&mut Cell, bool),
-) {
+fn mark_best(row: &mut [Cell], mean: impl Fn(&Cell) -> Option<f64>, set: impl Fn(&mut Cell, bool)) {
     let best = row
         .iter()
         .filter_map(&mean)

@@ -57,7 +57,11 @@ fn table(
         esc(&report.at)
     );
     let _ = writeln!(s, "\\label{{tab:{label}}}");
-    let _ = writeln!(s, "\\begin{{tabular}}{{l{}}}", "r".repeat(report.agents.len()));
+    let _ = writeln!(
+        s,
+        "\\begin{{tabular}}{{l{}}}",
+        "r".repeat(report.agents.len())
+    );
     s.push_str("\\toprule\nMDP");
     for a in &report.agents {
         let _ = write!(s, " & {}", esc(&a.label));

@@ -142,7 +142,10 @@ pub fn index(report: &Report, files: &[PathBuf]) -> String {
         for (n, what) in [
             (missing, "runs with no status file"),
             (failed, "failed, interrupted or unreadable runs"),
-            (report.unfinished, "logs with no status file (unfinished runs)"),
+            (
+                report.unfinished,
+                "logs with no status file (unfinished runs)",
+            ),
             (report.unreadable, "unreadable status files"),
             (report.curve_problems, "logs whose curve could not be read"),
         ] {

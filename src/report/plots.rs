@@ -55,7 +55,9 @@ fn thin(n: usize) -> Vec<usize> {
     if n <= MAX_POINTS {
         return (0..n).collect();
     }
-    let mut v: Vec<usize> = (0..MAX_POINTS).map(|i| i * (n - 1) / (MAX_POINTS - 1)).collect();
+    let mut v: Vec<usize> = (0..MAX_POINTS)
+        .map(|i| i * (n - 1) / (MAX_POINTS - 1))
+        .collect();
     v.dedup();
     v
 }
@@ -78,17 +80,25 @@ fn draw_regret<DB: DrawingBackend>(
         .filter_map(|(a, b)| b.as_ref().map(|b| (a, b)))
         .collect();
     let random = report.random[m].as_ref();
-    let all = curves.iter().map(|(_, b)| b).chain(random.iter());
-    let (mut x_max, mut y_max) = (1.0f64, 0.0f64);
-    for b in all {
+    let (mut x_max, mut agents_max, mut random_max) = (1.0f64, 0.0f64, 0.0f64);
+    let finite_max = |acc: f64, &v: &f64| if v.is_finite() { acc.max(v) } else { acc };
+    for (_, b) in &curves {
         x_max = x_max.max(b.steps.last().copied().unwrap_or(0) as f64);
-        y_max = b
-            .hi
-            .iter()
-            .chain(&b.mean)
-            .fold(y_max, |acc, &v| if v.is_finite() { acc.max(v) } else { acc });
+        agents_max = b.hi.iter().chain(&b.mean).fold(agents_max, finite_max);
     }
-    let y_max = if y_max > 0.0 { y_max * 1.05 } else { 1.0 };
+    if let Some(r) = random {
+        x_max = x_max.max(r.steps.last().copied().unwrap_or(0) as f64);
+        random_max = r.mean.iter().fold(0.0, finite_max);
+    }
+    // The random policy's regret often dwarfs the agents'; the axis follows the agents (with
+    // room to spare) and the random line is cut where it leaves the plot.
+    let y_max = if agents_max > 0.0 {
+        (agents_max * 1.3).min(random_max.max(agents_max) * 1.05)
+    } else if random_max > 0.0 {
+        random_max * 1.05
+    } else {
+        1.0
+    };
     let mut chart = ChartBuilder::on(root)
         .caption(&report.mdps[m].label, (FONT, 18))
         .margin(12)
@@ -100,6 +110,8 @@ fn draw_regret<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("steps")
         .y_desc("cumulative regret")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| super::num(*y))
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .light_line_style(WHITE.mix(0.0))
@@ -124,14 +136,21 @@ fn draw_regret<DB: DrawingBackend>(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
     if let Some(r) = random {
-        let idx = thin(r.steps.len());
+        let mut points = Vec::new();
+        for i in thin(r.steps.len()) {
+            let (x, y) = (r.steps[i] as f64, r.mean[i]);
+            if y > y_max {
+                // Cut at the top edge, where the line crosses it.
+                if let Some(&(px, py)) = points.last() {
+                    let t: f64 = (y_max - py) / (y - py);
+                    points.push((px + t * (x - px), y_max));
+                }
+                break;
+            }
+            points.push((x, y));
+        }
         chart
-            .draw_series(DashedLineSeries::new(
-                idx.iter().map(|&i| (r.steps[i] as f64, r.mean[i])),
-                6,
-                4,
-                BLACK.stroke_width(1),
-            ))
+            .draw_series(DashedLineSeries::new(points, 6, 4, BLACK.stroke_width(1)))
             .map_err(err)?
             .label("random policy")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
@@ -161,6 +180,7 @@ fn draw_regret<DB: DrawingBackend>(
 fn draw_summary<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, report: &Report) -> DrawResult {
     root.fill(&WHITE).map_err(err)?;
     let n = report.agents.len().max(1) as i32;
+    // A segmented range includes its end: n - 1 gives n slots.
     let y_max = report
         .summary
         .iter()
@@ -170,14 +190,11 @@ fn draw_summary<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, report: &Repo
     let y_max = if y_max > 0.0 { y_max * 1.15 } else { 1.0 };
     let labels: Vec<String> = report.agents.iter().map(|a| a.label.clone()).collect();
     let mut chart = ChartBuilder::on(root)
-        .caption(
-            "Average normalized cumulative regret (95% CI)",
-            (FONT, 18),
-        )
+        .caption("Average normalized cumulative regret (95% CI)", (FONT, 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..n).into_segmented(), 0.0..y_max)
+        .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..y_max)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -188,6 +205,7 @@ fn draw_summary<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, report: &Repo
             _ => String::new(),
         })
         .y_desc(format!("normalized cumulative regret ({})", report.at))
+        .y_label_formatter(&|y| super::num(*y))
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .draw()
@@ -198,7 +216,10 @@ fn draw_summary<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, report: &Repo
         };
         let i = a as i32;
         let mut bar = Rectangle::new(
-            [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), mean)],
+            [
+                (SegmentValue::Exact(i), 0.0),
+                (SegmentValue::Exact(i + 1), mean),
+            ],
             color(a).mix(0.85).filled(),
         );
         bar.set_margin(0, 0, 18, 18);
@@ -247,7 +268,11 @@ fn png(draw: impl Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult) -> Resul
 /// One plot in both formats: (file stem, SVG text, PNG bytes).
 type Rendered = (String, Result<(String, Vec<u8>), String>);
 
-fn render(stem: String, draw: impl Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult, draw_png: impl Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult) -> Rendered {
+fn render(
+    stem: String,
+    draw: impl Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult,
+    draw_png: impl Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult,
+) -> Rendered {
     let result = svg(draw).and_then(|s| png(draw_png).map(|p| (s, p)));
     (stem, result)
 }

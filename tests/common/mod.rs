@@ -103,7 +103,14 @@ impl Run<'_> {
 /// A sweep: `agents` x `configs` x `mdps` x `seeds` runs, all done, with `rows` rows each. The
 /// final normalized regret of configuration `c` of any agent on MDP `m` with seed `s` is
 /// `0.1 * (c + 1) + 0.01 * m + 0.001 * s`, so configuration 0 wins for every agent.
-pub fn write_sweep(dir: &Path, agents: usize, configs: usize, mdps: usize, seeds: u64, rows: usize) {
+pub fn write_sweep(
+    dir: &Path,
+    agents: usize,
+    configs: usize,
+    mdps: usize,
+    seeds: u64,
+    rows: usize,
+) {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let names = ["q_learning", "psrl", "ucrl2", "random", "agent4", "agent5"];
