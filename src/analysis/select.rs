@@ -336,3 +336,97 @@ fn inline_table(p: &Params) -> toml_edit::InlineTable {
     t.fmt();
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::collect::{ConfigInfo, MdpInfo, RunRecord};
+
+    fn collection(values: &[(i64, u64, RunState, Option<f64>)]) -> Collection {
+        let mut c = Collection {
+            kinds: vec![AgentKind {
+                name: "psrl".into(),
+                episodic: false,
+            }],
+            mdps: vec![MdpInfo {
+                family: "river_swim".into(),
+                episodic: false,
+                params: Params::new(),
+                label: "river_swim".into(),
+                slug: "river_swim-c-0".into(),
+            }],
+            ..Default::default()
+        };
+        for (i, &(cfg, seed, state, v)) in values.iter().enumerate() {
+            let cfg = cfg as usize;
+            while c.configs.len() <= cfg {
+                let mut params = Params::new();
+                params.insert("k".into(), Value::Int(c.configs.len() as i64));
+                c.configs.push(ConfigInfo {
+                    kind: 0,
+                    id: format!("id{}", c.configs.len()),
+                    params,
+                });
+            }
+            c.runs.push(RunRecord {
+                id: format!("{i:016x}"),
+                config: cfg,
+                mdp: 0,
+                seed,
+                state,
+                values: v.map(|v| vec![v]),
+                csv: None,
+                problem: None,
+            });
+        }
+        c
+    }
+
+    #[test]
+    fn direction_follows_the_measure() {
+        let mut o = SelectOptions::default();
+        assert!(!o.maximize());
+        o.measure = "normalized_cumulative_reward".into();
+        assert!(o.maximize());
+        o.higher_is_better = Some(false);
+        assert!(!o.maximize());
+    }
+
+    #[test]
+    fn timeouts_count_and_errors_flag() {
+        use RunState::*;
+        let c = collection(&[
+            (0, 0, Done, Some(0.3)),
+            (0, 1, Timeout, Some(0.1)),
+            (1, 0, Done, Some(0.05)),
+            (1, 1, Error, None),
+        ]);
+        let s = rank(&c, &SelectOptions::default());
+        let a = &s.agents[0];
+        assert_eq!(a.expected_runs, 2);
+        let w = &a.configs[a.winner.unwrap()];
+        assert_eq!(w.config_id, "id0");
+        assert_eq!((w.done, w.timeouts, w.stat.n), (1, 1, 2));
+        assert!((w.stat.mean.unwrap() - 0.2).abs() < 1e-12);
+        let loser = &a.configs[1];
+        assert!(loser.incomplete && loser.excluded);
+        assert_eq!(loser.errors, 1);
+        assert!(!s.is_complete());
+    }
+
+    #[test]
+    fn agents_file_without_params_and_with_a_header() {
+        use RunState::*;
+        let mut c = collection(&[(0, 0, Done, Some(0.5))]);
+        c.configs[0].params.clear();
+        c.paths = vec!["runs/a".into()];
+        let s = rank(&c, &SelectOptions::default());
+        let text = s.agents_file("2026-01-01T00:00:00Z");
+        assert_eq!(
+            text,
+            "# written by ludus select-best from runs/a on 2026-01-01T00:00:00Z: measure \
+             normalized_cumulative_regret at final\n\n# psrl: mean 0.500000 over 1 runs\n\
+             [[agent]]\nname = \"psrl\"\n"
+        );
+    }
+}
