@@ -10,11 +10,12 @@ use crate::report::{ReportOptions, write_report};
 const AFTER_HELP: &str = "\
 Writes into DIR: tables.md, results.csv and tables.tex (booktabs) with the final cumulative
 regret and normalized cumulative regret of each agent on each MDP (mean and 95% CI across seeds,
-timeouts and missing runs noted, the best per MDP marked); plots/regret-<mdp>.{svg,png}
-(cumulative regret against steps, one line and confidence band per agent, the random and
-optimal policies dashed); plots/summary.{svg,png} (average normalized cumulative regret per
-agent); and index.md linking them. Each agent is shown with one configuration: the one
-select-best picks with the same options. Logs are streamed, so large folders are fine.
+timeouts and missing runs noted, the best per MDP marked); report.json (all of it, curves
+included); plots/regret-<mdp>.{svg,png} (cumulative regret against steps, one line and
+confidence band per agent, the random and optimal policies dashed); plots/summary.{svg,png}
+(average normalized cumulative regret per agent); and index.md linking them. Each agent is
+shown with one configuration: the one select-best picks with the same options. Logs are
+streamed, so large folders are fine.
 
 Exit codes: 0 all data complete; 1 written, but some runs are missing, failed, unfinished or
 unreadable (index.md lists them); 2 error.

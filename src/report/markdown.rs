@@ -160,6 +160,7 @@ pub fn index(report: &Report, files: &[PathBuf]) -> String {
         ("tables.md", "Markdown"),
         ("results.csv", "CSV"),
         ("tables.tex", "LaTeX (booktabs)"),
+        ("report.json", "JSON (everything, curves included)"),
     ] {
         if files.iter().any(|f| f.as_os_str() == file) {
             let _ = writeln!(s, "- [{what}]({file})");

@@ -1,5 +1,5 @@
 //! Reports: the selected configuration of each agent on each MDP, as tables (Markdown, CSV,
-//! LaTeX) and plots (SVG and PNG), with an `index.md` linking them.
+//! LaTeX, and the whole result as JSON) and plots (SVG and PNG), with an `index.md` linking them.
 //!
 //! One result type, [`Report`], is built once from the logs ([`build_report`]); each output
 //! format is an [`Exporter`] over it, in its own small file, so adding a format is adding a
@@ -7,6 +7,7 @@
 
 mod build;
 pub mod csv;
+pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod plots;
@@ -257,6 +258,7 @@ pub fn exporters(opts: &ReportOptions) -> Vec<Box<dyn Exporter>> {
         Box::new(markdown::Markdown),
         Box::new(csv::Csv),
         Box::new(latex::Latex),
+        Box::new(json::Json),
     ];
     if opts.plots {
         v.push(Box::new(plots::Plots));
