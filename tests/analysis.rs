@@ -54,6 +54,14 @@ fn the_best_configuration_is_known_by_construction() {
         assert_eq!(order, [0, 1, 2].map(Value::Int));
     }
 
+    // The same runs given twice (a folder and its logs/) are counted once.
+    let twice = [dir.path().to_path_buf(), dir.path().join("logs")];
+    let sel2 = select_best(&twice, &SelectOptions::default()).unwrap();
+    assert_eq!(
+        sel2.agents[0].configs[0].stat,
+        sel.agents[0].configs[0].stat
+    );
+
     // The binary: the logs/ folder works as well as the experiment folder; the agents file
     // parses back.
     let best = dir.path().join("best.toml");

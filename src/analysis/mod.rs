@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use collect::{AgentKind, Collection, ConfigInfo, MdpInfo, Problem, RunRecord, collect};
 pub use logs::{At, RunState};
 pub use select::{AgentRanking, ConfigScore, Incomplete, SelectOptions, Selection, rank};
-pub use stats::{Accumulator, Stat};
+pub use stats::{Accumulator, Stat, rounded};
 
 /// Why an analysis could not be done.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::collect::{AgentKind, Collection, Problem};
 use super::logs::{At, RunState};
-use super::stats::{Accumulator, Stat};
+use super::stats::{Accumulator, Stat, rounded};
 use super::{AnalysisError, atomic_write};
 use crate::value::{Params, Value};
 
@@ -205,7 +205,7 @@ pub fn rank(c: &Collection, opts: &SelectOptions) -> Selection {
             })
             .collect();
         configs.sort_by(|a, b| {
-            let mean = |s: &ConfigScore| s.stat.mean.unwrap_or(f64::NAN);
+            let mean = |s: &ConfigScore| rounded(s.stat.mean.unwrap_or(f64::NAN));
             let by_mean = if maximize {
                 mean(b).total_cmp(&mean(a))
             } else {

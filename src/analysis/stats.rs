@@ -62,6 +62,16 @@ impl Stat {
     }
 }
 
+/// `x` rounded to 12 significant digits, for comparing means: two means that differ only by
+/// the rounding of their sums (the same values added in another order) compare equal, so ties
+/// are real ties and break the documented way.
+pub fn rounded(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    format!("{x:.11e}").parse().unwrap_or(x)
+}
+
 /// The two-sided 95% quantile of Student's t with `df` degrees of freedom.
 pub fn t95(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
@@ -96,6 +106,15 @@ mod tests {
         assert!((s.ci95.unwrap() - 3.182 * std / 2.0).abs() < 1e-12);
         assert_eq!(Stat::of(&[7.0]).std, None);
         assert_eq!(Stat::of(&[]).mean, None);
+    }
+
+    #[test]
+    fn rounding_makes_order_noise_a_tie() {
+        let a = [0.1, 0.2, 0.3].iter().sum::<f64>();
+        let b = [0.3, 0.2, 0.1].iter().sum::<f64>();
+        assert_ne!(a, b);
+        assert_eq!(rounded(a), rounded(b));
+        assert_ne!(rounded(1.0), rounded(1.0 + 1e-9));
     }
 
     #[test]

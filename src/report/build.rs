@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::{Band, Cell, Report, ReportAgent, ReportError, ReportMdp, ReportOptions};
 use crate::analysis::logs::read_columns;
-use crate::analysis::{Accumulator, AnalysisError, collect, rank};
+use crate::analysis::{Accumulator, AnalysisError, collect, rank, rounded};
 
 const REGRET: &str = "cumulative_regret";
 const NORMALIZED: &str = "normalized_cumulative_regret";
@@ -221,15 +221,12 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
     })
 }
 
-/// Marks the cells with the lowest mean (all of them on a tie).
+/// Marks the cells with the lowest mean (all of them on a tie, to 12 significant digits).
 fn mark_best(row: &mut [Cell], mean: impl Fn(&Cell) -> Option<f64>, set: impl Fn(&mut Cell, bool)) {
-    let best = row
-        .iter()
-        .filter_map(&mean)
-        .filter(|m| !m.is_nan())
-        .min_by(f64::total_cmp);
+    let rmean = |c: &Cell| mean(c).map(rounded).filter(|m| !m.is_nan());
+    let best = row.iter().filter_map(rmean).min_by(f64::total_cmp);
     for cell in row.iter_mut() {
-        let is_best = best.is_some() && mean(cell) == best;
+        let is_best = best.is_some() && rmean(cell) == best;
         set(cell, is_best);
     }
 }
