@@ -12,10 +12,12 @@
 //! The library never prints; only `cli` touches the terminal.
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod cli;
 pub mod exec;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod rng;
 pub mod run;
 pub mod spec;

@@ -21,6 +21,8 @@ mod plan;
 mod progress;
 mod run_instances;
 mod status;
+mod report;
+mod select_best;
 
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -58,6 +60,10 @@ enum Command {
     Status(status::StatusArgs),
     /// Make instances with the given statuses pending again (their logs move to attic/).
     Reset(status::ResetArgs),
+    /// Rank each agent's configurations by a measure over MDPs and seeds; write the winners.
+    SelectBest(select_best::SelectBestArgs),
+    /// Write tables (Markdown, CSV, LaTeX) and plots (SVG, PNG) of each agent on each MDP.
+    Report(report::ReportArgs),
 }
 
 /// Context shared by every verb: the registry of agents and MDPs.
@@ -100,5 +106,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::RunInstances(args) => run_instances::run(args, ctx),
         Command::Status(args) => status::run(args, ctx),
         Command::Reset(args) => status::run_reset(args, ctx),
+        Command::SelectBest(args) => select_best::run(args, ctx),
+        Command::Report(args) => report::run(args, ctx),
     }
 }

@@ -1,0 +1,101 @@
+//! Analysis of finished runs: reading logs and statuses from any number of experiment folders
+//! (local or downloaded), grouping runs by agent configuration, MDP and seed, and ranking each
+//! agent's configurations (`select-best`). The report builds on the same collection.
+//!
+//! Logs are read one file at a time, in bounded parallel chunks; only a few values per run are
+//! kept. Incomplete data is never averaged silently: every ranking counts missing, failed,
+//! interrupted and timed-out runs, and flags configurations with fewer runs than expected.
+
+pub mod collect;
+pub mod logs;
+pub mod select;
+pub mod stats;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use collect::{AgentKind, Collection, ConfigInfo, MdpInfo, Problem, RunRecord, collect};
+pub use logs::{At, RunState};
+pub use select::{AgentRanking, ConfigScore, Incomplete, SelectOptions, Selection, rank};
+pub use stats::{Accumulator, Stat, rounded};
+
+/// Why an analysis could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// A file or folder could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file's content is not what it should be.
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Nothing to analyse.
+    #[error(
+        "no run status files (<id>.json) found under {paths}; give experiment folders or their logs/ folders"
+    )]
+    NoRuns {
+        /// The paths given, joined.
+        paths: String,
+    },
+}
+
+/// Ranks every agent kind's configurations over the runs of `paths` (experiment folders or
+/// logs folders). Errors only when a path cannot be read or holds no runs at all; incomplete
+/// data is reported in the [`Selection`].
+pub fn select_best(paths: &[PathBuf], opts: &SelectOptions) -> Result<Selection, AnalysisError> {
+    let c = collect(paths, &[opts.measure.as_str()], opts.at)?;
+    if c.runs.is_empty() && c.unfinished.is_empty() && c.unreadable.is_empty() {
+        return Err(AnalysisError::NoRuns {
+            paths: paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(rank(&c, opts))
+}
+
+/// Writes a file atomically: a temp file beside it, then a rename, so a reader never sees a
+/// half-written file under the final name.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), AnalysisError> {
+    atomic_write_with(path, |tmp| {
+        let mut f = std::fs::File::create(tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })
+}
+
+/// Like [`atomic_write`], for writers that need a path: `write` creates the temp file, whose
+/// name keeps the final extension (some encoders choose the format by it).
+pub fn atomic_write_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), AnalysisError> {
+    let io = |e| AnalysisError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{}.tmp{name}", std::process::id()));
+    if let Err(e) = write(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}

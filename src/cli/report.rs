@@ -1,0 +1,90 @@
+//! `ludus report`: tables and plots of each agent's selected configuration on each MDP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{EXIT_FAILED, EXIT_OK};
+use crate::analysis::{At, Incomplete, SelectOptions};
+use crate::report::{ReportOptions, write_report};
+
+const AFTER_HELP: &str = "\
+Writes into DIR: tables.md, results.csv and tables.tex (booktabs) with the final cumulative
+regret and normalized cumulative regret of each agent on each MDP (mean and 95% CI across seeds,
+timeouts and missing runs noted, the best per MDP marked); report.json (all of it, curves
+included); plots/regret-<mdp>.{svg,png} (cumulative regret against steps, one line and
+confidence band per agent, the random and optimal policies dashed); plots/summary.{svg,png}
+(average normalized cumulative regret per agent); and index.md linking them. Each agent is
+shown with one configuration: the one select-best picks with the same options. Logs are
+streamed, so large folders are fine.
+
+Exit codes: 0 all data complete; 1 written, but some runs are missing, failed, unfinished or
+unreadable (index.md lists them); 2 error.
+
+Examples:
+  ludus report instances/quick --out report/quick
+  ludus report run1 run2/logs --out report --no-plots";
+
+/// Arguments of `ludus report`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = AFTER_HELP)]
+pub struct ReportArgs {
+    /// Experiment folders (their logs/ is read) or logs folders, local or downloaded.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The folder to write into (created if needed; files in it are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The measure that selects each agent's configuration.
+    #[arg(long, default_value = "normalized_cumulative_regret")]
+    pub measure: String,
+    /// The row values are read at: `final` or a step.
+    #[arg(long, default_value = "final", value_name = "final|STEP")]
+    pub at: At,
+    /// Incomplete configurations: `exclude` from selection or `include`.
+    #[arg(long, value_enum, default_value = "exclude")]
+    pub incomplete: Incomplete,
+    /// Tables only: no plots, and no curves read.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// The title of index.md.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `ludus report`.
+pub fn run(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
+    let opts = ReportOptions {
+        select: SelectOptions {
+            measure: args.measure,
+            at: args.at,
+            higher_is_better: None,
+            incomplete: args.incomplete,
+        },
+        plots: !args.no_plots,
+        curves: !args.no_plots,
+        title: args.title,
+    };
+    let summary = write_report(&args.paths, &opts, &args.out)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "wrote {} files for {} agent(s) on {} MDP(s) to {}",
+            summary.files.len(),
+            summary.agents,
+            summary.mdps,
+            args.out.join("index.md").display()
+        );
+        if !summary.complete {
+            eprintln!("warning: some runs are missing, failed or unreadable; see index.md");
+        }
+    }
+    Ok(ExitCode::from(if summary.complete {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }))
+}
