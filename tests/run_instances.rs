@@ -56,7 +56,10 @@ fn statuses(dir: &Path) -> BTreeMap<String, (String, u64)> {
                 .unwrap_or_else(|e| panic!("{name}: a status that does not parse: {e}"));
             out.insert(
                 id.to_string(),
-                (v["status"].as_str().unwrap().to_string(), v["steps_completed"].as_u64().unwrap()),
+                (
+                    v["status"].as_str().unwrap().to_string(),
+                    v["steps_completed"].as_u64().unwrap(),
+                ),
             );
         }
     }
@@ -64,8 +67,14 @@ fn statuses(dir: &Path) -> BTreeMap<String, (String, u64)> {
 }
 
 fn manifest_ids(dir: &Path) -> Vec<String> {
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    m["instances"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    m["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// A log without its timing column, checked for shape: header, complete rows, last step.
@@ -79,7 +88,12 @@ fn log_without_timing(path: &Path, steps: u64) -> Vec<String> {
     let mut last_step = 0.0;
     for l in lines {
         let cells: Vec<&str> = l.split(',').collect();
-        assert_eq!(cells.len(), header.len(), "{}: a short row: {l}", path.display());
+        assert_eq!(
+            cells.len(),
+            header.len(),
+            "{}: a short row: {l}",
+            path.display()
+        );
         last_step = cells[0].parse::<f64>().expect("numeric steps");
         rows.push(
             cells
@@ -91,7 +105,12 @@ fn log_without_timing(path: &Path, steps: u64) -> Vec<String> {
                 .join(","),
         );
     }
-    assert_eq!(last_step as u64, steps, "{}: the log stops before the last step", path.display());
+    assert_eq!(
+        last_step as u64,
+        steps,
+        "{}: the log stops before the last step",
+        path.display()
+    );
     rows
 }
 
@@ -126,8 +145,14 @@ fn same_logs_whatever_the_thread_count() {
     let d = Dir::new();
     plan(&d, &spec(3000, 2, ""), "a");
     plan(&d, &spec(3000, 2, ""), "b");
-    assert_eq!(run(d.ludus().args(["run-instances", "a", "--jobs", "1"])).0, 0);
-    assert_eq!(run(d.ludus().args(["run-instances", "b", "--jobs", "2"])).0, 0);
+    assert_eq!(
+        run(d.ludus().args(["run-instances", "a", "--jobs", "1"])).0,
+        0
+    );
+    assert_eq!(
+        run(d.ludus().args(["run-instances", "b", "--jobs", "2"])).0,
+        0
+    );
     for id in manifest_ids(&d.join("a")) {
         let a = log_without_timing(&d.join(format!("a/logs/{id}.csv")), 3000);
         let b = log_without_timing(&d.join(format!("b/logs/{id}.csv")), 3000);
@@ -143,12 +168,18 @@ fn groups_cover_everything_once() {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut before = 0;
     for k in 1..=3 {
-        let (code, _, err) = run(d.ludus().args(["run-instances", "ex", "--group", &format!("{k}/3")]));
+        let (code, _, err) =
+            run(d
+                .ludus()
+                .args(["run-instances", "ex", "--group", &format!("{k}/3")]));
         assert_eq!(code, 0, "{err}");
         let st = statuses(&d.join("ex"));
         let new = st.len() - before;
         before = st.len();
-        assert!(new == ids.len() / 3 || new == ids.len() / 3 + 1, "group {k} ran {new}");
+        assert!(
+            new == ids.len() / 3 || new == ids.len() / 3 + 1,
+            "group {k} ran {new}"
+        );
         for id in st.keys() {
             *seen.entry(id.clone()).or_default() += 1;
         }
@@ -165,7 +196,10 @@ fn groups_cover_everything_once() {
             .env("SLURM_ARRAY_TASK_COUNT", "3")
             .env("SLURM_ARRAY_TASK_MIN", "0"));
         assert_eq!(code, 0, "{err}");
-        assert!(err.contains(&format!("{} selected", if task < 2 { 8 } else { 8 })), "{err}");
+        assert!(
+            err.contains(&format!("{} selected", if task < 2 { 8 } else { 8 })),
+            "{err}"
+        );
     }
     assert_eq!(statuses(&d2.join("ex")).len(), ids.len());
     let (code, _, err) = run(d.ludus().args(["run-instances", "ex", "--group", "4/3"]));
@@ -241,8 +275,16 @@ fn sigterm_marks_running_instances_interrupted_and_exits_nonzero() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let t = Instant::now();
     let out = child.wait_with_output().unwrap();
-    assert!(t.elapsed() < Duration::from_secs(20), "SIGTERM took too long to act");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "SIGTERM took too long to act"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let st = statuses(&d.join("ex"));
     let interrupted: Vec<_> = st.iter().filter(|(_, (s, _))| s == "interrupted").collect();
     assert!(!interrupted.is_empty(), "{st:?}");
@@ -253,7 +295,12 @@ fn sigterm_marks_running_instances_interrupted_and_exits_nonzero() {
     }
     let (_, out, _) = run(d.ludus().args(["status", "ex", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["done"].as_u64().unwrap() + v["pending"].as_u64().unwrap() + v["interrupted"].as_u64().unwrap(), 8);
+    assert_eq!(
+        v["done"].as_u64().unwrap()
+            + v["pending"].as_u64().unwrap()
+            + v["interrupted"].as_u64().unwrap(),
+        8
+    );
 }
 
 #[test]
@@ -268,11 +315,14 @@ fn time_limit_freezes_learning_and_still_runs_every_step() {
         if !name.ends_with(".json") {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
         assert_eq!(v["steps_completed"], 2_000_000);
         if v["status"] == "timeout" {
             timeouts += 1;
-            let at = v["learning_stopped_at"].as_u64().expect("the step where learning stopped");
+            let at = v["learning_stopped_at"]
+                .as_u64()
+                .expect("the step where learning stopped");
             assert!(at > 0 && at < 2_000_000);
         }
     }
@@ -302,7 +352,9 @@ fn errors_are_rerun_only_when_asked_and_reset_moves_logs_aside() {
     let ids = manifest_ids(&d.join("ex"));
     // Turn one result into an error, as a failed run would have left it.
     let p = d.join(format!("ex/logs/{}.json", ids[0]));
-    let text = std::fs::read_to_string(&p).unwrap().replace("\"done\"", "\"error\"");
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("\"done\"", "\"error\"");
     std::fs::write(&p, text).unwrap();
     let (code, _, err) = run(d.ludus().args(["run-instances", "ex"]));
     assert_eq!(code, 0, "an old error is not re-run: {err}");
@@ -311,9 +363,16 @@ fn errors_are_rerun_only_when_asked_and_reset_moves_logs_aside() {
     assert!(err.contains("1 done"), "{err}");
     let (code, out, _) = run(d.ludus().args(["reset", "ex", "--status", "done"]));
     assert_eq!(code, 0);
-    assert!(out.contains(&format!("reset {} instances", ids.len())), "{out}");
+    assert!(
+        out.contains(&format!("reset {} instances", ids.len())),
+        "{out}"
+    );
     assert!(statuses(&d.join("ex")).is_empty());
-    let attic = walkdir::WalkDir::new(d.join("ex/attic")).into_iter().flatten().filter(|e| e.file_type().is_file()).count();
+    let attic = walkdir::WalkDir::new(d.join("ex/attic"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count();
     assert_eq!(attic, 2 * ids.len(), "reset deletes nothing");
 }
 
@@ -349,10 +408,18 @@ fn mpi_three_ranks_match_the_local_run() {
     let d = Dir::new();
     plan(&d, &spec(3000, 2, ""), "local");
     plan(&d, &spec(3000, 2, ""), "mpi");
-    assert_eq!(run(d.ludus().args(["run-instances", "local", "--jobs", "1"])).0, 0);
-    let (code, _, err) = run(mpirun(3)
-        .current_dir(d.path())
-        .args([env!("CARGO_BIN_EXE_ludus"), "run-instances", "--mpi", "mpi", "--progress", "none"]));
+    assert_eq!(
+        run(d.ludus().args(["run-instances", "local", "--jobs", "1"])).0,
+        0
+    );
+    let (code, _, err) = run(mpirun(3).current_dir(d.path()).args([
+        env!("CARGO_BIN_EXE_ludus"),
+        "run-instances",
+        "--mpi",
+        "mpi",
+        "--progress",
+        "none",
+    ]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("16 selected: 16 done"), "{err}");
     let mut ranks = std::collections::BTreeSet::new();
@@ -361,14 +428,23 @@ fn mpi_three_ranks_match_the_local_run() {
         let b = log_without_timing(&d.join(format!("mpi/logs/{id}.csv")), 3000);
         assert_eq!(a, b, "{id}: MPI and local logs differ");
         let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(d.join(format!("mpi/logs/{id}.json"))).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(d.join(format!("mpi/logs/{id}.json"))).unwrap())
+                .unwrap();
         ranks.insert(v["rank"].as_u64().unwrap());
     }
-    assert!(ranks.len() >= 2, "the work was not shared across ranks: {ranks:?}");
+    assert!(
+        ranks.len() >= 2,
+        "the work was not shared across ranks: {ranks:?}"
+    );
     // A second MPI run skips everything.
-    let (code, _, err) = run(mpirun(2)
-        .current_dir(d.path())
-        .args([env!("CARGO_BIN_EXE_ludus"), "run-instances", "--mpi", "mpi", "--progress", "none"]));
+    let (code, _, err) = run(mpirun(2).current_dir(d.path()).args([
+        env!("CARGO_BIN_EXE_ludus"),
+        "run-instances",
+        "--mpi",
+        "mpi",
+        "--progress",
+        "none",
+    ]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("16 skipped"), "{err}");
 }

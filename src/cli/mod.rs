@@ -19,10 +19,11 @@ use crate::model::Registry;
 
 mod plan;
 mod progress;
-mod run_instances;
-mod status;
 mod report;
+mod run;
+mod run_instances;
 mod select_best;
+mod status;
 
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -60,6 +61,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Make instances with the given statuses pending again (their logs move to attic/).
     Reset(status::ResetArgs),
+    /// Plan a spec, run it here, select the best configurations and write the report.
+    Run(run::RunArgs),
     /// Rank each agent's configurations by a measure over MDPs and seeds; write the winners.
     SelectBest(select_best::SelectBestArgs),
     /// Write tables (Markdown, CSV, LaTeX) and plots (SVG, PNG) of each agent on each MDP.
@@ -106,6 +109,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::RunInstances(args) => run_instances::run(args, ctx),
         Command::Status(args) => status::run(args, ctx),
         Command::Reset(args) => status::run_reset(args, ctx),
+        Command::Run(args) => run::run(args, ctx),
         Command::SelectBest(args) => select_best::run(args, ctx),
         Command::Report(args) => report::run(args, ctx),
     }

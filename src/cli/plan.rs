@@ -1,6 +1,6 @@
 //! `ludus plan` and `ludus show`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -45,13 +45,38 @@ pub struct PlanArgs {
 
 /// Runs `ludus plan`.
 pub fn run(args: PlanArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.spec)
-        .with_context(|| format!("cannot read the spec {}", args.spec.display()))?;
-    let spec = Spec::parse(&args.spec, &text)?;
-    let agents = args.agents.as_deref().map(load_agents).transpose()?;
     if args.groups == Some(0) {
         anyhow::bail!("--groups must be at least 1");
     }
+    let opts = WriteOptions {
+        groups: args.groups,
+        prune: args.prune,
+    };
+    plan_into(
+        &args.spec,
+        args.out,
+        args.agents.as_deref(),
+        &opts,
+        args.dry_run,
+        ctx,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Plans a spec into a folder (default `instances/<name>`), printing the short table and what
+/// changed; returns the folder. Shared by `plan` and `run`.
+pub(super) fn plan_into(
+    spec_path: &Path,
+    out: Option<PathBuf>,
+    agents: Option<&Path>,
+    opts: &WriteOptions,
+    dry_run: bool,
+    ctx: &Context,
+) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(spec_path)
+        .with_context(|| format!("cannot read the spec {}", spec_path.display()))?;
+    let spec = Spec::parse(spec_path, &text)?;
+    let agents = agents.map(load_agents).transpose()?;
     let plan = plan(&spec, agents.as_deref(), &ctx.registry)?;
 
     // A short table: instances per agent and MDP family.
@@ -84,27 +109,21 @@ pub fn run(args: PlanArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             plan.duplicates
         );
     }
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("instances").join(&spec.name));
-    if args.dry_run {
+    let out = out.unwrap_or_else(|| PathBuf::from("instances").join(&spec.name));
+    if dry_run {
         println!(
             "{} instances (dry run: nothing written to {})",
             plan.len(),
             out.display()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(out);
     }
     let dir = ExperimentDir::new(&out);
-    let opts = WriteOptions {
-        groups: args.groups,
-        prune: args.prune,
-    };
     let is_yaml = matches!(
-        args.spec.extension().and_then(|e| e.to_str()),
+        spec_path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     );
-    let s = write_plan(&dir, &plan, &text, is_yaml, &opts)?;
+    let s = write_plan(&dir, &plan, &text, is_yaml, opts)?;
     println!(
         "planned {} instances in {} ({} new, {} already there)",
         s.total,
@@ -125,7 +144,7 @@ pub fn run(args: PlanArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(out)
 }
 
 /// Print one instance file as JSON.
