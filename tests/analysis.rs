@@ -111,6 +111,15 @@ fn a_missing_run_is_reported_and_flagged() {
     std::fs::create_dir_all(logs.join("attic")).unwrap();
     std::fs::write(logs.join(".fedcba9876543210.json"), "{").unwrap();
 
+    // A downloaded copy holding the finished run completes the data.
+    let other = tempfile::tempdir().unwrap();
+    run("q_learning", Value::Int(0), 5, 2, "done", 0.1).write(other.path(), true);
+    let both = [dir.path().to_path_buf(), other.path().to_path_buf()];
+    let sel = select_best(&both, &SelectOptions::default()).unwrap();
+    assert!(sel.unfinished.is_empty());
+    let a = &sel.agents[0];
+    assert_eq!(a.configs[a.winner.unwrap()].params["c"], Value::Int(0));
+
     let paths = [dir.path().to_path_buf()];
     let sel = select_best(&paths, &SelectOptions::default()).unwrap();
     assert!(!sel.is_complete());

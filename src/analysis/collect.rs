@@ -271,6 +271,11 @@ pub fn collect(paths: &[PathBuf], columns: &[&str], at: At) -> Result<Collection
             merge(&mut c, &mut intern, p);
         }
     }
+    // A run unfinished in one copy (a local folder) may be finished in another (downloaded).
+    c.unfinished.retain(|p| {
+        let id = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        !intern.ids.contains_key(id)
+    });
     Ok(c)
 }
 

@@ -149,7 +149,7 @@ pub fn render(s: &Selection, top: usize) -> String {
                 format!("{}{mark}", c.rank),
                 c.config_id.clone(),
                 opt(c.stat.mean),
-                opt(c.stat.ci95).replace('-', ""),
+                opt(c.stat.ci95),
                 opt(c.stat.std),
                 format!("{}/{}", c.stat.n, a.expected_runs),
                 c.timeouts.to_string(),

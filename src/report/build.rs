@@ -5,6 +5,7 @@
 //! second pass that streams the selected runs' logs in bounded parallel chunks into running sums
 //! per (MDP, agent, step), so memory does not grow with the number of logs.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use rayon::prelude::*;
 use super::{Band, Cell, Report, ReportAgent, ReportError, ReportMdp, ReportOptions};
 use crate::analysis::logs::read_columns;
 use crate::analysis::{Accumulator, AnalysisError, collect, rank, rounded};
+use crate::value::{Params, Value};
 
 const REGRET: &str = "cumulative_regret";
 const NORMALIZED: &str = "normalized_cumulative_regret";
@@ -99,11 +101,14 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
         });
     }
 
-    // MDPs in a stable order: setting, family, label.
+    // MDPs in a stable order: setting, family, parameters (numbers by value).
     let mut mdp_order: Vec<usize> = (0..c.mdps.len()).collect();
     mdp_order.sort_by(|&a, &b| {
         let (x, y) = (&c.mdps[a], &c.mdps[b]);
-        (x.episodic, &x.family, &x.label).cmp(&(y.episodic, &y.family, &y.label))
+        (x.episodic, &x.family)
+            .cmp(&(y.episodic, &y.family))
+            .then_with(|| cmp_params(&x.params, &y.params))
+            .then_with(|| x.label.cmp(&y.label))
     });
     let mut mdp_pos = vec![0; c.mdps.len()];
     for (pos, &m) in mdp_order.iter().enumerate() {
@@ -219,6 +224,33 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
         unreadable: c.unreadable.len(),
         curve_problems,
     })
+}
+
+/// Orders parameter sets key by key, numbers by value (so size 5 comes before size 10).
+fn cmp_params(a: &Params, b: &Params) -> Ordering {
+    for ((ka, va), (kb, vb)) in a.iter().zip(b) {
+        let o = ka.cmp(kb).then_with(|| cmp_values(va, vb));
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+fn cmp_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Table(x), Value::Table(y)) => cmp_params(x, y),
+        (Value::List(x), Value::List(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| cmp_values(p, q))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(x.len().cmp(&y.len())),
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => a.to_string().cmp(&b.to_string()),
+        },
+    }
 }
 
 /// Marks the cells with the lowest mean (all of them on a tie, to 12 significant digits).

@@ -133,6 +133,13 @@ pub fn index(report: &Report, files: &[PathBuf]) -> String {
         report.agents.len(),
         report.mdps.len()
     );
+    let timeouts: usize = report.cells.iter().flatten().map(|c| c.timeouts).sum();
+    if timeouts > 0 {
+        let _ = writeln!(
+            s,
+            "{timeouts} run(s) hit the time limit: they count, with learning frozen from then on.\n"
+        );
+    }
     if report.is_complete() {
         s.push_str("Every expected run is there and valid.\n\n");
     } else {

@@ -102,6 +102,7 @@ fn draw_regret<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .caption(&report.mdps[m].label, (FONT, 18))
         .margin(12)
+        .margin_right(36)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)
