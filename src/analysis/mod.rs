@@ -11,7 +11,6 @@ pub mod logs;
 pub mod select;
 pub mod stats;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use collect::{AgentKind, Collection, ConfigInfo, MdpInfo, Problem, RunRecord, collect};
@@ -65,37 +64,26 @@ pub fn select_best(paths: &[PathBuf], opts: &SelectOptions) -> Result<Selection,
     Ok(rank(&c, opts))
 }
 
-/// Writes a file atomically: a temp file beside it, then a rename, so a reader never sees a
-/// half-written file under the final name.
+/// Writes a file atomically (the store's temp file + rename).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), AnalysisError> {
-    atomic_write_with(path, |tmp| {
-        let mut f = std::fs::File::create(tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })
+    crate::store::atomic_write(path, bytes).map_err(|e| store_error(path, e))
 }
 
-/// Like [`atomic_write`], for writers that need a path: `write` creates the temp file, whose
-/// name keeps the final extension (some encoders choose the format by it).
+/// Like [`atomic_write`], for writers that need a path to write the temporary file.
 pub fn atomic_write_with(
     path: &Path,
     write: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<(), AnalysisError> {
-    let io = |e| AnalysisError::Io {
-        path: path.to_path_buf(),
-        source: e,
+    crate::store::atomic_write_with(path, write).map_err(|e| store_error(path, e))
+}
+
+fn store_error(path: &Path, e: crate::store::StoreError) -> AnalysisError {
+    let source = match e {
+        crate::store::StoreError::Io { cause, .. } => cause,
+        other => std::io::Error::other(other.to_string()),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{}.tmp{name}", std::process::id()));
-    if let Err(e) = write(&tmp) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
+    AnalysisError::Io {
+        path: path.to_path_buf(),
+        source,
     }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
 }

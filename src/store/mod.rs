@@ -69,28 +69,39 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to `path` atomically: a hidden temporary file in the same folder, then a
 /// rename. Readers see the old file or the whole new one, never a part.
+///
+/// No fsync: the rename makes the write atomic against a killed process (the failure mode of
+/// cluster jobs); a power cut may still lose the last results, which are then simply re-run.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    atomic_write_with(path, |tmp| {
+        let mut f = fs::File::create(tmp)?;
+        f.write_all(bytes)
+    })
+}
+
+/// Like [`atomic_write`], for writers that need a path: `write` creates the temporary file,
+/// whose name ends with the final name (so encoders that choose a format by the extension work).
+pub fn atomic_write_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> io::Result<()>,
+) -> Result<(), StoreError> {
     let tmp = temp_path(path);
-    let write = || -> io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        drop(f);
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
+    let result = write(&tmp).and_then(|()| fs::rename(&tmp, path));
+    result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
         StoreError::io(path, e)
     })
 }
 
-/// A hidden temporary name beside `path`, unique to this process and call.
+/// A hidden temporary name beside `path`, unique to this process and call, ending with the
+/// final file name.
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
+    path.with_file_name(format!(".~{}-{n}.{name}", std::process::id()))
 }
 
 /// True for names of temporary or hidden files, which are never results.
