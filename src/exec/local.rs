@@ -18,7 +18,8 @@ use crate::plan::Instance;
 use crate::run::RunControl;
 use crate::store::StatusKind;
 
-/// Grace beyond the hard cap before the watchdog gives up on an instance that does not return.
+/// Grace beyond the hard cap before the watchdog gives up on an instance that does not return
+/// (as long as the cap itself, at most this).
 const WATCHDOG_GRACE: Duration = Duration::from_secs(10);
 
 enum Msg {
@@ -255,7 +256,7 @@ fn watchdog(
         let Some(r) = guard.as_ref() else { continue };
         let Some(cap) = r.cap else { continue };
         let elapsed = r.start.elapsed();
-        if elapsed < cap + WATCHDOG_GRACE {
+        if elapsed < cap + cap.min(WATCHDOG_GRACE) {
             continue;
         }
         let msg = format!(
