@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 
 use crate::model::Registry;
 
+mod mdp;
+
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: the command ran, but some instances (or checks) did not succeed.
@@ -41,7 +43,12 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Show an MDP: its states, transitions, rewards and exact values (optimal, random, worst).
+    ///
+    /// Example: ludus mdp river_swim --set size=10 --json
+    Mdp(mdp::MdpArgs),
+}
 
 /// Context shared by every verb: the registry of agents and MDPs.
 pub struct Context {
@@ -74,6 +81,8 @@ pub fn main_with(registry: Registry, args: impl IntoIterator<Item = OsString>) -
     }
 }
 
-fn dispatch(command: Command, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    match command {}
+fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Mdp(args) => mdp::run(args, ctx),
+    }
 }
