@@ -112,15 +112,28 @@ fn best(mut f: impl FnMut() -> f64) -> f64 {
 fn main() {
     let reg = Registry::builtin();
     let floor = best(|| bare_q_learning(42));
-    println!("interaction: {STEPS} steps, continuous, best of {REPS}; whole run_instance (build, solve, loop)");
-    println!("bare Q-learning loop on river_swim(5) (floor): {:>12.0} steps/s", floor);
+    println!(
+        "interaction: {STEPS} steps, continuous, best of {REPS}; whole run_instance (build, solve, loop)"
+    );
+    println!(
+        "bare Q-learning loop on river_swim(5) (floor): {:>12.0} steps/s",
+        floor
+    );
     println!(
         "{:<11} {:<15} {:>16} {:>9} {:>16} {:>9} {:>14}",
         "agent", "mdp", "log/10k steps/s", "floor/x", "no-log steps/s", "floor/x", "vs Colosseum"
     );
     let mdps: [(&str, &str, Params); 2] = [
-        ("river_swim", "river_swim(5)", [("size".to_string(), Value::Int(5))].into()),
-        ("frozen_lake", "frozen_lake(4)", [("size".to_string(), Value::Int(4))].into()),
+        (
+            "river_swim",
+            "river_swim(5)",
+            [("size".to_string(), Value::Int(5))].into(),
+        ),
+        (
+            "frozen_lake",
+            "frozen_lake(4)",
+            [("size".to_string(), Value::Int(4))].into(),
+        ),
     ];
     for agent in ["q_learning", "psrl", "ucrl2", "random"] {
         for (family, label, params) in &mdps {
