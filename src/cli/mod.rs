@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 use crate::model::Registry;
 
+mod mdp;
 mod plan;
 mod progress;
 mod report;
@@ -67,6 +68,10 @@ enum Command {
     SelectBest(select_best::SelectBestArgs),
     /// Write tables (Markdown, CSV, LaTeX) and plots (SVG, PNG) of each agent on each MDP.
     Report(report::ReportArgs),
+    /// Show an MDP: its states, transitions, rewards and exact values (optimal, random, worst).
+    ///
+    /// Example: ludus mdp river_swim --set size=10 --json
+    Mdp(mdp::MdpArgs),
 }
 
 /// Context shared by every verb: the registry of agents and MDPs.
@@ -112,5 +117,6 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args, ctx),
         Command::SelectBest(args) => select_best::run(args, ctx),
         Command::Report(args) => report::run(args, ctx),
+        Command::Mdp(args) => mdp::run(args, ctx),
     }
 }

@@ -1,12 +1,24 @@
 //! Runs one instance: the agent-MDP interaction loop, exact regret bookkeeping, periodic log
 //! rows, early stop and the time-limit freeze. It never touches files: rows go to a `LogSink`.
+//!
+//! Randomness: the agent draws from `Rng::with_stream(seed, 1)`, the environment (start
+//! states, transitions, rewards) from `Rng::with_stream(seed, 2)`, and the MDP's layout from
+//! its own `seed` parameter, so the same instance gives the same log on every machine, thread
+//! count or rank (apart from the timing column, see [`COLUMNS`]).
+
+mod interaction;
+
+pub use interaction::{COLUMNS, LoopConfig, TIMING_COLUMN, run_loop};
 
 use std::io;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::model::Registry;
-use crate::plan::Instance;
+use crate::model::registry::check_solution;
+use crate::model::solve::solve;
+use crate::model::{AgentContext, Registry};
+use crate::plan::{Instance, InstanceKind};
+use crate::rng::Rng;
 
 /// Receives the log of one run: the column names once, then one row per log point.
 pub trait LogSink {
@@ -65,13 +77,50 @@ pub enum RunError {
 }
 
 /// Runs one instance to the end (or until interrupted), sending log rows to `sink`.
+///
+/// Builds the MDP (with its own seed) and solves it exactly, builds the agent with the
+/// instance's seed, then runs [`run_loop`]. Parameter errors (which `plan` should have caught)
+/// are `RunError::Build`.
 pub fn run_instance(
-    _instance: &Instance,
-    _registry: &Registry,
-    _ctl: &RunControl<'_>,
-    _sink: &mut dyn LogSink,
+    instance: &Instance,
+    registry: &Registry,
+    ctl: &RunControl<'_>,
+    sink: &mut dyn LogSink,
 ) -> Result<RunReport, RunError> {
-    Err(RunError::Build(
-        "the interaction loop is not built yet".into(),
-    ))
+    let InstanceKind::Builtin { agent, mdp } = &instance.kind;
+    let build_err =
+        |what: &str, e: crate::model::CheckError| RunError::Build(format!("{what}: {e}"));
+    let model = registry
+        .build_mdp(&mdp.family, mdp.episodic, &mdp.params)
+        .map_err(|e| build_err(&format!("MDP {}", mdp.family), e))?;
+    let sol = solve(&model);
+    check_solution(&model, &sol).map_err(|e| build_err(&format!("MDP {}", mdp.family), e))?;
+    let ctx = AgentContext {
+        n_states: model.n_states,
+        n_actions: model.n_actions,
+        horizon: model.horizon,
+        total_steps: instance.steps,
+    };
+    let mut learner = registry
+        .build_agent(
+            &agent.name,
+            &agent.params,
+            &ctx,
+            Rng::with_stream(instance.seed, 1),
+        )
+        .map_err(|e| build_err(&format!("agent {}", agent.name), e))?;
+    let ctl = RunControl {
+        time_limit: match (ctl.time_limit, instance.time_limit()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
+        kill_after: ctl.kill_after,
+        interrupt: ctl.interrupt,
+    };
+    let cfg = LoopConfig {
+        steps: instance.steps,
+        log_every: instance.log_every,
+        seed: instance.seed,
+    };
+    run_loop(&model, &sol, learner.as_mut(), &cfg, &ctl, sink)
 }

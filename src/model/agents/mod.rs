@@ -130,27 +130,54 @@ pub(crate) fn argmax(q: &[f64]) -> usize {
     best
 }
 
-/// Colosseum's discounted value iteration on a dense model (`t[(s * na + a) * ns + s']`):
-/// in-place sweeps with `gamma` until no value moves by `epsilon`; returns Q (`s * na + a`).
-pub(crate) fn discounted_vi(
+/// A sparse model for [`sparse_discounted_vi`]: per (state, action) row, `(next, prob)`.
+#[derive(Default)]
+pub(crate) struct SparseModel {
+    pub(crate) row_start: Vec<u32>,
+    pub(crate) entries: Vec<(u32, f64)>,
+}
+
+impl SparseModel {
+    /// Appends a dense row, dropping entries below `1e-10` (their total effect on a value is
+    /// far below the solver's tolerance).
+    pub(crate) fn push_dense(&mut self, row: &[f64]) {
+        if self.row_start.is_empty() {
+            self.row_start.push(0);
+        }
+        for (j, &p) in row.iter().enumerate() {
+            if p > 1e-10 {
+                self.entries.push((j as u32, p));
+            }
+        }
+        self.row_start.push(self.entries.len() as u32);
+    }
+}
+
+/// Discounted value iteration on a sparse model, warm-started from `v` (kept for the next
+/// call): in-place sweeps until no value moves by `epsilon`; returns Q (`s * na + a`).
+pub(crate) fn sparse_discounted_vi(
     ns: usize,
     na: usize,
-    t: &[f64],
+    m: &SparseModel,
     r: &[f64],
     gamma: f64,
     epsilon: f64,
+    v: &mut [f64],
 ) -> Vec<f64> {
-    let mut v = vec![0.0; ns];
     let mut q = vec![0.0; ns * na];
     for _ in 0..100_000 {
         let mut diff = 0.0f64;
         for s in 0..ns {
             let mut best = f64::NEG_INFINITY;
             for a in 0..na {
-                let row = &t[(s * na + a) * ns..(s * na + a + 1) * ns];
-                let ev: f64 = row.iter().zip(&v).map(|(p, x)| p * x).sum();
-                let x = r[s * na + a] + gamma * ev;
-                q[s * na + a] = x;
+                let i = s * na + a;
+                let (lo, hi) = (m.row_start[i] as usize, m.row_start[i + 1] as usize);
+                let ev: f64 = m.entries[lo..hi]
+                    .iter()
+                    .map(|&(j, p)| p * v[j as usize])
+                    .sum();
+                let x = r[i] + gamma * ev;
+                q[i] = x;
                 best = best.max(x);
             }
             diff = diff.max((best - v[s]).abs());

@@ -16,7 +16,9 @@
 //! each, Colosseum's defaults), `p` (0.05). The policy used for regret comes from the
 //! posterior means (MAP), as in Colosseum.
 
-use super::{Agent, AgentContext, argmax_random_ties, discounted_vi, episodic_vi, greedy};
+use super::{
+    Agent, AgentContext, SparseModel, argmax_random_ties, episodic_vi, greedy, sparse_discounted_vi,
+};
 use crate::model::params::ParamReader;
 use crate::model::registry::CheckError;
 use crate::model::solve::Policy;
@@ -170,6 +172,8 @@ pub struct PsrlContinuous {
     eta: f64,
     optimistic: bool,
     q: Vec<f64>,
+    v: Vec<f64>,
+    v_map: Vec<f64>,
     rng: Rng,
 }
 
@@ -215,26 +219,27 @@ impl PsrlContinuous {
             eta,
             optimistic,
             q: vec![0.0; ns * na * psi],
+            v: vec![0.0; ns],
+            v_map: vec![0.0; ns],
             rng,
         })
     }
 
-    /// Samples `psi` transition models into the extended model `(s, a * psi + k, s')`.
-    fn extended_model(&mut self) -> (Vec<f64>, Vec<f64>) {
+    /// Samples `psi` transition models into the extended model `(s, a * psi + k)`.
+    fn extended_model(&mut self) -> (SparseModel, Vec<f64>) {
         let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
         let ena = na * psi;
-        let mut t = vec![0.0; ns * ena * ns];
         let ln4s = (4.0 * ns as f64).ln();
         let mut row = vec![0.0; ns];
         let zs: Vec<usize> = (0..psi)
             .map(|_| self.rng.below(ns as u64) as usize)
             .collect();
+        let mut model = SparseModel::default();
         for sa in 0..ns * na {
-            let (s, a) = (sa / na, sa % na);
             let counts = &self.counts[sa * ns..(sa + 1) * ns];
             let total: u32 = counts.iter().sum();
             let simple = self.optimistic && (total as f64) < self.eta;
-            for (k, &z) in zs.iter().enumerate() {
+            for &z in &zs {
                 if simple {
                     let denom = (total as f64).max(1.0);
                     let mut sum = 0.0;
@@ -249,20 +254,16 @@ impl PsrlContinuous {
                 } else {
                     self.post.sample_row(sa, &mut self.rng, &mut row);
                 }
-                let e = s * ena + a * psi + k;
-                t[e * ns..(e + 1) * ns].copy_from_slice(&row);
+                // Rows go in (s, a, k) order, which is (s, a * psi + k).
+                model.push_dense(&row);
             }
         }
         let r = self.post.sample_rewards(&mut self.rng);
         let mut er = vec![0.0; ns * ena];
-        for s in 0..ns {
-            for a in 0..na {
-                for k in 0..psi {
-                    er[s * ena + a * psi + k] = r[s * na + a];
-                }
-            }
+        for (i, x) in er.iter_mut().enumerate() {
+            *x = r[i / psi];
         }
-        (t, er)
+        (model, er)
     }
 }
 
@@ -301,7 +302,7 @@ impl Agent for PsrlContinuous {
     fn end_episode(&mut self) {
         let (ns, ena) = (self.post.ns, self.post.na * self.psi);
         let (t, r) = self.extended_model();
-        self.q = discounted_vi(ns, ena, &t, &r, 0.99, 1e-3);
+        self.q = sparse_discounted_vi(ns, ena, &t, &r, 0.99, 1e-3, &mut self.v);
         for sa in self.touched.drain(..) {
             self.episode_visits[sa] = 0;
         }
@@ -309,7 +310,10 @@ impl Agent for PsrlContinuous {
 
     fn policy(&mut self) -> Policy {
         let (t, r) = self.post.map_estimate();
-        let q = discounted_vi(self.post.ns, self.post.na, &t, &r, 0.99, 1e-3);
-        Policy::Deterministic(greedy(&q, self.post.na))
+        let mut model = SparseModel::default();
+        t.chunks(self.post.ns).for_each(|row| model.push_dense(row));
+        let (ns, na) = (self.post.ns, self.post.na);
+        let q = sparse_discounted_vi(ns, na, &model, &r, 0.99, 1e-3, &mut self.v_map);
+        Policy::Deterministic(greedy(&q, na))
     }
 }

@@ -9,7 +9,7 @@
 //! `bound_type_rew` ("chernoff" or "bernstein"; "chernoff"). The regret policy is greedy for
 //! the estimated model under discounted value iteration (0.99), as in Colosseum.
 
-use super::{Agent, AgentContext, argmax_random_ties, discounted_vi, greedy};
+use super::{Agent, AgentContext, SparseModel, argmax_random_ties, greedy, sparse_discounted_vi};
 use crate::model::params::ParamReader;
 use crate::model::registry::CheckError;
 use crate::model::solve::Policy;
@@ -242,7 +242,10 @@ impl Agent for Ucrl2 {
     }
 
     fn policy(&mut self) -> Policy {
-        let q = discounted_vi(self.ns, self.na, &self.p, &self.est_r, 0.99, 1e-3);
+        let mut model = SparseModel::default();
+        self.p.chunks(self.ns).for_each(|row| model.push_dense(row));
+        let mut v = vec![0.0; self.ns];
+        let q = sparse_discounted_vi(self.ns, self.na, &model, &self.est_r, 0.99, 1e-3, &mut v);
         Policy::Deterministic(greedy(&q, self.na))
     }
 }

@@ -1,0 +1,160 @@
+//! Interaction speed: steps per second of each built-in agent on RiverSwim(5) and
+//! FrozenLake(4), 200,000 steps, with a log row (exact regret) every 10,000 steps and without
+//! logging (one row at the end), against a bare Q-learning loop measured in the same run.
+//!
+//! `cargo bench --bench interaction`. Figures are the best of several repetitions, since the
+//! machine is shared; Colosseum's own figures on this machine kind are printed for reference.
+
+use std::hint::black_box;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use ludus::model::Registry;
+use ludus::plan::{AgentSpec, Instance, InstanceKind, MdpSpec};
+use ludus::rng::Rng;
+use ludus::run::{LogSink, RunControl, run_instance};
+use ludus::value::{Params, Value};
+
+const STEPS: u64 = 200_000;
+const REPS: usize = 7;
+
+struct Null;
+
+impl LogSink for Null {
+    fn columns(&mut self, _: &[&str]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn row(&mut self, v: &[f64]) -> std::io::Result<()> {
+        black_box(v);
+        Ok(())
+    }
+}
+
+/// The floor: Q-learning (the continuous update rule) on RiverSwim(5), no logging, no regret,
+/// no trait objects.
+fn bare_q_learning(seed: u64) -> f64 {
+    let reg = Registry::builtin();
+    let mut p = Params::new();
+    p.insert("size".into(), Value::Int(5));
+    let mdp = reg.build_mdp("river_swim", false, &p).expect("river swim");
+    let (ns, na) = (mdp.n_states, mdp.n_actions);
+    let mut env = Rng::with_stream(seed, 2);
+    let mut rng = Rng::with_stream(seed, 1);
+    let hh = 11.35f64;
+    let gamma = 1.0 - 1.0 / hh;
+    let bonus = 4.0 * (hh * (2.0 * STEPS as f64 / 0.95).ln()).sqrt();
+    let mut q = vec![hh; ns * na];
+    let mut v = vec![hh; ns];
+    let mut n = vec![0u32; ns * na];
+    let mut s = 0usize;
+    let t0 = Instant::now();
+    for _ in 0..STEPS {
+        let row = &q[s * na..s * na + na];
+        let a = if row[0] > row[1] {
+            0
+        } else if row[1] > row[0] {
+            1
+        } else {
+            rng.below(2) as usize
+        };
+        let (next, r) = mdp.step(s, a, &mut env);
+        let k = s * na + a;
+        n[k] += 1;
+        let c = n[k] as f64;
+        let alpha = (hh + 1.0) / (hh + c);
+        let main = (1.0 - alpha) * q[k] + alpha * (r + gamma * v[next] + bonus / c.sqrt());
+        if main < q[k] {
+            q[k] = main;
+        }
+        v[next] = q[next * na].max(q[next * na + 1]);
+        s = next;
+    }
+    black_box(&q);
+    STEPS as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn run(agent: &str, family: &str, mdp: Params, log_every: u64, reg: &Registry) -> f64 {
+    let inst = Instance {
+        spec_name: "bench".into(),
+        kind: InstanceKind::Builtin {
+            agent: AgentSpec {
+                name: agent.into(),
+                params: Params::new(),
+            },
+            mdp: MdpSpec {
+                family: family.into(),
+                episodic: false,
+                params: mdp,
+            },
+        },
+        seed: 42,
+        steps: STEPS,
+        log_every,
+        time_limit_ms: 0,
+    };
+    let flag = AtomicBool::new(false);
+    let ctl = RunControl {
+        time_limit: None,
+        kill_after: None,
+        interrupt: &flag,
+    };
+    let t0 = Instant::now();
+    let rep = run_instance(&inst, reg, &ctl, &mut Null).expect("run");
+    assert_eq!(rep.steps_completed, STEPS);
+    STEPS as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn best(mut f: impl FnMut() -> f64) -> f64 {
+    (0..REPS).map(|_| f()).fold(0.0, f64::max)
+}
+
+#[allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+fn main() {
+    let reg = Registry::builtin();
+    let floor = best(|| bare_q_learning(42));
+    println!(
+        "interaction: {STEPS} steps, continuous, best of {REPS}; whole run_instance (build, solve, loop)"
+    );
+    println!(
+        "bare Q-learning loop on river_swim(5) (floor): {:>12.0} steps/s",
+        floor
+    );
+    println!(
+        "{:<11} {:<15} {:>16} {:>9} {:>16} {:>9} {:>14}",
+        "agent", "mdp", "log/10k steps/s", "floor/x", "no-log steps/s", "floor/x", "vs Colosseum"
+    );
+    let mdps: [(&str, &str, Params); 2] = [
+        (
+            "river_swim",
+            "river_swim(5)",
+            [("size".to_string(), Value::Int(5))].into(),
+        ),
+        (
+            "frozen_lake",
+            "frozen_lake(4)",
+            [("size".to_string(), Value::Int(4))].into(),
+        ),
+    ];
+    for agent in ["q_learning", "psrl", "ucrl2", "random"] {
+        for (family, label, params) in &mdps {
+            let logged = best(|| run(agent, family, params.clone(), 10_000, &reg));
+            let silent = best(|| run(agent, family, params.clone(), STEPS, &reg));
+            // Colosseum, RiverSwim(5), same settings, wall time around its loop.
+            let colosseum = match (agent, *family) {
+                ("q_learning", "river_swim") => format!("{:.0}x", logged / 29_000.0),
+                ("psrl", "river_swim") => format!("{:.0}x", logged / 18_500.0),
+                _ => "-".to_string(),
+            };
+            println!(
+                "{:<11} {:<15} {:>16.0} {:>9.2} {:>16.0} {:>9.2} {:>14}",
+                agent,
+                label,
+                logged,
+                floor / logged,
+                silent,
+                floor / silent,
+                colosseum
+            );
+        }
+    }
+}
