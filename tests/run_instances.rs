@@ -263,7 +263,7 @@ fn sigkill_at_random_moments_then_rerun_finishes_each_once() {
 fn sigterm_marks_running_instances_interrupted_and_exits_nonzero() {
     let d = Dir::new();
     plan(&d, &spec(3_000_000, 1, ""), "ex");
-    let mut child = d
+    let child = d
         .ludus()
         .args(["run-instances", "ex", "--jobs", "2"])
         .stdout(Stdio::null())

@@ -69,7 +69,7 @@ pub struct RunInstancesArgs {
     /// Also re-run instances whose status is error.
     #[arg(long)]
     retry_errors: bool,
-    /// Hard cap per instance, ending a stuck instance as error [default: 3x its time limit].
+    /// Hard cap per instance, ending a stuck instance as error [default: 3x its time limit + 60 s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     kill_after: Option<Duration>,
     /// Progress display.

@@ -24,7 +24,7 @@ const WATCHDOG_GRACE: Duration = Duration::from_secs(10);
 
 enum Msg {
     Event(ExecEvent),
-    WorkerDone,
+    WorkerDone(usize),
 }
 
 struct Running {
@@ -103,47 +103,53 @@ pub fn run_workers(
     on_event: &mut dyn FnMut(&ExecEvent),
 ) -> Result<(), ExecError> {
     let jobs = opts.jobs.max(1);
-    let slots: Arc<Vec<Mutex<Option<Running>>>> =
-        Arc::new((0..jobs).map(|_| Mutex::new(None)).collect());
     let (tx, rx) = mpsc::channel::<Msg>();
     let disk_error: Arc<Mutex<Option<ExecError>>> = Arc::new(Mutex::new(None));
-    let mut live = 0;
-    for w in 0..jobs {
+    // Live workers, each with the slot the watchdog watches. A worker the watchdog gives up on
+    // is dropped from this list and replaced, so a hang costs one thread, not the run.
+    let mut workers: Vec<(usize, Arc<Mutex<Option<Running>>>)> = Vec::new();
+    let spawn = |w: usize, workers: &mut Vec<(usize, Arc<Mutex<Option<Running>>>)>| {
+        let slot = Arc::new(Mutex::new(None));
         let ctx = WorkerCtx {
             sel: sel.clone(),
             registry: registry.clone(),
             opts: opts.clone(),
             interrupt,
             source: source.clone(),
-            slots: slots.clone(),
-            index: w,
+            slot: slot.clone(),
             tx: tx.clone(),
             disk_error: disk_error.clone(),
         };
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("ludus-worker-{w}"))
             .spawn(move || {
                 worker_loop(&ctx);
-                let _ = ctx.tx.send(Msg::WorkerDone);
-            });
-        match spawned {
-            Ok(_) => live += 1,
-            Err(e) => return Err(ExecError::Mpi(format!("cannot start a worker thread: {e}"))),
-        }
+                let _ = ctx.tx.send(Msg::WorkerDone(w));
+            })
+            .map_err(|e| ExecError::Mpi(format!("cannot start a worker thread: {e}")))?;
+        workers.push((w, slot));
+        Ok::<(), ExecError>(())
+    };
+    for w in 0..jobs {
+        spawn(w, &mut workers)?;
     }
-    drop(tx);
-    let mut abandoned = 0;
-    while live > abandoned {
+    let mut next_worker = jobs;
+    while !workers.is_empty() {
         match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(Msg::Event(ev)) => {
                 stats.count(&ev);
                 on_event(&ev);
             }
-            Ok(Msg::WorkerDone) => live -= 1,
+            Ok(Msg::WorkerDone(w)) => workers.retain(|(id, _)| *id != w),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        abandoned += watchdog(sel, opts, &slots, stats, on_event);
+        let stuck = watchdog(sel, opts, &workers, stats, on_event);
+        for w in stuck {
+            workers.retain(|(id, _)| *id != w);
+            spawn(next_worker, &mut workers)?;
+            next_worker += 1;
+        }
     }
     let err = disk_error.lock().unwrap_or_else(|p| p.into_inner()).take();
     match err {
@@ -158,8 +164,7 @@ struct WorkerCtx {
     opts: ExecOptions,
     interrupt: &'static AtomicBool,
     source: Arc<dyn WorkSource + Send>,
-    slots: Arc<Vec<Mutex<Option<Running>>>>,
-    index: usize,
+    slot: Arc<Mutex<Option<Running>>>,
     tx: mpsc::Sender<Msg>,
     disk_error: Arc<Mutex<Option<ExecError>>>,
 }
@@ -171,12 +176,10 @@ fn worker_loop(ctx: &WorkerCtx) {
         opts,
         interrupt,
         source,
-        slots,
-        index,
+        slot,
         tx,
         disk_error,
     } = ctx;
-    let slot = &slots[*index];
     while !interrupt.load(Ordering::Relaxed) {
         let Some(item) = source.next() else { break };
         let dir = &sel.dirs[item.dir];
@@ -242,16 +245,16 @@ fn worker_loop(ctx: &WorkerCtx) {
     }
 }
 
-/// Commits instances stuck past their hard cap as errors; returns how many it gave up on.
+/// Commits instances stuck past their hard cap as errors; returns the workers it gave up on.
 fn watchdog(
     sel: &Selection,
     opts: &ExecOptions,
-    slots: &[Mutex<Option<Running>>],
+    workers: &[(usize, Arc<Mutex<Option<Running>>>)],
     stats: &mut ExecStats,
     on_event: &mut dyn FnMut(&ExecEvent),
-) -> usize {
-    let mut n = 0;
-    for slot in slots {
+) -> Vec<usize> {
+    let mut stuck = Vec::new();
+    for (w, slot) in workers {
         let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
         let Some(r) = guard.as_ref() else { continue };
         let Some(cap) = r.cap else { continue };
@@ -260,7 +263,7 @@ fn watchdog(
             continue;
         }
         let msg = format!(
-            "stuck: still running {:.0} s after its start, past the hard cap of {:.0} s; ended as error with the rows logged so far",
+            "stuck: still running {:.1} s after its start, past the hard cap of {:.1} s; ended as error with the rows logged so far",
             elapsed.as_secs_f64(),
             cap.as_secs_f64()
         );
@@ -285,7 +288,7 @@ fn watchdog(
             on_event(&ev);
         }
         *guard = None;
-        n += 1;
+        stuck.push(*w);
     }
-    n
+    stuck
 }

@@ -27,7 +27,8 @@ pub struct ExecOptions {
     pub jobs: usize,
     /// Re-run instances whose status is `error`.
     pub retry_errors: bool,
-    /// Hard cap per instance; `None`: three times its time limit (no cap without a limit).
+    /// Hard cap per instance; `None`: three times its time limit plus a minute (no cap without a
+    /// limit), so the frozen-policy remainder of a run that hit its limit has time to finish.
     pub kill_after: Option<Duration>,
     /// Host and rank recorded in statuses.
     pub origin: Origin,
@@ -36,7 +37,8 @@ pub struct ExecOptions {
 impl ExecOptions {
     /// The hard cap for an instance with this time limit.
     pub fn kill_after_for(&self, time_limit: Option<Duration>) -> Option<Duration> {
-        self.kill_after.or(time_limit.map(|t| t * 3))
+        self.kill_after
+            .or(time_limit.map(|t| t * 3 + Duration::from_secs(60)))
     }
 }
 
