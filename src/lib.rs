@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod model;
+pub mod remote;
 pub mod plan;
 pub mod rng;
 pub mod run;
