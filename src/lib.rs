@@ -14,8 +14,8 @@
 
 pub mod cli;
 pub mod model;
-pub mod remote;
 pub mod plan;
+pub mod remote;
 pub mod rng;
 pub mod run;
 pub mod value;

@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 
 use crate::model::Registry;
 
+mod transfer;
+
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: the command ran, but some instances (or checks) did not succeed.
@@ -41,7 +43,12 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Copy a local directory to HOST:REMOTE_DIR over SSH (incremental, resumable).
+    Upload(transfer::UploadArgs),
+    /// Copy HOST:REMOTE_DIR into a local directory over SSH (incremental, resumable).
+    Download(transfer::DownloadArgs),
+}
 
 /// Context shared by every verb: the registry of agents and MDPs.
 pub struct Context {
@@ -74,6 +81,9 @@ pub fn main_with(registry: Registry, args: impl IntoIterator<Item = OsString>) -
     }
 }
 
-fn dispatch(command: Command, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    match command {}
+fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Upload(args) => transfer::run_upload(args, ctx),
+        Command::Download(args) => transfer::run_download(args, ctx),
+    }
 }

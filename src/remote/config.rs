@@ -37,7 +37,13 @@ pub fn parse_str(text: &str, file: &Path, alias: &str) -> Result<HostConfig, Rem
     Ok(cfg)
 }
 
-fn apply_file(path: &Path, alias: &str, home: &Path, cfg: &mut HostConfig, depth: usize) -> Result<(), RemoteError> {
+fn apply_file(
+    path: &Path,
+    alias: &str,
+    home: &Path,
+    cfg: &mut HostConfig,
+    depth: usize,
+) -> Result<(), RemoteError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -46,11 +52,22 @@ fn apply_file(path: &Path, alias: &str, home: &Path, cfg: &mut HostConfig, depth
     apply_text(&text, path, alias, Some(home), cfg, depth)
 }
 
-fn apply_text(text: &str, file: &Path, alias: &str, home: Option<&Path>, cfg: &mut HostConfig, depth: usize) -> Result<(), RemoteError> {
+fn apply_text(
+    text: &str,
+    file: &Path,
+    alias: &str,
+    home: Option<&Path>,
+    cfg: &mut HostConfig,
+    depth: usize,
+) -> Result<(), RemoteError> {
     let mut active = true;
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
-        let err = |problem: String| RemoteError::Config { file: file.to_path_buf(), line: line_no, problem };
+        let err = |problem: String| RemoteError::Config {
+            file: file.to_path_buf(),
+            line: line_no,
+            problem,
+        };
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -72,17 +89,29 @@ fn apply_text(text: &str, file: &Path, alias: &str, home: Option<&Path>, cfg: &m
         if !active {
             continue;
         }
-        let first = || args.first().cloned().ok_or_else(|| err(format!("`{key}` needs a value")));
+        let first = || {
+            args.first()
+                .cloned()
+                .ok_or_else(|| err(format!("`{key}` needs a value")))
+        };
         match key.as_str() {
-            "hostname" if cfg.host_name.is_none() => cfg.host_name = Some(first()?.replace("%h", alias)),
+            "hostname" if cfg.host_name.is_none() => {
+                cfg.host_name = Some(first()?.replace("%h", alias))
+            }
             "user" if cfg.user.is_none() => cfg.user = Some(first()?),
             "port" if cfg.port.is_none() => {
                 let v = first()?;
-                let port = v.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| err(format!("bad port `{v}`")))?;
+                let port = v
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| err(format!("bad port `{v}`")))?;
                 cfg.port = Some(port);
             }
             "identityfile" => cfg.identity_files.push(first()?),
-            "userknownhostsfile" if cfg.known_hosts_files.is_empty() => cfg.known_hosts_files = args.clone(),
+            "userknownhostsfile" if cfg.known_hosts_files.is_empty() => {
+                cfg.known_hosts_files = args.clone()
+            }
             "include" => {
                 let Some(home) = home else { continue };
                 if depth > 8 {
@@ -90,7 +119,11 @@ fn apply_text(text: &str, file: &Path, alias: &str, home: Option<&Path>, cfg: &m
                 }
                 for arg in &args {
                     let p = expand_tilde(arg, home);
-                    let p = if p.is_absolute() { p } else { home.join(".ssh").join(p) };
+                    let p = if p.is_absolute() {
+                        p
+                    } else {
+                        home.join(".ssh").join(p)
+                    };
                     apply_file(&p, alias, home, cfg, depth + 1)?;
                 }
             }
@@ -101,7 +134,9 @@ fn apply_text(text: &str, file: &Path, alias: &str, home: Option<&Path>, cfg: &m
 }
 
 fn split_keyword(line: &str) -> (&str, &str) {
-    let end = line.find(|c: char| c.is_whitespace() || c == '=').unwrap_or(line.len());
+    let end = line
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(line.len());
     let rest = line[end..].trim_start();
     let rest = rest.strip_prefix('=').unwrap_or(rest).trim_start();
     (&line[..end], rest)
@@ -196,7 +231,14 @@ pub fn expand_tilde(s: &str, home: &Path) -> PathBuf {
 }
 
 /// Expands `~` and the `%d %h %p %r %u %%` tokens of IdentityFile and UserKnownHostsFile.
-pub fn expand_path(s: &str, home: &Path, host: &str, port: u16, remote_user: &str, local_user: &str) -> PathBuf {
+pub fn expand_path(
+    s: &str,
+    home: &Path,
+    host: &str,
+    port: u16,
+    remote_user: &str,
+    local_user: &str,
+) -> PathBuf {
     let mut out = String::new();
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -253,7 +295,10 @@ Host *
         assert_eq!(c.host_name.as_deref(), Some("login.mycluster.example.org"));
         assert_eq!(c.user.as_deref(), Some("me"));
         assert_eq!(c.port, Some(2222));
-        assert_eq!(c.identity_files, vec!["~/.ssh/cluster_ed25519", "~/.ssh/id_ed25519"]);
+        assert_eq!(
+            c.identity_files,
+            vec!["~/.ssh/cluster_ed25519", "~/.ssh/id_ed25519"]
+        );
     }
 
     #[test]

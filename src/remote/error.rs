@@ -7,7 +7,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     /// A `HOST:DIR` argument that cannot be understood.
-    #[error("`{arg}` is not a remote location: {problem} (write HOST:DIR, user@host:DIR or user@host:port:DIR)")]
+    #[error(
+        "`{arg}` is not a remote location: {problem} (write HOST:DIR, user@host:DIR or user@host:port:DIR)"
+    )]
     BadTarget {
         /// The argument as given.
         arg: String,
@@ -33,7 +35,9 @@ pub enum RemoteError {
         source: std::io::Error,
     },
     /// The TCP connection failed.
-    #[error("cannot connect to {host} port {port}: {source} (check the host name, the port and that sshd runs there)")]
+    #[error(
+        "cannot connect to {host} port {port}: {source} (check the host name, the port and that sshd runs there)"
+    )]
     Connect {
         /// Host name or address.
         host: String,
@@ -135,7 +139,9 @@ pub enum RemoteError {
         problem: String,
     },
     /// A path that would lead outside the target directory (or is otherwise unsafe).
-    #[error("refusing `{path}` from {side}: {problem}; nothing outside the target directory is ever written")]
+    #[error(
+        "refusing `{path}` from {side}: {problem}; nothing outside the target directory is ever written"
+    )]
     UnsafePath {
         /// `host` or `local directory`.
         side: String,
@@ -145,7 +151,9 @@ pub enum RemoteError {
         problem: String,
     },
     /// The two sides disagree on what a path is (a file here, a directory there).
-    #[error("`{path}` is a {source_kind} on the sending side but a {dest_kind} on the receiving side; remove one of them and run again")]
+    #[error(
+        "`{path}` is a {source_kind} on the sending side but a {dest_kind} on the receiving side; remove one of them and run again"
+    )]
     KindConflict {
         /// The path.
         path: String,
@@ -167,6 +175,9 @@ pub enum RemoteError {
 impl RemoteError {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        RemoteError::Io { path: path.into(), source }
+        RemoteError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

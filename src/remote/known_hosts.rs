@@ -62,12 +62,19 @@ pub struct KnownHosts {
 
 /// The name known_hosts uses for a host: `host` on port 22, `[host]:port` otherwise.
 pub fn host_entry_name(host: &str, port: u16) -> String {
-    if port == 22 { host.to_string() } else { format!("[{host}]:{port}") }
+    if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    }
 }
 
 /// The `SHA256:...` fingerprint OpenSSH prints for a public key blob.
 pub fn fingerprint(key: &[u8]) -> String {
-    format!("SHA256:{}", STANDARD_NO_PAD.encode(sha2::Sha256::digest(key)))
+    format!(
+        "SHA256:{}",
+        STANDARD_NO_PAD.encode(sha2::Sha256::digest(key))
+    )
 }
 
 impl KnownHosts {
@@ -105,7 +112,10 @@ impl KnownHosts {
         for e in self.matching(host, port) {
             if e.key == key {
                 if e.revoked {
-                    return HostKeyStatus::Revoked { file: e.file.clone(), line: e.line };
+                    return HostKeyStatus::Revoked {
+                        file: e.file.clone(),
+                        line: e.line,
+                    };
                 }
                 known = true;
             } else if !e.revoked && first_other.is_none() {
@@ -114,7 +124,10 @@ impl KnownHosts {
         }
         // A revoked key is refused whichever host it turns up on.
         if let Some(e) = self.entries.iter().find(|e| e.revoked && e.key == key) {
-            return HostKeyStatus::Revoked { file: e.file.clone(), line: e.line };
+            return HostKeyStatus::Revoked {
+                file: e.file.clone(),
+                line: e.line,
+            };
         }
         match (known, first_other) {
             (true, _) => HostKeyStatus::Known,
@@ -139,7 +152,9 @@ fn names(e: &Entry, name: &str) -> bool {
     match &e.hosts {
         Hosts::Patterns(p) => host_matches(p, name),
         Hosts::Hashed { salt, hash } => {
-            let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(salt) else { return false };
+            let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(salt) else {
+                return false;
+            };
             mac.update(name.as_bytes());
             mac.verify_slice(hash).is_ok()
         }
@@ -165,15 +180,31 @@ fn parse_line(line: &str, file: &Path, line_no: usize) -> Option<Entry> {
     let key = STANDARD.decode(fields.next()?).ok()?;
     let hosts = if let Some(h) = first.strip_prefix("|1|") {
         let (salt, hash) = h.split_once('|')?;
-        Hosts::Hashed { salt: STANDARD.decode(salt).ok()?, hash: STANDARD.decode(hash).ok()? }
+        Hosts::Hashed {
+            salt: STANDARD.decode(salt).ok()?,
+            hash: STANDARD.decode(hash).ok()?,
+        }
     } else {
         Hosts::Patterns(first.split(',').map(str::to_string).collect())
     };
-    Some(Entry { revoked, hosts, key_type, key, file: file.to_path_buf(), line: line_no })
+    Some(Entry {
+        revoked,
+        hosts,
+        key_type,
+        key,
+        file: file.to_path_buf(),
+        line: line_no,
+    })
 }
 
 /// Appends a plain entry for `host`/`port` to `file` (creating it and its directory, mode 0700).
-pub fn append(file: &Path, host: &str, port: u16, key_type: &str, key: &[u8]) -> Result<(), RemoteError> {
+pub fn append(
+    file: &Path,
+    host: &str,
+    port: u16,
+    key_type: &str,
+    key: &[u8],
+) -> Result<(), RemoteError> {
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {
@@ -182,10 +213,23 @@ pub fn append(file: &Path, host: &str, port: u16, key_type: &str, key: &[u8]) ->
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
     let existing = std::fs::read(file).unwrap_or_default();
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file).map_err(|e| RemoteError::io(file, e))?;
-    let sep = if existing.is_empty() || existing.ends_with(b"\n") { "" } else { "\n" };
-    let line = format!("{sep}{} {key_type} {}\n", host_entry_name(host, port), STANDARD.encode(key));
-    f.write_all(line.as_bytes()).map_err(|e| RemoteError::io(file, e))
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .map_err(|e| RemoteError::io(file, e))?;
+    let sep = if existing.is_empty() || existing.ends_with(b"\n") {
+        ""
+    } else {
+        "\n"
+    };
+    let line = format!(
+        "{sep}{} {key_type} {}\n",
+        host_entry_name(host, port),
+        STANDARD.encode(key)
+    );
+    f.write_all(line.as_bytes())
+        .map_err(|e| RemoteError::io(file, e))
 }
 
 #[cfg(test)]
@@ -207,12 +251,27 @@ mod tests {
 
     #[test]
     fn plain_entries() {
-        let k = kh(&format!("# c\nexample.org,10.0.0.1 ssh-ed25519 {KEY_A}\n[h]:2222 ssh-ed25519 {KEY_B}\n*.wild ssh-ed25519 {KEY_A}\n"));
-        assert_eq!(k.check("example.org", 22, &key(KEY_A)), HostKeyStatus::Known);
+        let k = kh(&format!(
+            "# c\nexample.org,10.0.0.1 ssh-ed25519 {KEY_A}\n[h]:2222 ssh-ed25519 {KEY_B}\n*.wild ssh-ed25519 {KEY_A}\n"
+        ));
+        assert_eq!(
+            k.check("example.org", 22, &key(KEY_A)),
+            HostKeyStatus::Known
+        );
         assert_eq!(k.check("10.0.0.1", 22, &key(KEY_A)), HostKeyStatus::Known);
-        assert_eq!(k.check("example.org", 22, &key(KEY_B)), HostKeyStatus::Changed { file: "kh".into(), line: 2 });
+        assert_eq!(
+            k.check("example.org", 22, &key(KEY_B)),
+            HostKeyStatus::Changed {
+                file: "kh".into(),
+                line: 2
+            }
+        );
         assert_eq!(k.check("h", 2222, &key(KEY_B)), HostKeyStatus::Known);
-        assert_eq!(k.check("h", 22, &key(KEY_B)), HostKeyStatus::Unknown, "port 22 is a different entry name");
+        assert_eq!(
+            k.check("h", 22, &key(KEY_B)),
+            HostKeyStatus::Unknown,
+            "port 22 is a different entry name"
+        );
         assert_eq!(k.check("a.wild", 22, &key(KEY_A)), HostKeyStatus::Known);
         assert_eq!(k.key_types("h", 2222), vec!["ssh-ed25519"]);
     }
@@ -225,25 +284,45 @@ mod tests {
         let mut mac = Hmac::<sha1::Sha1>::new_from_slice(salt).expect("any key length");
         mac.update(b"[127.0.0.1]:2222");
         let hash = mac.finalize().into_bytes();
-        let line = format!("|1|{}|{} ssh-ed25519 {KEY_A}\n", STANDARD.encode(salt), STANDARD.encode(hash));
+        let line = format!(
+            "|1|{}|{} ssh-ed25519 {KEY_A}\n",
+            STANDARD.encode(salt),
+            STANDARD.encode(hash)
+        );
         let k = kh(&line);
-        assert_eq!(k.check("127.0.0.1", 2222, &key(KEY_A)), HostKeyStatus::Known);
-        assert!(matches!(k.check("127.0.0.1", 2222, &key(KEY_B)), HostKeyStatus::Changed { .. }));
-        assert_eq!(k.check("127.0.0.1", 2223, &key(KEY_A)), HostKeyStatus::Unknown);
+        assert_eq!(
+            k.check("127.0.0.1", 2222, &key(KEY_A)),
+            HostKeyStatus::Known
+        );
+        assert!(matches!(
+            k.check("127.0.0.1", 2222, &key(KEY_B)),
+            HostKeyStatus::Changed { .. }
+        ));
+        assert_eq!(
+            k.check("127.0.0.1", 2223, &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
     }
 
     #[test]
     fn known_openssh_hash() {
         // Produced by `ssh-keygen -H` for the name "localhost".
-        let line = format!("|1|F1y4yNTCXlQoW1/73oY51fTP9O8=|+go9pW3yN49VG08m//1aaXS+tFQ= ssh-ed25519 {KEY_A}");
+        let line = format!(
+            "|1|F1y4yNTCXlQoW1/73oY51fTP9O8=|+go9pW3yN49VG08m//1aaXS+tFQ= ssh-ed25519 {KEY_A}"
+        );
         let k = kh(&line);
         assert_eq!(k.check("localhost", 22, &key(KEY_A)), HostKeyStatus::Known);
     }
 
     #[test]
     fn revoked_wins() {
-        let k = kh(&format!("h ssh-ed25519 {KEY_A}\n@revoked * ssh-ed25519 {KEY_A}\n"));
-        assert!(matches!(k.check("h", 22, &key(KEY_A)), HostKeyStatus::Revoked { line: 2, .. }));
+        let k = kh(&format!(
+            "h ssh-ed25519 {KEY_A}\n@revoked * ssh-ed25519 {KEY_A}\n"
+        ));
+        assert!(matches!(
+            k.check("h", 22, &key(KEY_A)),
+            HostKeyStatus::Revoked { line: 2, .. }
+        ));
     }
 
     #[test]

@@ -60,22 +60,38 @@ pub fn list_local(root: &Path) -> Result<Listing, RemoteError> {
     for item in walkdir::WalkDir::new(root).min_depth(1).follow_links(false) {
         let item = item.map_err(|e| {
             let path = e.path().unwrap_or(root).to_path_buf();
-            RemoteError::io(path, e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop")))
+            RemoteError::io(
+                path,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
+            )
         })?;
-        let rel = item.path().strip_prefix(root).map_err(|_| RemoteError::io(item.path(), std::io::Error::other("outside the root")))?;
+        let rel = item
+            .path()
+            .strip_prefix(root)
+            .map_err(|_| RemoteError::io(item.path(), std::io::Error::other("outside the root")))?;
         let name = rel
             .to_str()
-            .ok_or_else(|| RemoteError::io(item.path(), std::io::Error::other("the name is not UTF-8; rename it to transfer it")))?
+            .ok_or_else(|| {
+                RemoteError::io(
+                    item.path(),
+                    std::io::Error::other("the name is not UTF-8; rename it to transfer it"),
+                )
+            })?
             .to_string();
         if is_internal(&name) {
             continue;
         }
-        let meta = item.path().symlink_metadata().map_err(|e| RemoteError::io(item.path(), e))?;
+        let meta = item
+            .path()
+            .symlink_metadata()
+            .map_err(|e| RemoteError::io(item.path(), e))?;
         let ft = meta.file_type();
         let kind = if ft.is_dir() {
             Kind::Dir
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(item.path()).map_err(|e| RemoteError::io(item.path(), e))?;
+            let target =
+                std::fs::read_link(item.path()).map_err(|e| RemoteError::io(item.path(), e))?;
             Kind::Symlink(target.to_string_lossy().into_owned())
         } else if ft.is_file() {
             Kind::File
@@ -83,7 +99,16 @@ pub fn list_local(root: &Path) -> Result<Listing, RemoteError> {
             continue; // sockets, fifos, devices: not transferred
         };
         let size = if kind == Kind::File { meta.len() } else { 0 };
-        out.insert(name.clone(), Entry { name, kind, size, mtime: meta.mtime(), mode: meta.mode() & 0o7777 });
+        out.insert(
+            name.clone(),
+            Entry {
+                name,
+                kind,
+                size,
+                mtime: meta.mtime(),
+                mode: meta.mode() & 0o7777,
+            },
+        );
     }
     Ok(out)
 }
@@ -92,15 +117,24 @@ pub fn list_local(root: &Path) -> Result<Listing, RemoteError> {
 /// Every name is checked with [`check_relative`] (and symlink targets with [`check_symlink`]
 /// when `check_links`), so a malicious listing is refused before anything is written.
 pub fn parse_find(host: &str, out: &[u8], check_links: bool) -> Result<Listing, RemoteError> {
-    let bad = |problem: String| RemoteError::Protocol { host: host.to_string(), what: "listing the remote directory".to_string(), problem };
-    let text = std::str::from_utf8(out).map_err(|_| bad("a remote name is not UTF-8; rename it to transfer it".to_string()))?;
+    let bad = |problem: String| RemoteError::Protocol {
+        host: host.to_string(),
+        what: "listing the remote directory".to_string(),
+        problem,
+    };
+    let text = std::str::from_utf8(out)
+        .map_err(|_| bad("a remote name is not UTF-8; rename it to transfer it".to_string()))?;
     let mut fields = text.split('\0');
     let mut listing = Listing::new();
     while let Some(ty) = fields.next() {
         if ty.is_empty() {
             break;
         }
-        let mut next = || fields.next().ok_or_else(|| bad("truncated listing".to_string()));
+        let mut next = || {
+            fields
+                .next()
+                .ok_or_else(|| bad("truncated listing".to_string()))
+        };
         let (size, mtime, mode, name, link) = (next()?, next()?, next()?, next()?, next()?);
         check_relative(host, name)?;
         if is_internal(name) {
@@ -117,12 +151,26 @@ pub fn parse_find(host: &str, out: &[u8], check_links: bool) -> Result<Listing, 
             }
             _ => continue,
         };
-        let size: u64 = size.parse().map_err(|_| bad(format!("bad size `{size}` for {name}")))?;
+        let size: u64 = size
+            .parse()
+            .map_err(|_| bad(format!("bad size `{size}` for {name}")))?;
         let secs = mtime.split('.').next().unwrap_or(mtime);
-        let mtime: i64 = secs.parse().map_err(|_| bad(format!("bad time `{mtime}` for {name}")))?;
-        let mode = u32::from_str_radix(mode, 8).map_err(|_| bad(format!("bad mode `{mode}` for {name}")))?;
+        let mtime: i64 = secs
+            .parse()
+            .map_err(|_| bad(format!("bad time `{mtime}` for {name}")))?;
+        let mode = u32::from_str_radix(mode, 8)
+            .map_err(|_| bad(format!("bad mode `{mode}` for {name}")))?;
         let size = if kind == Kind::File { size } else { 0 };
-        listing.insert(name.to_string(), Entry { name: name.to_string(), kind, size, mtime, mode });
+        listing.insert(
+            name.to_string(),
+            Entry {
+                name: name.to_string(),
+                kind,
+                size,
+                mtime,
+                mode,
+            },
+        );
     }
     Ok(listing)
 }
@@ -139,8 +187,15 @@ pub struct Filter {
 impl Filter {
     /// Builds the filter.
     pub fn new(include: &[String], exclude: &[String]) -> Result<Filter, RemoteError> {
-        let include = if include.is_empty() { None } else { Some(build(include)?) };
-        Ok(Filter { include, exclude: build(exclude)? })
+        let include = if include.is_empty() {
+            None
+        } else {
+            Some(build(include)?)
+        };
+        Ok(Filter {
+            include,
+            exclude: build(exclude)?,
+        })
     }
 
     /// True if `name` is selected.
@@ -153,14 +208,22 @@ impl Filter {
 
     /// True if a directory should be created or kept even without selected files below it.
     pub fn selects_dir(&self, name: &str) -> bool {
-        self.selects(name) || self.include.as_ref().is_some_and(|_| self.selects(&format!("{name}/")))
+        self.selects(name)
+            || self
+                .include
+                .as_ref()
+                .is_some_and(|_| self.selects(&format!("{name}/")))
     }
 
     /// Keeps the selected entries, plus the directories leading to them.
     pub fn apply(&self, listing: &Listing) -> Listing {
         let mut out = Listing::new();
         for (name, e) in listing {
-            let keep = if e.kind == Kind::Dir { self.selects_dir(name) } else { self.selects(name) };
+            let keep = if e.kind == Kind::Dir {
+                self.selects_dir(name)
+            } else {
+                self.selects(name)
+            };
             if keep && !ancestor_excluded(&self.exclude, name) {
                 out.insert(name.clone(), e.clone());
                 let mut parent = name.as_str();
@@ -193,11 +256,17 @@ fn build(patterns: &[String]) -> Result<GlobSet, RemoteError> {
         let trimmed = p.trim_end_matches('/');
         let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
         for pat in [trimmed.to_string(), format!("{trimmed}/**")] {
-            let g = Glob::new(&pat).map_err(|e| RemoteError::BadGlob { pattern: p.clone(), problem: e.kind().to_string() })?;
+            let g = Glob::new(&pat).map_err(|e| RemoteError::BadGlob {
+                pattern: p.clone(),
+                problem: e.kind().to_string(),
+            })?;
             b.add(g);
         }
     }
-    b.build().map_err(|e| RemoteError::BadGlob { pattern: patterns.join(" "), problem: e.to_string() })
+    b.build().map_err(|e| RemoteError::BadGlob {
+        pattern: patterns.join(" "),
+        problem: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -205,7 +274,16 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, kind: Kind) -> (String, Entry) {
-        (name.to_string(), Entry { name: name.to_string(), kind, size: 1, mtime: 0, mode: 0o644 })
+        (
+            name.to_string(),
+            Entry {
+                name: name.to_string(),
+                kind,
+                size: 1,
+                mtime: 0,
+                mode: 0o644,
+            },
+        )
     }
 
     fn listing() -> Listing {
@@ -228,7 +306,10 @@ mod tests {
     fn include_and_exclude() {
         let f = Filter::new(&["logs/**".into()], &["*.tmp".into()]).expect("globs");
         let got: Vec<String> = f.apply(&listing()).into_keys().collect();
-        assert_eq!(got, vec!["logs", "logs/a.csv", "logs/deep", "logs/deep/b.csv"]);
+        assert_eq!(
+            got,
+            vec!["logs", "logs/a.csv", "logs/deep", "logs/deep/b.csv"]
+        );
         let f = Filter::new(&[], &["cache".into()]).expect("globs");
         let got = f.apply(&listing());
         assert!(!got.contains_key("cache") && !got.contains_key("cache/c"));
@@ -243,7 +324,10 @@ mod tests {
         assert_eq!(l["a b/ü.txt"].mtime, 1_700_000_000);
         assert_eq!(l["a b"].kind, Kind::Dir);
         let evil = b"f\x001\x001.0\x00644\x00../../etc/x\x00\x00";
-        assert!(matches!(parse_find("h", evil, true), Err(RemoteError::UnsafePath { .. })));
+        assert!(matches!(
+            parse_find("h", evil, true),
+            Err(RemoteError::UnsafePath { .. })
+        ));
         let abs = b"f\x001\x001.0\x00644\x00/etc/x\x00\x00";
         assert!(parse_find("h", abs, true).is_err());
         let link = b"l\x000\x001.0\x00777\x00l\x00/etc\x00";

@@ -14,18 +14,33 @@ use super::listing::{Entry, Kind};
 use super::safety::{check_relative, check_symlink, join, part_name, prepare_parents};
 
 /// Writes a received file (`data` yields exactly its content). Returns the bytes written.
-pub fn write_file(root: &Path, side: &str, name: &str, mode: u32, mtime: i64, data: &mut dyn Read) -> Result<u64, RemoteError> {
+pub fn write_file(
+    root: &Path,
+    side: &str,
+    name: &str,
+    mode: u32,
+    mtime: i64,
+    data: &mut dyn Read,
+) -> Result<u64, RemoteError> {
     check_relative(side, name)?;
     prepare_parents(root, name)?;
     let path = join(root, name);
     if let Ok(m) = std::fs::symlink_metadata(&path)
         && m.is_dir()
     {
-        return Err(RemoteError::KindConflict { path: name.to_string(), source_kind: "file", dest_kind: "directory" });
+        return Err(RemoteError::KindConflict {
+            path: name.to_string(),
+            source_kind: "file",
+            dest_kind: "directory",
+        });
     }
     let tmp = part_name(&path);
     let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| RemoteError::io(&tmp, e))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| RemoteError::io(&tmp, e))?;
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {
@@ -36,15 +51,22 @@ pub fn write_file(root: &Path, side: &str, name: &str, mode: u32, mtime: i64, da
             Err(e) => {
                 drop(f);
                 let _ = std::fs::remove_file(&tmp);
-                return Err(RemoteError::Protocol { host: side.to_string(), what: format!("receiving {name}"), problem: e.to_string() });
+                return Err(RemoteError::Protocol {
+                    host: side.to_string(),
+                    what: format!("receiving {name}"),
+                    problem: e.to_string(),
+                });
             }
         };
-        f.write_all(&buf[..n]).map_err(|e| RemoteError::io(&tmp, e))?;
+        f.write_all(&buf[..n])
+            .map_err(|e| RemoteError::io(&tmp, e))?;
         total += n as u64;
     }
-    f.set_permissions(Permissions::from_mode(mode & 0o1777)).map_err(|e| RemoteError::io(&tmp, e))?;
+    f.set_permissions(Permissions::from_mode(mode & 0o1777))
+        .map_err(|e| RemoteError::io(&tmp, e))?;
     let t = to_time(mtime);
-    f.set_times(FileTimes::new().set_modified(t).set_accessed(t)).map_err(|e| RemoteError::io(&tmp, e))?;
+    f.set_times(FileTimes::new().set_modified(t).set_accessed(t))
+        .map_err(|e| RemoteError::io(&tmp, e))?;
     drop(f);
     std::fs::rename(&tmp, &path).map_err(|e| RemoteError::io(&path, e))?;
     Ok(total)
@@ -69,11 +91,16 @@ pub fn make_dir(root: &Path, side: &str, name: &str, mode: u32) -> Result<(), Re
     let path = join(root, name);
     match std::fs::symlink_metadata(&path) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(RemoteError::KindConflict { path: name.to_string(), source_kind: "directory", dest_kind: "file" }),
+        Ok(_) => Err(RemoteError::KindConflict {
+            path: name.to_string(),
+            source_kind: "directory",
+            dest_kind: "file",
+        }),
         Err(_) => {
             std::fs::create_dir(&path).map_err(|e| RemoteError::io(&path, e))?;
             // Keep the directory writable for us whatever the remote mode says.
-            std::fs::set_permissions(&path, Permissions::from_mode((mode & 0o1777) | 0o700)).map_err(|e| RemoteError::io(&path, e))
+            std::fs::set_permissions(&path, Permissions::from_mode((mode & 0o1777) | 0o700))
+                .map_err(|e| RemoteError::io(&path, e))
         }
     }
 }
@@ -91,7 +118,8 @@ pub fn delete(root: &Path, entries: &[Entry]) -> Result<u64, RemoteError> {
         };
         match r {
             Ok(()) => n += 1,
-            Err(err) if e.kind == Kind::Dir && err.kind() == std::io::ErrorKind::DirectoryNotEmpty => {}
+            Err(err)
+                if e.kind == Kind::Dir && err.kind() == std::io::ErrorKind::DirectoryNotEmpty => {}
             Err(err) => return Err(RemoteError::io(&path, err)),
         }
     }
@@ -128,14 +156,25 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ludus-local-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("tmp");
-        let n = write_file(&dir, "h", "a/b/c.txt", 0o640, 1_600_000_000, &mut &b"hello"[..]).expect("write");
+        let n = write_file(
+            &dir,
+            "h",
+            "a/b/c.txt",
+            0o640,
+            1_600_000_000,
+            &mut &b"hello"[..],
+        )
+        .expect("write");
         assert_eq!(n, 5);
         let m = std::fs::metadata(dir.join("a/b/c.txt")).expect("written");
         assert_eq!(m.permissions().mode() & 0o777, 0o640);
         assert!(!dir.join("a/b/.c.txt.ludus-part").exists());
         assert!(write_file(&dir, "h", "../evil", 0o644, 0, &mut &b"x"[..]).is_err());
         std::os::unix::fs::symlink("/tmp", dir.join("out")).expect("symlink");
-        assert!(write_file(&dir, "h", "out/evil", 0o644, 0, &mut &b"x"[..]).is_err(), "never through a symlink");
+        assert!(
+            write_file(&dir, "h", "out/evil", 0o644, 0, &mut &b"x"[..]).is_err(),
+            "never through a symlink"
+        );
         assert!(write_symlink(&dir, "h", "l", "../x").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -23,8 +23,8 @@ pub mod safety;
 pub mod session;
 mod sftp;
 mod shell;
-mod tarstream;
 pub mod target;
+mod tarstream;
 pub mod transfer;
 
 pub use error::RemoteError;

@@ -13,7 +13,11 @@ pub const STAGING_DIR: &str = ".ludus-partial";
 
 /// Checks a relative, `/`-separated name received from `side`.
 pub fn check_relative(side: &str, name: &str) -> Result<(), RemoteError> {
-    let refuse = |problem: &str| RemoteError::UnsafePath { side: side.to_string(), path: name.to_string(), problem: problem.to_string() };
+    let refuse = |problem: &str| RemoteError::UnsafePath {
+        side: side.to_string(),
+        path: name.to_string(),
+        problem: problem.to_string(),
+    };
     if name.is_empty() {
         return Err(refuse("empty name"));
     }
@@ -35,9 +39,15 @@ pub fn check_relative(side: &str, name: &str) -> Result<(), RemoteError> {
 
 /// Checks that a symlink at `name` pointing to `target` stays inside the tree.
 pub fn check_symlink(side: &str, name: &str, target: &str) -> Result<(), RemoteError> {
-    let refuse = |problem: &str| RemoteError::UnsafePath { side: side.to_string(), path: format!("{name} -> {target}"), problem: problem.to_string() };
+    let refuse = |problem: &str| RemoteError::UnsafePath {
+        side: side.to_string(),
+        path: format!("{name} -> {target}"),
+        problem: problem.to_string(),
+    };
     if target.is_empty() || target.starts_with('/') {
-        return Err(refuse("symlink to an absolute path leads outside the target"));
+        return Err(refuse(
+            "symlink to an absolute path leads outside the target",
+        ));
     }
     // Depth of the link's directory, then walk the target lexically.
     let mut depth: i64 = name.split('/').count() as i64 - 1;
@@ -76,12 +86,19 @@ pub fn prepare_parents(root: &Path, name: &str) -> Result<(), RemoteError> {
                 return Err(RemoteError::UnsafePath {
                     side: "local directory".to_string(),
                     path: name.to_string(),
-                    problem: format!("{} is a symlink; ludus does not write through symlinks", dir.display()),
+                    problem: format!(
+                        "{} is a symlink; ludus does not write through symlinks",
+                        dir.display()
+                    ),
                 });
             }
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
-                return Err(RemoteError::KindConflict { path: name.to_string(), source_kind: "directory", dest_kind: "file" });
+                return Err(RemoteError::KindConflict {
+                    path: name.to_string(),
+                    source_kind: "directory",
+                    dest_kind: "file",
+                });
             }
             Err(_) => std::fs::create_dir(&dir).map_err(|e| RemoteError::io(&dir, e))?,
         }
@@ -91,19 +108,25 @@ pub fn prepare_parents(root: &Path, name: &str) -> Result<(), RemoteError> {
 
 /// The temporary name a file is written under before its final rename.
 pub fn part_name(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}{PART_SUFFIX}"))
 }
 
 /// True for names ludus uses internally (temporary files, the staging directory).
 pub fn is_internal(name: &str) -> bool {
     let base = name.rsplit('/').next().unwrap_or(name);
-    name == STAGING_DIR || name.starts_with(".ludus-partial/") || (base.starts_with('.') && base.ends_with(PART_SUFFIX))
+    name == STAGING_DIR
+        || name.starts_with(".ludus-partial/")
+        || (base.starts_with('.') && base.ends_with(PART_SUFFIX))
 }
 
 /// True if `p` has no `..`, root or prefix component (used for local roots given by the user).
 pub fn is_plain_relative(p: &Path) -> bool {
-    p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    p.components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
 #[cfg(test)]
@@ -115,7 +138,16 @@ mod tests {
         for ok in ["a", "a/b c/ü.txt", "..a", "a..b/c"] {
             assert!(check_relative("h", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a\0b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\0b",
+        ] {
             assert!(check_relative("h", bad).is_err(), "{bad:?}");
         }
     }
@@ -135,6 +167,9 @@ mod tests {
         assert!(is_internal(".ludus-partial/a"));
         assert!(is_internal("d/.f.txt.ludus-part"));
         assert!(!is_internal("d/f.txt"));
-        assert_eq!(part_name(Path::new("/r/a/f.txt")), PathBuf::from("/r/a/.f.txt.ludus-part"));
+        assert_eq!(
+            part_name(Path::new("/r/a/f.txt")),
+            PathBuf::from("/r/a/.f.txt.ludus-part")
+        );
     }
 }

@@ -58,12 +58,19 @@ impl Endpoint {
     /// Applies the options and the ssh config to a parsed `HOST:DIR`.
     pub fn resolve(spec: &RemoteSpec, opts: &ConnectOptions) -> Result<Endpoint, RemoteError> {
         let home = opts.home.clone().unwrap_or_else(home_dir);
-        let config_path = opts.config_file.clone().unwrap_or_else(|| home.join(".ssh").join("config"));
+        let config_path = opts
+            .config_file
+            .clone()
+            .unwrap_or_else(|| home.join(".ssh").join("config"));
         let cfg = config::load(&config_path, &spec.host, &home)?;
         let host = cfg.host_name.clone().unwrap_or_else(|| spec.host.clone());
         let port = spec.port.or(cfg.port).unwrap_or(22);
         let local_user = local_user();
-        let user = spec.user.clone().or(cfg.user.clone()).unwrap_or_else(|| local_user.clone());
+        let user = spec
+            .user
+            .clone()
+            .or(cfg.user.clone())
+            .unwrap_or_else(|| local_user.clone());
         let expand = |s: &str| expand_path(s, &home, &host, port, &user, &local_user);
         let mut identity_files: Vec<PathBuf> = opts.identities.clone();
         identity_files.extend(cfg.identity_files.iter().map(|s| expand(s)));
@@ -74,10 +81,23 @@ impl Endpoint {
         }
         let known_hosts_files = match &opts.known_hosts {
             Some(f) => vec![f.clone()],
-            None if !cfg.known_hosts_files.is_empty() => cfg.known_hosts_files.iter().map(|s| expand(s)).collect(),
-            None => vec![home.join(".ssh").join("known_hosts"), home.join(".ssh").join("known_hosts2"), PathBuf::from("/etc/ssh/ssh_known_hosts")],
+            None if !cfg.known_hosts_files.is_empty() => {
+                cfg.known_hosts_files.iter().map(|s| expand(s)).collect()
+            }
+            None => vec![
+                home.join(".ssh").join("known_hosts"),
+                home.join(".ssh").join("known_hosts2"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            ],
         };
-        Ok(Endpoint { alias: spec.host.clone(), host, port, user, identity_files, known_hosts_files })
+        Ok(Endpoint {
+            alias: spec.host.clone(),
+            host,
+            port,
+            user,
+            identity_files,
+            known_hosts_files,
+        })
     }
 
     /// `user@host:port`, for messages.
@@ -105,10 +125,21 @@ pub struct Output {
 
 impl Connection {
     /// Connects, checks the host key and authenticates.
-    pub fn open(endpoint: Endpoint, opts: &ConnectOptions, prompt: &mut dyn Prompt) -> Result<Connection, RemoteError> {
+    pub fn open(
+        endpoint: Endpoint,
+        opts: &ConnectOptions,
+        prompt: &mut dyn Prompt,
+    ) -> Result<Connection, RemoteError> {
         let label = format!("{}:{}", endpoint.host, endpoint.port);
-        let connect_err = |source| RemoteError::Connect { host: endpoint.host.clone(), port: endpoint.port, source };
-        let addrs: Vec<_> = (endpoint.host.as_str(), endpoint.port).to_socket_addrs().map_err(connect_err)?.collect();
+        let connect_err = |source| RemoteError::Connect {
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            source,
+        };
+        let addrs: Vec<_> = (endpoint.host.as_str(), endpoint.port)
+            .to_socket_addrs()
+            .map_err(connect_err)?
+            .collect();
         let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
         let mut tcp = None;
         for addr in addrs {
@@ -126,7 +157,9 @@ impl Connection {
         let mut session = Session::new().map_err(|e| ssh_err(&label, "starting a session", e))?;
         prefer_known_key_types(&session, &known.key_types(&endpoint.host, endpoint.port));
         session.set_tcp_stream(tcp);
-        session.handshake().map_err(|e| ssh_err(&label, "SSH handshake", e))?;
+        session
+            .handshake()
+            .map_err(|e| ssh_err(&label, "SSH handshake", e))?;
         check_host_key(&session, &endpoint, &known, opts)?;
         authenticate(&session, &endpoint, opts, prompt)?;
         Ok(Connection { session, endpoint })
@@ -145,52 +178,79 @@ impl Connection {
     /// Starts `cmd` on an exec channel.
     pub fn exec(&self, cmd: &str) -> Result<ssh2::Channel, RemoteError> {
         let label = self.host_label();
-        let mut ch = self.session.channel_session().map_err(|e| ssh_err(&label, "opening a channel", e))?;
-        ch.exec(cmd).map_err(|e| ssh_err(&label, "starting a remote command", e))?;
+        let mut ch = self
+            .session
+            .channel_session()
+            .map_err(|e| ssh_err(&label, "opening a channel", e))?;
+        ch.exec(cmd)
+            .map_err(|e| ssh_err(&label, "starting a remote command", e))?;
         Ok(ch)
     }
 
     /// Runs `cmd` with `stdin`, collecting its output and exit status.
     pub fn run(&self, cmd: &str, stdin: &[u8]) -> Result<Output, RemoteError> {
         let label = self.host_label();
-        let io_err = |e: std::io::Error| RemoteError::Protocol { host: label.clone(), what: "running a remote command".to_string(), problem: e.to_string() };
+        let io_err = |e: std::io::Error| RemoteError::Protocol {
+            host: label.clone(),
+            what: "running a remote command".to_string(),
+            problem: e.to_string(),
+        };
         let mut ch = self.exec(cmd)?;
         if !stdin.is_empty() {
             ch.write_all(stdin).map_err(io_err)?;
         }
-        ch.send_eof().map_err(|e| ssh_err(&label, "closing stdin", e))?;
+        ch.send_eof()
+            .map_err(|e| ssh_err(&label, "closing stdin", e))?;
         let mut stdout = Vec::new();
         ch.read_to_end(&mut stdout).map_err(io_err)?;
         let mut stderr = String::new();
         let _ = ch.stderr().read_to_string(&mut stderr);
-        finish_channel(&mut ch, &label).map(|status| Output { status, stdout, stderr })
+        finish_channel(&mut ch, &label).map(|status| Output {
+            status,
+            stdout,
+            stderr,
+        })
     }
 
     /// Opens the SFTP subsystem.
     pub fn sftp(&self) -> Result<ssh2::Sftp, RemoteError> {
-        self.session.sftp().map_err(|e| ssh_err(&self.host_label(), "starting SFTP", e))
+        self.session
+            .sftp()
+            .map_err(|e| ssh_err(&self.host_label(), "starting SFTP", e))
     }
 }
 
 /// Waits for the remote end of a channel and returns the exit status.
 pub fn finish_channel(ch: &mut ssh2::Channel, label: &str) -> Result<i32, RemoteError> {
-    ch.wait_close().map_err(|e| ssh_err(label, "closing a channel", e))?;
-    ch.exit_status().map_err(|e| ssh_err(label, "reading an exit status", e))
+    ch.wait_close()
+        .map_err(|e| ssh_err(label, "closing a channel", e))?;
+    ch.exit_status()
+        .map_err(|e| ssh_err(label, "reading an exit status", e))
 }
 
 /// Wraps a libssh2 error.
 pub fn ssh_err(host: &str, what: &str, source: ssh2::Error) -> RemoteError {
-    RemoteError::Ssh { host: host.to_string(), what: what.to_string(), source }
+    RemoteError::Ssh {
+        host: host.to_string(),
+        what: what.to_string(),
+        source,
+    }
 }
 
 fn prefer_known_key_types(session: &Session, known: &[String]) {
     if known.is_empty() {
         return;
     }
-    let Ok(supported) = session.supported_algs(MethodType::HostKey) else { return };
+    let Ok(supported) = session.supported_algs(MethodType::HostKey) else {
+        return;
+    };
     let mut prefs: Vec<&str> = Vec::new();
     for k in known {
-        let names: &[&str] = if k == "ssh-rsa" { &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] } else { &[k.as_str()] };
+        let names: &[&str] = if k == "ssh-rsa" {
+            &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]
+        } else {
+            &[k.as_str()]
+        };
         for n in names {
             if supported.contains(n) && !prefs.contains(n) {
                 prefs.push(n);
@@ -208,31 +268,73 @@ fn prefer_known_key_types(session: &Session, known: &[String]) {
     let _ = session.method_pref(MethodType::HostKey, &prefs.join(","));
 }
 
-fn check_host_key(session: &Session, ep: &Endpoint, known: &KnownHosts, opts: &ConnectOptions) -> Result<(), RemoteError> {
+fn check_host_key(
+    session: &Session,
+    ep: &Endpoint,
+    known: &KnownHosts,
+    opts: &ConnectOptions,
+) -> Result<(), RemoteError> {
     let label = format!("{}:{}", ep.host, ep.port);
-    let (key, _) = session.host_key().ok_or_else(|| RemoteError::Protocol { host: label.clone(), what: "the handshake".to_string(), problem: "the server sent no host key".to_string() })?;
+    let (key, _) = session.host_key().ok_or_else(|| RemoteError::Protocol {
+        host: label.clone(),
+        what: "the handshake".to_string(),
+        problem: "the server sent no host key".to_string(),
+    })?;
     let key_type = key_type_of(key);
     let fp = fingerprint(key);
     let name = host_entry_name(&ep.host, ep.port);
-    let add_to = ep.known_hosts_files.first().cloned().unwrap_or_else(|| PathBuf::from("known_hosts"));
+    let add_to = ep
+        .known_hosts_files
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("known_hosts"));
     match known.check(&ep.host, ep.port, key) {
         HostKeyStatus::Known => Ok(()),
-        HostKeyStatus::Changed { file, line } => Err(RemoteError::ChangedHostKey { host: name, key_type, fingerprint: fp, file, line }),
-        HostKeyStatus::Revoked { file, line } => Err(RemoteError::RevokedHostKey { host: name, fingerprint: fp, file, line }),
-        HostKeyStatus::Unknown if opts.accept_new_host_key => known_hosts::append(&add_to, &ep.host, ep.port, &key_type, key),
-        HostKeyStatus::Unknown => Err(RemoteError::UnknownHostKey { host: name, key_type, fingerprint: fp, known_hosts: add_to }),
+        HostKeyStatus::Changed { file, line } => Err(RemoteError::ChangedHostKey {
+            host: name,
+            key_type,
+            fingerprint: fp,
+            file,
+            line,
+        }),
+        HostKeyStatus::Revoked { file, line } => Err(RemoteError::RevokedHostKey {
+            host: name,
+            fingerprint: fp,
+            file,
+            line,
+        }),
+        HostKeyStatus::Unknown if opts.accept_new_host_key => {
+            known_hosts::append(&add_to, &ep.host, ep.port, &key_type, key)
+        }
+        HostKeyStatus::Unknown => Err(RemoteError::UnknownHostKey {
+            host: name,
+            key_type,
+            fingerprint: fp,
+            known_hosts: add_to,
+        }),
     }
 }
 
 /// The algorithm name at the start of an SSH public key blob.
 fn key_type_of(blob: &[u8]) -> String {
-    let Some(len) = blob.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize) else {
+    let Some(len) = blob
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    else {
         return "unknown".to_string();
     };
-    blob.get(4..4 + len).and_then(|n| std::str::from_utf8(n).ok()).unwrap_or("unknown").to_string()
+    blob.get(4..4 + len)
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .unwrap_or("unknown")
+        .to_string()
 }
 
-fn authenticate(session: &Session, ep: &Endpoint, opts: &ConnectOptions, prompt: &mut dyn Prompt) -> Result<(), RemoteError> {
+fn authenticate(
+    session: &Session,
+    ep: &Endpoint,
+    opts: &ConnectOptions,
+    prompt: &mut dyn Prompt,
+) -> Result<(), RemoteError> {
     let mut tried = Vec::new();
     if !opts.no_agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
         tried.push("ssh-agent".to_string());
@@ -248,7 +350,11 @@ fn authenticate(session: &Session, ep: &Endpoint, opts: &ConnectOptions, prompt:
         tried.push(key.display().to_string());
         let pubkey = PathBuf::from(format!("{}.pub", key.display()));
         let pubkey = pubkey.is_file().then_some(pubkey);
-        if session.userauth_pubkey_file(&ep.user, pubkey.as_deref(), key, None).is_ok() && session.authenticated() {
+        if session
+            .userauth_pubkey_file(&ep.user, pubkey.as_deref(), key, None)
+            .is_ok()
+            && session.authenticated()
+        {
             return Ok(());
         }
         if !is_encrypted(key) {
@@ -256,7 +362,11 @@ fn authenticate(session: &Session, ep: &Endpoint, opts: &ConnectOptions, prompt:
         }
         match prompt.passphrase(key) {
             Some(pass) => {
-                if session.userauth_pubkey_file(&ep.user, pubkey.as_deref(), key, Some(&pass)).is_ok() && session.authenticated() {
+                if session
+                    .userauth_pubkey_file(&ep.user, pubkey.as_deref(), key, Some(&pass))
+                    .is_ok()
+                    && session.authenticated()
+                {
                     return Ok(());
                 }
             }
@@ -265,20 +375,30 @@ fn authenticate(session: &Session, ep: &Endpoint, opts: &ConnectOptions, prompt:
     }
     match needs_passphrase {
         Some(key) => Err(RemoteError::PassphraseNeeded { key }),
-        None => Err(RemoteError::Auth { user: ep.user.clone(), host: format!("{}:{}", ep.host, ep.port), tried }),
+        None => Err(RemoteError::Auth {
+            user: ep.user.clone(),
+            host: format!("{}:{}", ep.host, ep.port),
+            tried,
+        }),
     }
 }
 
 /// True if a private key file is protected by a passphrase (PEM `ENCRYPTED` or an
 /// `openssh-key-v1` key whose cipher is not `none`).
 pub fn is_encrypted(key: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(key) else { return false };
+    let Ok(text) = std::fs::read_to_string(key) else {
+        return false;
+    };
     if text.contains("ENCRYPTED") {
         return true;
     }
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(body.trim()) else { return false };
-    let Some(rest) = raw.strip_prefix(b"openssh-key-v1\0") else { return false };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(body.trim()) else {
+        return false;
+    };
+    let Some(rest) = raw.strip_prefix(b"openssh-key-v1\0") else {
+        return false;
+    };
     key_type_of(rest) != "none"
 }
 
@@ -286,7 +406,9 @@ fn home_dir() -> PathBuf {
     if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         return PathBuf::from(h);
     }
-    passwd_field(|pw| pw.pw_dir).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+    passwd_field(|pw| pw.pw_dir)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn local_user() -> String {
@@ -320,7 +442,9 @@ mod tests {
 
     #[test]
     fn key_type_from_blob() {
-        let blob = base64::engine::general_purpose::STANDARD.decode("AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl").expect("b64");
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode("AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl")
+            .expect("b64");
         assert_eq!(key_type_of(&blob), "ssh-ed25519");
         assert_eq!(key_type_of(&[0, 0]), "unknown");
     }
@@ -330,11 +454,22 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ludus-session-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("tmp");
         let cfg = dir.join("config");
-        std::fs::write(&cfg, "Host mycluster\n  HostName 127.0.0.1\n  Port 2200\n  User me\n  IdentityFile %d/key\n").expect("write");
-        let opts = ConnectOptions { home: Some(dir.clone()), config_file: Some(cfg), ..Default::default() };
+        std::fs::write(
+            &cfg,
+            "Host mycluster\n  HostName 127.0.0.1\n  Port 2200\n  User me\n  IdentityFile %d/key\n",
+        )
+        .expect("write");
+        let opts = ConnectOptions {
+            home: Some(dir.clone()),
+            config_file: Some(cfg),
+            ..Default::default()
+        };
         let spec = RemoteSpec::parse("mycluster:/x").expect("spec");
         let ep = Endpoint::resolve(&spec, &opts).expect("resolve");
-        assert_eq!((ep.host.as_str(), ep.port, ep.user.as_str()), ("127.0.0.1", 2200, "me"));
+        assert_eq!(
+            (ep.host.as_str(), ep.port, ep.user.as_str()),
+            ("127.0.0.1", 2200, "me")
+        );
         assert_eq!(ep.identity_files, vec![dir.join("key")]);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -21,7 +21,10 @@ pub struct RemoteSpec {
 impl RemoteSpec {
     /// Parses `HOST:DIR`.
     pub fn parse(arg: &str) -> Result<RemoteSpec, RemoteError> {
-        let bad = |problem: &str| RemoteError::BadTarget { arg: arg.to_string(), problem: problem.to_string() };
+        let bad = |problem: &str| RemoteError::BadTarget {
+            arg: arg.to_string(),
+            problem: problem.to_string(),
+        };
         if let Some(rest) = arg.strip_prefix("ssh://") {
             let (authority, path) = match rest.find('/') {
                 Some(i) => (&rest[..i], &rest[i..]),
@@ -33,17 +36,25 @@ impl RemoteSpec {
         }
         let (user, rest) = split_user_before_colon(arg);
         let (host, after) = if let Some(inner) = rest.strip_prefix('[') {
-            let close = inner.find(']').ok_or_else(|| bad("missing `]` after an IPv6 address"))?;
-            let after = inner[close + 1..].strip_prefix(':').ok_or_else(|| bad("missing `:` after the host"))?;
+            let close = inner
+                .find(']')
+                .ok_or_else(|| bad("missing `]` after an IPv6 address"))?;
+            let after = inner[close + 1..]
+                .strip_prefix(':')
+                .ok_or_else(|| bad("missing `:` after the host"))?;
             (&inner[..close], after)
         } else {
-            let colon = rest.find(':').ok_or_else(|| bad("no `:` separating host and directory"))?;
+            let colon = rest
+                .find(':')
+                .ok_or_else(|| bad("no `:` separating host and directory"))?;
             (&rest[..colon], &rest[colon + 1..])
         };
         // `host:2222:/dir`: a purely numeric field followed by another colon is a port.
         let (port, path) = match after.find(':') {
             Some(i) if i > 0 && after[..i].bytes().all(|b| b.is_ascii_digit()) => {
-                let port = after[..i].parse::<u16>().map_err(|_| bad("port out of range"))?;
+                let port = after[..i]
+                    .parse::<u16>()
+                    .map_err(|_| bad("port out of range"))?;
                 (Some(port), &after[i + 1..])
             }
             _ => (None, after),
@@ -66,13 +77,24 @@ impl RemoteSpec {
     }
 }
 
-fn finish(arg: &str, user: Option<&str>, host: &str, port: Option<u16>, path: &str) -> Result<RemoteSpec, RemoteError> {
-    let bad = |problem: &str| RemoteError::BadTarget { arg: arg.to_string(), problem: problem.to_string() };
+fn finish(
+    arg: &str,
+    user: Option<&str>,
+    host: &str,
+    port: Option<u16>,
+    path: &str,
+) -> Result<RemoteSpec, RemoteError> {
+    let bad = |problem: &str| RemoteError::BadTarget {
+        arg: arg.to_string(),
+        problem: problem.to_string(),
+    };
     if host.is_empty() {
         return Err(bad("the host is empty"));
     }
     if host.contains(['/', ' ', '\t']) {
-        return Err(bad("the host contains `/` or a space (is this a local path?)"));
+        return Err(bad(
+            "the host contains `/` or a space (is this a local path?)",
+        ));
     }
     if user == Some("") {
         return Err(bad("the user before `@` is empty"));
@@ -84,15 +106,26 @@ fn finish(arg: &str, user: Option<&str>, host: &str, port: Option<u16>, path: &s
     if path == "~" {
         path = ".".to_string();
     } else if let Some(rest) = path.strip_prefix("~/") {
-        path = if rest.is_empty() { ".".to_string() } else { rest.to_string() };
+        path = if rest.is_empty() {
+            ".".to_string()
+        } else {
+            rest.to_string()
+        };
     }
     if path.is_empty() {
-        return Err(bad("the directory after `:` is empty (write HOST:. for the remote home)"));
+        return Err(bad(
+            "the directory after `:` is empty (write HOST:. for the remote home)",
+        ));
     }
     if path.contains('\0') {
         return Err(bad("the directory contains a NUL byte"));
     }
-    Ok(RemoteSpec { user: user.map(str::to_string), host: host.to_string(), port, path })
+    Ok(RemoteSpec {
+        user: user.map(str::to_string),
+        host: host.to_string(),
+        port,
+        path,
+    })
 }
 
 /// Splits `user@rest` where the `@` comes before the first `:` (so `host:dir@x` keeps its `@`).
@@ -138,22 +171,48 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!(p("mycluster:/scratch/me"), RemoteSpec { user: None, host: "mycluster".into(), port: None, path: "/scratch/me".into() });
+        assert_eq!(
+            p("mycluster:/scratch/me"),
+            RemoteSpec {
+                user: None,
+                host: "mycluster".into(),
+                port: None,
+                path: "/scratch/me".into()
+            }
+        );
         let s = p("me@10.0.0.1:2222:/data");
-        assert_eq!((s.user.as_deref(), s.host.as_str(), s.port, s.path.as_str()), (Some("me"), "10.0.0.1", Some(2222), "/data"));
+        assert_eq!(
+            (s.user.as_deref(), s.host.as_str(), s.port, s.path.as_str()),
+            (Some("me"), "10.0.0.1", Some(2222), "/data")
+        );
         assert_eq!(p("host:~/runs").path, "runs");
         assert_eq!(p("host:~").path, ".");
-        assert_eq!(p("host:12").port, None, "a numeric directory without a second colon is a directory");
+        assert_eq!(
+            p("host:12").port,
+            None,
+            "a numeric directory without a second colon is a directory"
+        );
         let s = p("u@[::1]:22:/d");
         assert_eq!((s.host.as_str(), s.port), ("::1", Some(22)));
         let s = p("ssh://u@h:2200/x/y");
-        assert_eq!((s.host.as_str(), s.port, s.path.as_str()), ("h", Some(2200), "/x/y"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.path.as_str()),
+            ("h", Some(2200), "/x/y")
+        );
         assert_eq!(p("h:dir:with:colons").path, "dir:with:colons");
     }
 
     #[test]
     fn rejects() {
-        for bad in ["nocolon", ":/x", "h:", "@h:/x", "h:0:/x", "h:99999:/x", "./a b:/x"] {
+        for bad in [
+            "nocolon",
+            ":/x",
+            "h:",
+            "@h:/x",
+            "h:0:/x",
+            "h:99999:/x",
+            "./a b:/x",
+        ] {
             assert!(RemoteSpec::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -16,7 +16,15 @@ use super::transfer::tail;
 use super::{Progress, RemoteError, local};
 
 /// Sends the planned files (and the directories leading to them) as a tar stream.
-pub fn upload(conn: &Connection, local_dir: &Path, remote_dir: &str, source: &Listing, plan: &Plan, root: &Entry, progress: &mut dyn Progress) -> Result<(), RemoteError> {
+pub fn upload(
+    conn: &Connection,
+    local_dir: &Path,
+    remote_dir: &str,
+    source: &Listing,
+    plan: &Plan,
+    root: &Entry,
+    progress: &mut dyn Progress,
+) -> Result<(), RemoteError> {
     let host = conn.host_label();
     let script = format!(
         "set -e; D={}; S=\"$D/{STAGING_DIR}\"; mkdir -p -- \"$S\"; tar -x -p --no-same-owner -f - -C \"$S\"; cp -a -l --remove-destination -- \"$S\"/. \"$D\"/; rm -rf -- \"$S\"",
@@ -29,17 +37,34 @@ pub fn upload(conn: &Connection, local_dir: &Path, remote_dir: &str, source: &Li
     let _ = ch.stderr().read_to_string(&mut stderr);
     let status = finish_channel(&mut ch, &host)?;
     if status != 0 {
-        return Err(RemoteError::RemoteCommand { host, what: "unpacking the upload (tar, cp)".to_string(), status, stderr: tail(&stderr) });
+        return Err(RemoteError::RemoteCommand {
+            host,
+            what: "unpacking the upload (tar, cp)".to_string(),
+            status,
+            stderr: tail(&stderr),
+        });
     }
-    sent.map_err(|problem| RemoteError::Protocol { host, what: "sending the tar stream".to_string(), problem })
+    sent.map_err(|problem| RemoteError::Protocol {
+        host,
+        what: "sending the tar stream".to_string(),
+        problem,
+    })
 }
 
-fn write_archive(ch: &mut ssh2::Channel, local_dir: &Path, source: &Listing, plan: &Plan, root: &Entry, progress: &mut dyn Progress) -> Result<(), String> {
+fn write_archive(
+    ch: &mut ssh2::Channel,
+    local_dir: &Path,
+    source: &Listing,
+    plan: &Plan,
+    root: &Entry,
+    progress: &mut dyn Progress,
+) -> Result<(), String> {
     let w = BufWriter::with_capacity(256 * 1024, ch);
     let mut tar = tar::Builder::new(w);
     // Directories first where they are missing, and every ancestor of a sent file, so the
     // installed directories keep the sender's modes.
-    let mut dirs: std::collections::BTreeSet<&str> = plan.dirs.iter().map(|d| d.name.as_str()).collect();
+    let mut dirs: std::collections::BTreeSet<&str> =
+        plan.dirs.iter().map(|d| d.name.as_str()).collect();
     for e in &plan.send {
         let mut n = e.name.as_str();
         while let Some((p, _)) = n.rsplit_once('/') {
@@ -64,14 +89,24 @@ fn write_archive(ch: &mut ssh2::Channel, local_dir: &Path, source: &Listing, pla
             Kind::Symlink(target) => {
                 h.set_entry_type(tar::EntryType::Symlink);
                 h.set_size(0);
-                tar.append_link(&mut h, &e.name, target).map_err(|err| format!("{}: {err}", e.name))?;
+                tar.append_link(&mut h, &e.name, target)
+                    .map_err(|err| format!("{}: {err}", e.name))?;
             }
             Kind::File => {
-                let f = std::fs::File::open(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+                let f = std::fs::File::open(&path)
+                    .map_err(|err| format!("{}: {err}", path.display()))?;
                 let size = f.metadata().map(|m| m.len()).unwrap_or(e.size);
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(size);
-                tar.append_data(&mut h, &e.name, Exact { inner: f, left: size }).map_err(|err| format!("{}: {err}", e.name))?;
+                tar.append_data(
+                    &mut h,
+                    &e.name,
+                    Exact {
+                        inner: f,
+                        left: size,
+                    },
+                )
+                .map_err(|err| format!("{}: {err}", e.name))?;
             }
             Kind::Dir => continue,
         }
@@ -117,7 +152,13 @@ impl<R: Read> Read for Exact<R> {
 }
 
 /// Receives the planned files and symlinks as a tar stream into `local_dir`.
-pub fn download(conn: &Connection, remote_dir: &str, local_dir: &Path, plan: &Plan, progress: &mut dyn Progress) -> Result<(), RemoteError> {
+pub fn download(
+    conn: &Connection,
+    remote_dir: &str,
+    local_dir: &Path,
+    plan: &Plan,
+    progress: &mut dyn Progress,
+) -> Result<(), RemoteError> {
     let host = conn.host_label();
     let wanted: HashMap<&str, &Entry> = plan.send.iter().map(|e| (e.name.as_str(), e)).collect();
     // The list goes to a temporary file first, so tar only starts writing once it has all of
@@ -134,9 +175,14 @@ pub fn download(conn: &Connection, remote_dir: &str, local_dir: &Path, plan: &Pl
         list.extend_from_slice(e.name.as_bytes());
         list.push(0);
     }
-    let io_err = |e: std::io::Error| RemoteError::Protocol { host: host.clone(), what: "sending the file list".to_string(), problem: e.to_string() };
+    let io_err = |e: std::io::Error| RemoteError::Protocol {
+        host: host.clone(),
+        what: "sending the file list".to_string(),
+        problem: e.to_string(),
+    };
     ch.write_all(&list).map_err(io_err)?;
-    ch.send_eof().map_err(|e| super::session::ssh_err(&host, "closing stdin", e))?;
+    ch.send_eof()
+        .map_err(|e| super::session::ssh_err(&host, "closing stdin", e))?;
     let received = read_archive(&mut ch, &host, local_dir, &wanted, progress);
     let mut stderr = String::new();
     let _ = ch.stderr().read_to_string(&mut stderr);
@@ -145,22 +191,45 @@ pub fn download(conn: &Connection, remote_dir: &str, local_dir: &Path, plan: &Pl
     // GNU tar exits 1 when a file changed while it was read: the data is still consistent
     // with the header, and a later run fixes any difference.
     if status > 1 {
-        return Err(RemoteError::RemoteCommand { host, what: "packing the download (tar)".to_string(), status, stderr: tail(&stderr) });
+        return Err(RemoteError::RemoteCommand {
+            host,
+            what: "packing the download (tar)".to_string(),
+            status,
+            stderr: tail(&stderr),
+        });
     }
     Ok(())
 }
 
-fn read_archive(ch: &mut ssh2::Channel, host: &str, local_dir: &Path, wanted: &HashMap<&str, &Entry>, progress: &mut dyn Progress) -> Result<(), RemoteError> {
-    let proto = |problem: String| RemoteError::Protocol { host: host.to_string(), what: "receiving the tar stream".to_string(), problem };
+fn read_archive(
+    ch: &mut ssh2::Channel,
+    host: &str,
+    local_dir: &Path,
+    wanted: &HashMap<&str, &Entry>,
+    progress: &mut dyn Progress,
+) -> Result<(), RemoteError> {
+    let proto = |problem: String| RemoteError::Protocol {
+        host: host.to_string(),
+        what: "receiving the tar stream".to_string(),
+        problem,
+    };
     let mut archive = tar::Archive::new(BufReader::with_capacity(256 * 1024, ch));
     for entry in archive.entries().map_err(|e| proto(e.to_string()))? {
         let mut entry = entry.map_err(|e| proto(e.to_string()))?;
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8(raw).map_err(|_| proto("a name is not UTF-8".to_string()))?;
-        let name = name.strip_prefix("./").unwrap_or(&name).trim_end_matches('/').to_string();
+        let name = name
+            .strip_prefix("./")
+            .unwrap_or(&name)
+            .trim_end_matches('/')
+            .to_string();
         super::safety::check_relative(host, &name)?;
         let Some(want) = wanted.get(name.as_str()) else {
-            return Err(RemoteError::UnsafePath { side: host.to_string(), path: name, problem: "the remote sent a name that was not asked for".to_string() });
+            return Err(RemoteError::UnsafePath {
+                side: host.to_string(),
+                path: name,
+                problem: "the remote sent a name that was not asked for".to_string(),
+            });
         };
         let header = entry.header();
         let mode = header.mode().map_err(|e| proto(e.to_string()))?;
@@ -171,12 +240,22 @@ fn read_archive(ch: &mut ssh2::Channel, host: &str, local_dir: &Path, wanted: &H
                 progress.file_done(n);
             }
             tar::EntryType::Symlink => {
-                let target = entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
                 local::write_symlink(local_dir, host, &name, &target)?;
                 progress.file_done(0);
             }
             other => {
-                return Err(RemoteError::UnsafePath { side: host.to_string(), path: name, problem: format!("unexpected tar entry type {other:?} (expected a {})", want.kind.word()) });
+                return Err(RemoteError::UnsafePath {
+                    side: host.to_string(),
+                    path: name,
+                    problem: format!(
+                        "unexpected tar entry type {other:?} (expected a {})",
+                        want.kind.word()
+                    ),
+                });
             }
         }
     }

@@ -91,11 +91,20 @@ struct Probe {
 }
 
 /// Copies `local_dir` to `remote` (created if missing).
-pub fn upload(local_dir: &Path, remote: &RemoteSpec, opts: &TransferOptions, progress: &mut dyn Progress, prompt: &mut dyn Prompt) -> Result<Summary, RemoteError> {
+pub fn upload(
+    local_dir: &Path,
+    remote: &RemoteSpec,
+    opts: &TransferOptions,
+    progress: &mut dyn Progress,
+    prompt: &mut dyn Prompt,
+) -> Result<Summary, RemoteError> {
     let t0 = Instant::now();
     let meta = std::fs::metadata(local_dir).map_err(|e| RemoteError::io(local_dir, e))?;
     if !meta.is_dir() {
-        return Err(RemoteError::io(local_dir, std::io::Error::other("not a directory; upload takes a directory")));
+        return Err(RemoteError::io(
+            local_dir,
+            std::io::Error::other("not a directory; upload takes a directory"),
+        ));
     }
     let filter = Filter::new(&opts.include, &opts.exclude)?;
     let conn = connect(remote, opts, progress, prompt)?;
@@ -104,34 +113,96 @@ pub fn upload(local_dir: &Path, remote: &RemoteSpec, opts: &TransferOptions, pro
     let source = filter.apply(&list_local(local_dir)?);
     let probe = probe(&conn, &remote.path, false)?;
     let use_tar = probe.has_tar && !opts.force_sftp;
-    let sftp = if use_tar && probe.listing.is_some() { None } else { Some(conn.sftp()?) };
+    let sftp = if use_tar && probe.listing.is_some() {
+        None
+    } else {
+        Some(conn.sftp()?)
+    };
     let (dest_all, staged) = match (probe.listing, &sftp) {
-        (Some(l), _) => (l, if use_tar { probe.staged } else { Listing::new() }),
-        (None, Some(s)) => (sftp::list(s, &host, &remote.path, false)?.unwrap_or_default(), Listing::new()),
+        (Some(l), _) => (
+            l,
+            if use_tar {
+                probe.staged
+            } else {
+                Listing::new()
+            },
+        ),
+        (None, Some(s)) => (
+            sftp::list(s, &host, &remote.path, false)?.unwrap_or_default(),
+            Listing::new(),
+        ),
         (None, None) => (Listing::new(), Listing::new()),
     };
     let dest = filter.apply(&dest_all);
     let plan = if opts.checksum {
-        let (src_hash, dst_hash) = checksums(&conn, sftp.as_ref(), &source, &dest, |n| local::hash_file(&super::safety::join(local_dir, n)), &remote.path, use_tar)?;
-        make_plan(&source, &dest, &staged, &|a, b| same_by_hash(a, b, &src_hash, &dst_hash), opts.delete)?
+        let (src_hash, dst_hash) = checksums(
+            &conn,
+            sftp.as_ref(),
+            &source,
+            &dest,
+            |n| local::hash_file(&super::safety::join(local_dir, n)),
+            &remote.path,
+            use_tar,
+        )?;
+        make_plan(
+            &source,
+            &dest,
+            &staged,
+            &|a, b| same_by_hash(a, b, &src_hash, &dst_hash),
+            opts.delete,
+        )?
     } else {
         make_plan(&source, &dest, &staged, &same_by_time, opts.delete)?
     };
-    let mut summary = summary_of(Direction::Upload, &conn, remote, local_dir, use_tar, &plan, opts.dry_run);
+    let mut summary = summary_of(
+        Direction::Upload,
+        &conn,
+        remote,
+        local_dir,
+        use_tar,
+        &plan,
+        opts.dry_run,
+    );
     if opts.dry_run || plan.is_empty() {
         summary.seconds = t0.elapsed().as_secs_f64();
         return Ok(summary);
     }
     progress.start(plan.send.len() as u64, plan.bytes);
     if use_tar {
-        let stale: Vec<&str> = staged.values().filter(|e| e.kind != Kind::Dir && !plan.resumed.iter().any(|r| r.name == e.name)).map(|e| e.name.as_str()).collect();
+        let stale: Vec<&str> = staged
+            .values()
+            .filter(|e| e.kind != Kind::Dir && !plan.resumed.iter().any(|r| r.name == e.name))
+            .map(|e| e.name.as_str())
+            .collect();
         if !stale.is_empty() {
             remove_stale_staged(&conn, &remote.path, &stale)?;
         }
-        let root_entry = Entry { name: ".".to_string(), kind: Kind::Dir, size: 0, mtime: meta_mtime(&meta), mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777 };
-        tarstream::upload(&conn, local_dir, &remote.path, &source, &plan, &root_entry, progress)?;
+        let root_entry = Entry {
+            name: ".".to_string(),
+            kind: Kind::Dir,
+            size: 0,
+            mtime: meta_mtime(&meta),
+            mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+        };
+        tarstream::upload(
+            &conn,
+            local_dir,
+            &remote.path,
+            &source,
+            &plan,
+            &root_entry,
+            progress,
+        )?;
     } else if let Some(s) = &sftp {
-        sftp::upload(s, &host, local_dir, &remote.path, probe.exists, &plan, progress)?;
+        sftp::upload(
+            s,
+            &host,
+            local_dir,
+            &remote.path,
+            probe.exists,
+            &plan,
+            progress,
+        )?;
     }
     if opts.delete && !plan.delete.is_empty() {
         summary.deleted = match &sftp {
@@ -145,12 +216,21 @@ pub fn upload(local_dir: &Path, remote: &RemoteSpec, opts: &TransferOptions, pro
 }
 
 /// Copies `remote` into `local_dir` (created if missing).
-pub fn download(remote: &RemoteSpec, local_dir: &Path, opts: &TransferOptions, progress: &mut dyn Progress, prompt: &mut dyn Prompt) -> Result<Summary, RemoteError> {
+pub fn download(
+    remote: &RemoteSpec,
+    local_dir: &Path,
+    opts: &TransferOptions,
+    progress: &mut dyn Progress,
+    prompt: &mut dyn Prompt,
+) -> Result<Summary, RemoteError> {
     let t0 = Instant::now();
     if let Ok(m) = std::fs::symlink_metadata(local_dir)
         && !m.is_dir()
     {
-        return Err(RemoteError::io(local_dir, std::io::Error::other("exists and is not a directory")));
+        return Err(RemoteError::io(
+            local_dir,
+            std::io::Error::other("exists and is not a directory"),
+        ));
     }
     let filter = Filter::new(&opts.include, &opts.exclude)?;
     let conn = connect(remote, opts, progress, prompt)?;
@@ -158,21 +238,48 @@ pub fn download(remote: &RemoteSpec, local_dir: &Path, opts: &TransferOptions, p
     progress.stage("listing both sides");
     let probe = probe(&conn, &remote.path, true)?;
     let use_tar = probe.has_tar && !opts.force_sftp;
-    let sftp = if use_tar && probe.listing.is_some() { None } else { Some(conn.sftp()?) };
+    let sftp = if use_tar && probe.listing.is_some() {
+        None
+    } else {
+        Some(conn.sftp()?)
+    };
     let source_all = match (probe.listing, &sftp) {
         (Some(l), _) => l,
-        (None, Some(s)) => sftp::list(s, &host, &remote.path, true)?.ok_or_else(|| missing_remote(&host, &remote.path))?,
+        (None, Some(s)) => sftp::list(s, &host, &remote.path, true)?
+            .ok_or_else(|| missing_remote(&host, &remote.path))?,
         (None, None) => Listing::new(),
     };
     let source = filter.apply(&source_all);
     let dest = filter.apply(&list_local(local_dir)?);
     let plan = if opts.checksum {
-        let (dst_hash, src_hash) = checksums(&conn, sftp.as_ref(), &dest, &source, |n| local::hash_file(&super::safety::join(local_dir, n)), &remote.path, use_tar)?;
-        make_plan(&source, &dest, &Listing::new(), &|a, b| same_by_hash(a, b, &src_hash, &dst_hash), opts.delete)?
+        let (dst_hash, src_hash) = checksums(
+            &conn,
+            sftp.as_ref(),
+            &dest,
+            &source,
+            |n| local::hash_file(&super::safety::join(local_dir, n)),
+            &remote.path,
+            use_tar,
+        )?;
+        make_plan(
+            &source,
+            &dest,
+            &Listing::new(),
+            &|a, b| same_by_hash(a, b, &src_hash, &dst_hash),
+            opts.delete,
+        )?
     } else {
         make_plan(&source, &dest, &Listing::new(), &same_by_time, opts.delete)?
     };
-    let mut summary = summary_of(Direction::Download, &conn, remote, local_dir, use_tar, &plan, opts.dry_run);
+    let mut summary = summary_of(
+        Direction::Download,
+        &conn,
+        remote,
+        local_dir,
+        use_tar,
+        &plan,
+        opts.dry_run,
+    );
     if opts.dry_run || plan.is_empty() {
         summary.seconds = t0.elapsed().as_secs_f64();
         return Ok(summary);
@@ -195,13 +302,26 @@ pub fn download(remote: &RemoteSpec, local_dir: &Path, opts: &TransferOptions, p
     Ok(summary)
 }
 
-fn connect(remote: &RemoteSpec, opts: &TransferOptions, progress: &mut dyn Progress, prompt: &mut dyn Prompt) -> Result<Connection, RemoteError> {
+fn connect(
+    remote: &RemoteSpec,
+    opts: &TransferOptions,
+    progress: &mut dyn Progress,
+    prompt: &mut dyn Prompt,
+) -> Result<Connection, RemoteError> {
     let ep = Endpoint::resolve(remote, &opts.connect)?;
     progress.stage(&format!("connecting to {}", ep.label()));
     Connection::open(ep, &opts.connect, prompt)
 }
 
-fn summary_of(direction: Direction, conn: &Connection, remote: &RemoteSpec, local_dir: &Path, use_tar: bool, plan: &Plan, dry_run: bool) -> Summary {
+fn summary_of(
+    direction: Direction,
+    conn: &Connection,
+    remote: &RemoteSpec,
+    local_dir: &Path,
+    use_tar: bool,
+    plan: &Plan,
+    dry_run: bool,
+) -> Summary {
     Summary {
         direction,
         host: conn.endpoint.label(),
@@ -224,7 +344,12 @@ fn meta_mtime(meta: &std::fs::Metadata) -> i64 {
 }
 
 fn missing_remote(host: &str, path: &str) -> RemoteError {
-    RemoteError::RemoteCommand { host: host.to_string(), what: format!("reading {path}"), status: 1, stderr: "no such directory on the remote side".to_string() }
+    RemoteError::RemoteCommand {
+        host: host.to_string(),
+        what: format!("reading {path}"),
+        status: 1,
+        stderr: "no such directory on the remote side".to_string(),
+    }
 }
 
 /// One exec channel: which tools exist, then the `find` listing of `dir` (with the staging
@@ -239,10 +364,19 @@ fn probe(conn: &Connection, dir: &str, must_exist: bool) -> Result<Probe, Remote
         quote(dir)
     );
     let out = conn.run(&sh(&script), b"")?;
-    let head = out.stdout.iter().position(|&b| b == 0).map(|i| &out.stdout[..i]);
+    let head = out
+        .stdout
+        .iter()
+        .position(|&b| b == 0)
+        .map(|i| &out.stdout[..i]);
     let Some(head) = head.filter(|h| h.len() == 3) else {
         // No usable shell: fall back to SFTP for the listing and the transfer.
-        return Ok(Probe { has_tar: false, listing: None, staged: Listing::new(), exists: false });
+        return Ok(Probe {
+            has_tar: false,
+            listing: None,
+            staged: Listing::new(),
+            exists: false,
+        });
     };
     let has_tar = head[0] == b'T';
     let has_find = head[1] == b'F';
@@ -251,15 +385,30 @@ fn probe(conn: &Connection, dir: &str, must_exist: bool) -> Result<Probe, Remote
         if must_exist {
             return Err(missing_remote(&host, dir));
         }
-        return Ok(Probe { has_tar, listing: Some(Listing::new()), staged: Listing::new(), exists });
+        return Ok(Probe {
+            has_tar,
+            listing: Some(Listing::new()),
+            staged: Listing::new(),
+            exists,
+        });
     }
     if !has_find {
-        return Ok(Probe { has_tar, listing: None, staged: Listing::new(), exists });
+        return Ok(Probe {
+            has_tar,
+            listing: None,
+            staged: Listing::new(),
+            exists,
+        });
     }
     let body = &out.stdout[4..];
     let listing = parse_find(&host, body, must_exist)?;
     let staged = parse_staged(&host, body)?;
-    Ok(Probe { has_tar, listing: Some(listing), staged, exists })
+    Ok(Probe {
+        has_tar,
+        listing: Some(listing),
+        staged,
+        exists,
+    })
 }
 
 /// The entries under the staging directory, renamed as their final names.
@@ -273,7 +422,11 @@ fn parse_staged(host: &str, body: &[u8]) -> Result<Listing, RemoteError> {
             && let Some(rest) = rec[4].strip_prefix(&prefix)
         {
             for (i, f) in rec.iter().enumerate() {
-                rebuilt.extend_from_slice(if i == 4 { rest.as_bytes() } else { f.as_bytes() });
+                rebuilt.extend_from_slice(if i == 4 {
+                    rest.as_bytes()
+                } else {
+                    f.as_bytes()
+                });
                 rebuilt.push(0);
             }
         }
@@ -289,24 +442,44 @@ fn remove_stale_staged(conn: &Connection, dir: &str, names: &[&str]) -> Result<(
 }
 
 fn delete_remote(conn: &Connection, dir: &str, entries: &[Entry]) -> Result<u64, RemoteError> {
-    let files = nul_list(entries.iter().filter(|e| e.kind != Kind::Dir).map(|e| e.name.as_str()));
+    let files = nul_list(
+        entries
+            .iter()
+            .filter(|e| e.kind != Kind::Dir)
+            .map(|e| e.name.as_str()),
+    );
     let dirs: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::Dir).collect();
     let script = format!("cd -- {} && xargs -0 rm -f --", quote(dir));
     let out = conn.run(&sh(&script), &files)?;
     check_status(conn, "deleting files", out)?;
     if !dirs.is_empty() {
-        let script = format!("cd -- {} && xargs -0 rmdir -- 2>/dev/null; true", quote(dir));
-        conn.run(&sh(&script), &nul_list(dirs.iter().map(|e| e.name.as_str())))?;
+        let script = format!(
+            "cd -- {} && xargs -0 rmdir -- 2>/dev/null; true",
+            quote(dir)
+        );
+        conn.run(
+            &sh(&script),
+            &nul_list(dirs.iter().map(|e| e.name.as_str())),
+        )?;
     }
     Ok(entries.len() as u64)
 }
 
 /// Turns a non-zero exit status into an error carrying the last lines of stderr.
-pub(super) fn check_status(conn: &Connection, what: &str, out: super::session::Output) -> Result<(), RemoteError> {
+pub(super) fn check_status(
+    conn: &Connection,
+    what: &str,
+    out: super::session::Output,
+) -> Result<(), RemoteError> {
     if out.status == 0 {
         return Ok(());
     }
-    Err(RemoteError::RemoteCommand { host: conn.host_label(), what: what.to_string(), status: out.status, stderr: tail(&out.stderr) })
+    Err(RemoteError::RemoteCommand {
+        host: conn.host_label(),
+        what: what.to_string(),
+        status: out.status,
+        stderr: tail(&out.stderr),
+    })
 }
 
 /// The last few lines of a command's stderr.
@@ -314,7 +487,11 @@ pub(super) fn tail(stderr: &str) -> String {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = lines.len().saturating_sub(5);
     let t = lines[start..].join(" | ");
-    if t.is_empty() { "(no message)".to_string() } else { t }
+    if t.is_empty() {
+        "(no message)".to_string()
+    } else {
+        t
+    }
 }
 
 /// Names separated by NUL bytes, for `xargs -0` / `tar --null -T`.
@@ -331,17 +508,32 @@ type Hashes = HashMap<String, [u8; 32]>;
 
 fn same_by_hash(a: &Entry, b: &Entry, ha: &Hashes, hb: &Hashes) -> bool {
     match (&a.kind, &b.kind) {
-        (Kind::File, Kind::File) => a.size == b.size && ha.get(&a.name).is_some_and(|x| hb.get(&b.name) == Some(x)),
+        (Kind::File, Kind::File) => {
+            a.size == b.size && ha.get(&a.name).is_some_and(|x| hb.get(&b.name) == Some(x))
+        }
         _ => same_by_time(a, b),
     }
 }
 
 /// Hashes the files present on both sides with equal sizes: `local_side` with `hash_local`,
 /// `remote_side` with `sha256sum` on the remote (or over SFTP).
-fn checksums(conn: &Connection, sftp: Option<&ssh2::Sftp>, local_side: &Listing, remote_side: &Listing, hash_local: impl Fn(&str) -> Result<[u8; 32], RemoteError>, dir: &str, use_tar: bool) -> Result<(Hashes, Hashes), RemoteError> {
+fn checksums(
+    conn: &Connection,
+    sftp: Option<&ssh2::Sftp>,
+    local_side: &Listing,
+    remote_side: &Listing,
+    hash_local: impl Fn(&str) -> Result<[u8; 32], RemoteError>,
+    dir: &str,
+    use_tar: bool,
+) -> Result<(Hashes, Hashes), RemoteError> {
     let names: Vec<&str> = local_side
         .values()
-        .filter(|e| e.kind == Kind::File && remote_side.get(&e.name).is_some_and(|r| r.kind == Kind::File && r.size == e.size))
+        .filter(|e| {
+            e.kind == Kind::File
+                && remote_side
+                    .get(&e.name)
+                    .is_some_and(|r| r.kind == Kind::File && r.size == e.size)
+        })
         .map(|e| e.name.as_str())
         .collect();
     let mut local_h = Hashes::new();
@@ -369,7 +561,11 @@ fn remote_sha256(conn: &Connection, dir: &str, names: &[&str]) -> Result<Hashes,
     check_status(conn, "hashing remote files (sha256sum)", out)?;
     let mut h = Hashes::new();
     for rec in stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-        let bad = || RemoteError::Protocol { host: host.clone(), what: "reading sha256sum output".to_string(), problem: String::from_utf8_lossy(rec).into_owned() };
+        let bad = || RemoteError::Protocol {
+            host: host.clone(),
+            what: "reading sha256sum output".to_string(),
+            problem: String::from_utf8_lossy(rec).into_owned(),
+        };
         let text = std::str::from_utf8(rec).map_err(|_| bad())?;
         let (hex, name) = text.split_once("  ").ok_or_else(bad)?;
         h.insert(name.to_string(), parse_hex(hex).ok_or_else(bad)?);
