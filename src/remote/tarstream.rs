@@ -15,23 +15,50 @@ use super::shell::{quote, sh};
 use super::transfer::tail;
 use super::{Progress, RemoteError, local};
 
-/// Sends the planned files (and the directories leading to them) as a tar stream.
+/// What [`upload`] sends.
+pub struct UploadJob<'a> {
+    /// The local directory.
+    pub local_dir: &'a Path,
+    /// The remote directory.
+    pub remote_dir: &'a str,
+    /// The filtered local listing (for directory modes).
+    pub source: &'a Listing,
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The local directory itself, as an entry (its mode goes to the remote directory).
+    pub root: &'a Entry,
+    /// No top-level name of the upload exists remotely yet.
+    pub fresh: bool,
+}
+
+/// Sends the planned files (and the directories leading to them) as one tar stream and
+/// installs them.
 pub fn upload(
     conn: &Connection,
-    local_dir: &Path,
-    remote_dir: &str,
-    source: &Listing,
-    plan: &Plan,
-    root: &Entry,
+    job: &UploadJob<'_>,
     progress: &mut dyn Progress,
 ) -> Result<(), RemoteError> {
     let host = conn.host_label();
+    // Fresh: no top-level name exists remotely, so one `mv` renames every staged subtree into
+    // place. Otherwise each staged file is hard-linked over the old one.
+    let install = if job.fresh {
+        "find \"$S\" -mindepth 1 -maxdepth 1 -exec mv -t \"$D\" -- {} +; chmod --reference=\"$S\" -- \"$D\"; touch -r \"$S\" -- \"$D\"; rmdir -- \"$S\""
+    } else {
+        "cp -a -l --remove-destination -- \"$S\"/. \"$D\"/; rm -rf -- \"$S\""
+    };
     let script = format!(
-        "set -e; D={}; S=\"$D/{STAGING_DIR}\"; mkdir -p -- \"$S\"; tar -x -p --no-same-owner -f - -C \"$S\"; cp -a -l --remove-destination -- \"$S\"/. \"$D\"/; rm -rf -- \"$S\"",
-        quote(remote_dir)
+        "set -e; D={}; S=\"$D/{STAGING_DIR}\"; mkdir -p -- \"$S\"; tar -x -p --no-same-owner -f - -C \"$S\"; {install}",
+        quote(job.remote_dir)
     );
     let mut ch = conn.exec(&sh(&script))?;
-    let sent = write_archive(&mut ch, local_dir, source, plan, root, progress);
+    let sent = write_archive(
+        &mut ch,
+        job.local_dir,
+        job.source,
+        job.plan,
+        job.root,
+        progress,
+    );
     let _ = ch.send_eof();
     let mut stderr = String::new();
     let _ = ch.stderr().read_to_string(&mut stderr);

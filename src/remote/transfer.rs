@@ -184,15 +184,22 @@ pub fn upload(
             mtime: meta_mtime(&meta),
             mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
         };
-        tarstream::upload(
-            &conn,
+        let top = |e: &Entry| e.name.split('/').next().unwrap_or("").to_string();
+        let fresh = plan
+            .send
+            .iter()
+            .chain(&plan.dirs)
+            .chain(&plan.resumed)
+            .all(|e| !dest_all.contains_key(&top(e)));
+        let job = tarstream::UploadJob {
             local_dir,
-            &remote.path,
-            &source,
-            &plan,
-            &root_entry,
-            progress,
-        )?;
+            remote_dir: &remote.path,
+            source: &source,
+            plan: &plan,
+            root: &root_entry,
+            fresh,
+        };
+        tarstream::upload(&conn, &job, progress)?;
     } else if let Some(s) = &sftp {
         sftp::upload(
             s,
