@@ -551,3 +551,37 @@ fn falls_back_to_sftp_without_tar() {
     assert_eq!(json(&out)["method"], "sftp");
     assert_eq!(files_only(snapshot(&src)), files_only(snapshot(&back)));
 }
+
+#[test]
+fn passphrase_key_fails_clearly_in_batch() {
+    let sshd = Sshd::start();
+    let key = sshd.home.join(".ssh/id_ed25519");
+    std::fs::remove_file(&key).expect("rm key");
+    std::fs::remove_file(sshd.home.join(".ssh/id_ed25519.pub")).expect("rm pub");
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "secret words", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen");
+    assert!(out.status.success());
+    let authorized = sshd.dir.path().join("authorized_keys");
+    std::fs::copy(sshd.home.join(".ssh/id_ed25519.pub"), &authorized).expect("authorize");
+    let src = sshd.dir.path().join("src");
+    write(&src, "f", b"x");
+    let dst = sshd.remote_dir("d");
+    // stdin is a pipe, not a terminal: nobody can be asked.
+    let out = sshd
+        .ludus()
+        .arg("upload")
+        .arg(&src)
+        .arg(sshd.target(&dst))
+        .write_stdin("")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("passphrase") && err.contains("ssh-add"),
+        "{err}"
+    );
+}
