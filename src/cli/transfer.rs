@@ -320,3 +320,41 @@ fn read_no_echo(tty: &std::fs::File) -> Option<String> {
     r.ok()?;
     Some(line.trim_end_matches(['\n', '\r']).to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(sent: u64, skipped: u64) -> Summary {
+        Summary {
+            direction: Direction::Upload,
+            host: "me@login:22".to_string(),
+            remote_dir: "/scratch/me/quick".to_string(),
+            local_dir: "instances/quick".to_string(),
+            method: "tar",
+            files_sent: sent,
+            files_skipped: skipped,
+            files_resumed: 0,
+            dirs_created: 0,
+            deleted: 0,
+            bytes_sent: 3_565_158,
+            seconds: 1.234,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn summary_lines() {
+        let spec = RemoteSpec::parse("mycluster:/scratch/me/quick").expect("spec");
+        assert_eq!(
+            summary_line(&summary(120, 5), &spec),
+            "upload instances/quick -> mycluster:/scratch/me/quick: 120 files sent (3.4 MiB), 5 skipped in 1.23 s via tar"
+        );
+        assert_eq!(
+            summary_line(&summary(0, 125), &spec),
+            "upload instances/quick -> mycluster:/scratch/me/quick: nothing to transfer, all 125 files already match (1.23 s)"
+        );
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+}

@@ -107,11 +107,18 @@ pub fn upload(
         ));
     }
     let filter = Filter::new(&opts.include, &opts.exclude)?;
-    let conn = connect(remote, opts, progress, prompt)?;
+    let (local_listing, remote_side) = alongside(
+        || list_local(local_dir),
+        || {
+            let conn = connect(remote, opts, progress, prompt)?;
+            progress.stage("listing both sides");
+            let probe = probe(&conn, &remote.path, false)?;
+            Ok((conn, probe))
+        },
+    );
+    let source = filter.apply(&local_listing?);
+    let (conn, probe) = remote_side?;
     let host = conn.host_label();
-    progress.stage("listing both sides");
-    let source = filter.apply(&list_local(local_dir)?);
-    let probe = probe(&conn, &remote.path, false)?;
     let use_tar = probe.has_tar && !opts.force_sftp;
     let sftp = if use_tar && probe.listing.is_some() {
         None
@@ -164,14 +171,25 @@ pub fn upload(
         opts.dry_run,
     );
     if opts.dry_run || plan.is_empty() {
+        if !opts.dry_run && use_tar && !staged.is_empty() {
+            // An interrupted upload whose files are no longer needed: drop its staging area.
+            let script = format!("rm -rf -- {}/{STAGING_DIR}", quote(&remote.path));
+            check_status(
+                &conn,
+                "removing the staging directory",
+                conn.run(&sh(&script), b"")?,
+            )?;
+        }
         summary.seconds = t0.elapsed().as_secs_f64();
         return Ok(summary);
     }
     progress.start(plan.send.len() as u64, plan.bytes);
     if use_tar {
+        let resumed: std::collections::HashSet<&str> =
+            plan.resumed.iter().map(|e| e.name.as_str()).collect();
         let stale: Vec<&str> = staged
             .values()
-            .filter(|e| e.kind != Kind::Dir && !plan.resumed.iter().any(|r| r.name == e.name))
+            .filter(|e| e.kind != Kind::Dir && !resumed.contains(e.name.as_str()))
             .map(|e| e.name.as_str())
             .collect();
         if !stale.is_empty() {
@@ -240,10 +258,17 @@ pub fn download(
         ));
     }
     let filter = Filter::new(&opts.include, &opts.exclude)?;
-    let conn = connect(remote, opts, progress, prompt)?;
+    let (local_listing, remote_side) = alongside(
+        || list_local(local_dir),
+        || {
+            let conn = connect(remote, opts, progress, prompt)?;
+            progress.stage("listing both sides");
+            let probe = probe(&conn, &remote.path, true)?;
+            Ok((conn, probe))
+        },
+    );
+    let (conn, probe) = remote_side?;
     let host = conn.host_label();
-    progress.stage("listing both sides");
-    let probe = probe(&conn, &remote.path, true)?;
     let use_tar = probe.has_tar && !opts.force_sftp;
     let sftp = if use_tar && probe.listing.is_some() {
         None
@@ -257,7 +282,7 @@ pub fn download(
         (None, None) => Listing::new(),
     };
     let source = filter.apply(&source_all);
-    let dest = filter.apply(&list_local(local_dir)?);
+    let dest = filter.apply(&local_listing?);
     let plan = if opts.checksum {
         let (dst_hash, src_hash) = checksums(
             &conn,
@@ -307,6 +332,28 @@ pub fn download(
     progress.finish();
     summary.seconds = t0.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Runs the local listing on another thread while this one connects and lists the remote side:
+/// the two walks cost the same order of time, so overlapping them halves a no-op run.
+fn alongside<L, R>(
+    local: impl FnOnce() -> Result<L, RemoteError> + Send,
+    remote: impl FnOnce() -> Result<R, RemoteError>,
+) -> (Result<L, RemoteError>, Result<R, RemoteError>)
+where
+    L: Send,
+{
+    std::thread::scope(|s| {
+        let handle = s.spawn(local);
+        let r = remote();
+        let l = handle.join().unwrap_or_else(|_| {
+            Err(RemoteError::io(
+                ".",
+                std::io::Error::other("the local listing thread panicked"),
+            ))
+        });
+        (l, r)
+    })
 }
 
 fn connect(
