@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark `ludus upload` against `rsync -a -e ssh`, `scp -r` and `tar | ssh tar` on a
 # throwaway sshd on 127.0.0.1: N files of 1 KiB (default 10,000, in 100 directories), median of
-# 3 runs each, all in the same run so the ratios are fair on a noisy machine.
+# 3 interleaved rounds, all in the same run so the ratios are fair on a noisy machine.
 #
 # Needs: openssh-server, openssh-client, rsync (Debian packages). Usage:
 #   scripts/bench-transfer.sh [FILES]
@@ -74,33 +74,44 @@ echo "data: $(find "$SRC" -type f | wc -l) files, $(du -sh "$SRC" | cut -f1); ss
 
 DST=$T/remote
 now() { date +%s.%N; }
-# time_cmd NAME PREP CMD: median of REPS wall times of CMD, PREP run (untimed) before each.
-time_cmd() {
-    local name=$1 prep=$2 cmd=$3 times=() t0 t1
-    for _ in $(seq $REPS); do
-        eval "$prep"
-        t0=$(now)
-        eval "$cmd" > "$T/out.log" 2>&1 || { echo "$name failed:"; cat "$T/out.log"; exit 1; }
-        t1=$(now)
-        times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')")
-    done
-    printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (REPS + 1) / 2 ))p"
+# The load on a shared machine drifts, so the tools take turns: each round runs every command
+# once, and each figure is the median over the rounds.
+declare -A TIMES
+run_timed() { # NAME CMD: append CMD's wall time to TIMES[NAME]
+    local t0 t1
+    t0=$(now)
+    eval "$2" > "$T/out.log" 2>&1 || { echo "$1 failed:"; cat "$T/out.log"; exit 1; }
+    t1=$(now)
+    TIMES[$1]="${TIMES[$1]:-} $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')"
 }
+fresh() { rm -rf "$DST"; sync; }
+median() { printf '%s\n' ${TIMES[$1]} | sort -g | sed -n "$(( (REPS + 1) / 2 ))p"; }
 
-FRESH='rm -rf "$DST"; sync'
-KEEP='sync'
 LUDUS_ARGS="-F $T/ssh_config --known-hosts $T/known_hosts --no-agent"
-ludus_fresh=$(time_cmd "ludus upload" "$FRESH" "$LUDUS upload $LUDUS_ARGS $SRC bench:$DST")
-ludus_noop=$(time_cmd "ludus re-upload" "$KEEP" "$LUDUS upload $LUDUS_ARGS $SRC bench:$DST")
-rsync_fresh=$(time_cmd "rsync" "$FRESH" "rsync -a -e '$SSH' $SRC/ bench:$DST/")
-rsync_noop=$(time_cmd "rsync re-run" "$KEEP" "rsync -a -e '$SSH' $SRC/ bench:$DST/")
-scp_fresh=$(time_cmd "scp -r" "$FRESH" "scp -q -r -F $T/ssh_config $SRC bench:$DST")
-tar_fresh=$(time_cmd "tar | ssh" "$FRESH" "tar -C $SRC -cf - . | $SSH bench 'mkdir -p $DST && tar -C $DST -xf -'")
+for round in $(seq $REPS); do
+    echo "round $round/$REPS"
+    fresh; run_timed ludus "$LUDUS upload $LUDUS_ARGS $SRC bench:$DST"
+    sync;  run_timed ludus_noop "$LUDUS upload $LUDUS_ARGS $SRC bench:$DST"
+    grep -q 'nothing to transfer' "$T/out.log" || { echo "ludus re-run sent files:"; cat "$T/out.log"; exit 1; }
+    fresh; run_timed rsync "rsync -a -e '$SSH' $SRC/ bench:$DST/"
+    sync;  run_timed rsync_noop "rsync -a -e '$SSH' $SRC/ bench:$DST/"
+    fresh; run_timed scp "scp -q -r -F $T/ssh_config $SRC bench:$DST"
+    fresh; run_timed tar "tar -C $SRC -cf - . | $SSH bench 'mkdir -p $DST && tar -C $DST -xf -'"
+done
+
+ludus_fresh=$(median ludus); ludus_noop=$(median ludus_noop)
+rsync_fresh=$(median rsync); rsync_noop=$(median rsync_noop)
+scp_fresh=$(median scp); tar_fresh=$(median tar)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf '\nupload of %d files of 1 KiB over loopback sshd, median of %d (seconds)\n' "$FILES" "$REPS"
-printf '  %-28s %7.3f\n' "ludus upload" "$ludus_fresh" "ludus upload (no-op re-run)" "$ludus_noop" \
-    "rsync -a -e ssh" "$rsync_fresh" "rsync (no-op re-run)" "$rsync_noop" "scp -r" "$scp_fresh" "tar | ssh tar" "$tar_fresh"
+printf '\nupload of %d files of 1 KiB over loopback sshd, median of %d interleaved rounds (seconds)\n' "$FILES" "$REPS"
+printf '  %-28s %7.3f   (runs:%s)\n' \
+    "ludus upload" "$ludus_fresh" "${TIMES[ludus]}" \
+    "ludus upload (no-op re-run)" "$ludus_noop" "${TIMES[ludus_noop]}" \
+    "rsync -a -e ssh" "$rsync_fresh" "${TIMES[rsync]}" \
+    "rsync (no-op re-run)" "$rsync_noop" "${TIMES[rsync_noop]}" \
+    "scp -r" "$scp_fresh" "${TIMES[scp]}" \
+    "tar | ssh tar" "$tar_fresh" "${TIMES[tar]}"
 printf '\nratios (baseline time / ludus time; > 1 means ludus is faster)\n'
 printf '  vs rsync:              %sx\n' "$(ratio "$rsync_fresh" "$ludus_fresh")"
 printf '  vs scp -r:             %sx\n' "$(ratio "$scp_fresh" "$ludus_fresh")"

@@ -77,6 +77,7 @@ pub struct UploadArgs {
     /// The local directory to send.
     local_dir: PathBuf,
     /// Where to put it: HOST:REMOTE_DIR.
+    #[arg(value_name = "HOST:REMOTE_DIR")]
     remote: String,
     #[command(flatten)]
     common: CommonArgs,
@@ -87,6 +88,7 @@ pub struct UploadArgs {
 #[command(after_help = DOWNLOAD_HELP)]
 pub struct DownloadArgs {
     /// The remote directory to fetch: HOST:REMOTE_DIR.
+    #[arg(value_name = "HOST:REMOTE_DIR")]
     remote: String,
     /// Where to put it locally (created if missing).
     local_dir: PathBuf,
