@@ -179,7 +179,11 @@ pub fn summary_line(s: &Summary, spec: &RemoteSpec) -> String {
             s.files_skipped, s.seconds
         );
     }
-    let sent_word = if s.dry_run { "to send" } else { "sent" };
+    let sent_word = match (s.dry_run, s.direction) {
+        (true, _) => "to transfer",
+        (false, Direction::Upload) => "sent",
+        (false, Direction::Download) => "received",
+    };
     let mut line = format!(
         "{verb} {arrow}: {} files {sent_word} ({}), {} skipped",
         s.files_sent,

@@ -3,104 +3,158 @@
 //! name (`.NAME.ludus-part`) and renamed into place once complete, with its mode and
 //! modification time set, so a half file never appears under its real name.
 
+use std::collections::HashSet;
 use std::fs::{File, FileTimes, Permissions};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::RemoteError;
 use super::listing::{Entry, Kind};
 use super::safety::{check_relative, check_symlink, join, part_name, prepare_parents};
 
-/// Writes a received file (`data` yields exactly its content). Returns the bytes written.
-pub fn write_file(
-    root: &Path,
-    side: &str,
-    name: &str,
-    mode: u32,
-    mtime: i64,
-    data: &mut dyn Read,
-) -> Result<u64, RemoteError> {
-    check_relative(side, name)?;
-    prepare_parents(root, name)?;
-    let path = join(root, name);
-    if let Ok(m) = std::fs::symlink_metadata(&path)
-        && m.is_dir()
-    {
-        return Err(RemoteError::KindConflict {
-            path: name.to_string(),
-            source_kind: "file",
-            dest_kind: "directory",
-        });
+/// The local target directory of a download: writes received entries, remembering which
+/// parent directories were already checked (so a tree of many files costs one check per
+/// directory, not per file).
+pub struct LocalTree {
+    root: PathBuf,
+    side: String,
+    checked: HashSet<String>,
+}
+
+impl LocalTree {
+    /// A target at `root` receiving from `side` (the host, for messages).
+    pub fn new(root: &Path, side: &str) -> LocalTree {
+        LocalTree {
+            root: root.to_path_buf(),
+            side: side.to_string(),
+            checked: HashSet::new(),
+        }
     }
-    let tmp = part_name(&path);
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| RemoteError::io(&tmp, e))?;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match data.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                drop(f);
-                let _ = std::fs::remove_file(&tmp);
-                return Err(RemoteError::Protocol {
-                    host: side.to_string(),
-                    what: format!("receiving {name}"),
-                    problem: e.to_string(),
-                });
-            }
+
+    /// Creates the parents of `name` (checked), never going through a symlink.
+    fn parents(&mut self, name: &str) -> Result<(), RemoteError> {
+        let Some((parent, _)) = name.rsplit_once('/') else {
+            return Ok(());
         };
-        f.write_all(&buf[..n])
-            .map_err(|e| RemoteError::io(&tmp, e))?;
-        total += n as u64;
+        if self.checked.contains(parent) {
+            return Ok(());
+        }
+        prepare_parents(&self.root, name)?;
+        let mut p = parent;
+        loop {
+            self.checked.insert(p.to_string());
+            match p.rsplit_once('/') {
+                Some((up, _)) => p = up,
+                None => break,
+            }
+        }
+        Ok(())
     }
-    f.set_permissions(Permissions::from_mode(mode & 0o1777))
-        .map_err(|e| RemoteError::io(&tmp, e))?;
-    let t = to_time(mtime);
-    f.set_times(FileTimes::new().set_modified(t).set_accessed(t))
-        .map_err(|e| RemoteError::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, &path).map_err(|e| RemoteError::io(&path, e))?;
-    Ok(total)
-}
 
-/// Creates a received symlink (only if it stays inside the target), via a temporary name.
-pub fn write_symlink(root: &Path, side: &str, name: &str, target: &str) -> Result<(), RemoteError> {
-    check_relative(side, name)?;
-    check_symlink(side, name, target)?;
-    prepare_parents(root, name)?;
-    let path = join(root, name);
-    let tmp = part_name(&path);
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp).map_err(|e| RemoteError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| RemoteError::io(&path, e))
-}
+    /// Writes a received file (`data` yields exactly its content). Returns the bytes written.
+    pub fn write_file(
+        &mut self,
+        name: &str,
+        mode: u32,
+        mtime: i64,
+        data: &mut dyn Read,
+    ) -> Result<u64, RemoteError> {
+        check_relative(&self.side, name)?;
+        self.parents(name)?;
+        let path = join(&self.root, name);
+        let tmp = part_name(&path);
+        let open = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+        };
+        let mut f = match open() {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Left by an interrupted run: replace it (never write through it).
+                std::fs::remove_file(&tmp).map_err(|e| RemoteError::io(&tmp, e))?;
+                open().map_err(|e| RemoteError::io(&tmp, e))?
+            }
+            Err(e) => return Err(RemoteError::io(&tmp, e)),
+        };
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = match data.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    drop(f);
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(RemoteError::Protocol {
+                        host: self.side.clone(),
+                        what: format!("receiving {name}"),
+                        problem: e.to_string(),
+                    });
+                }
+            };
+            f.write_all(&buf[..n])
+                .map_err(|e| RemoteError::io(&tmp, e))?;
+            total += n as u64;
+        }
+        f.set_permissions(Permissions::from_mode(mode & 0o1777))
+            .map_err(|e| RemoteError::io(&tmp, e))?;
+        let t = to_time(mtime);
+        f.set_times(FileTimes::new().set_modified(t).set_accessed(t))
+            .map_err(|e| RemoteError::io(&tmp, e))?;
+        drop(f);
+        // rename() replaces a file or symlink but fails on a directory: a kind conflict.
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            if path.is_dir() {
+                RemoteError::KindConflict {
+                    path: name.to_string(),
+                    source_kind: "file",
+                    dest_kind: "directory",
+                }
+            } else {
+                RemoteError::io(&path, e)
+            }
+        })?;
+        Ok(total)
+    }
 
-/// Creates a received directory with its mode.
-pub fn make_dir(root: &Path, side: &str, name: &str, mode: u32) -> Result<(), RemoteError> {
-    check_relative(side, name)?;
-    prepare_parents(root, name)?;
-    let path = join(root, name);
-    match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(RemoteError::KindConflict {
-            path: name.to_string(),
-            source_kind: "directory",
-            dest_kind: "file",
-        }),
-        Err(_) => {
-            std::fs::create_dir(&path).map_err(|e| RemoteError::io(&path, e))?;
-            // Keep the directory writable for us whatever the remote mode says.
-            std::fs::set_permissions(&path, Permissions::from_mode((mode & 0o1777) | 0o700))
-                .map_err(|e| RemoteError::io(&path, e))
+    /// Creates a received symlink (only if it stays inside the target), via a temporary name.
+    pub fn write_symlink(&mut self, name: &str, target: &str) -> Result<(), RemoteError> {
+        check_relative(&self.side, name)?;
+        check_symlink(&self.side, name, target)?;
+        self.parents(name)?;
+        let path = join(&self.root, name);
+        let tmp = part_name(&path);
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(target, &tmp).map_err(|e| RemoteError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| RemoteError::io(&path, e))
+    }
+
+    /// Creates a received directory with its mode.
+    pub fn make_dir(&mut self, name: &str, mode: u32) -> Result<(), RemoteError> {
+        check_relative(&self.side, name)?;
+        self.parents(name)?;
+        let path = join(&self.root, name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(RemoteError::KindConflict {
+                path: name.to_string(),
+                source_kind: "directory",
+                dest_kind: "file",
+            }),
+            Err(_) => {
+                std::fs::create_dir(&path).map_err(|e| RemoteError::io(&path, e))?;
+                // Keep the directory writable for us whatever the remote mode says.
+                std::fs::set_permissions(&path, Permissions::from_mode((mode & 0o1777) | 0o700))
+                    .map_err(|e| RemoteError::io(&path, e))?;
+                self.checked.insert(name.to_string());
+                Ok(())
+            }
         }
     }
 }
@@ -156,26 +210,32 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ludus-local-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("tmp");
-        let n = write_file(
-            &dir,
-            "h",
-            "a/b/c.txt",
-            0o640,
-            1_600_000_000,
-            &mut &b"hello"[..],
-        )
-        .expect("write");
+        let mut tree = LocalTree::new(&dir, "h");
+        let n = tree
+            .write_file("a/b/c.txt", 0o640, 1_600_000_000, &mut &b"hello"[..])
+            .expect("write");
         assert_eq!(n, 5);
         let m = std::fs::metadata(dir.join("a/b/c.txt")).expect("written");
         assert_eq!(m.permissions().mode() & 0o777, 0o640);
         assert!(!dir.join("a/b/.c.txt.ludus-part").exists());
-        assert!(write_file(&dir, "h", "../evil", 0o644, 0, &mut &b"x"[..]).is_err());
+        assert!(
+            tree.write_file("../evil", 0o644, 0, &mut &b"x"[..])
+                .is_err()
+        );
         std::os::unix::fs::symlink("/tmp", dir.join("out")).expect("symlink");
         assert!(
-            write_file(&dir, "h", "out/evil", 0o644, 0, &mut &b"x"[..]).is_err(),
+            tree.write_file("out/evil", 0o644, 0, &mut &b"x"[..])
+                .is_err(),
             "never through a symlink"
         );
-        assert!(write_symlink(&dir, "h", "l", "../x").is_err());
+        assert!(tree.write_symlink("l", "../x").is_err());
+        // A second tree (no cached parents) must also refuse the symlinked directory.
+        let mut fresh = LocalTree::new(&dir, "h");
+        assert!(
+            fresh
+                .write_file("out/evil2", 0o644, 0, &mut &b"x"[..])
+                .is_err()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -10,9 +10,10 @@ use sha2::Digest;
 use ssh2::{FileStat, OpenFlags, OpenType, Sftp};
 
 use super::listing::{Entry, Kind, Listing};
+use super::local::LocalTree;
 use super::plan::Plan;
 use super::safety::{PART_SUFFIX, check_relative, check_symlink, is_internal, join};
-use super::{Progress, RemoteError, local};
+use super::{Progress, RemoteError};
 
 fn remote_path(dir: &str, name: &str) -> PathBuf {
     if name.is_empty() {
@@ -221,7 +222,7 @@ pub fn download(
     sftp: &Sftp,
     host: &str,
     remote_dir: &str,
-    local_dir: &Path,
+    local: &mut LocalTree,
     plan: &Plan,
     progress: &mut dyn Progress,
 ) -> Result<(), RemoteError> {
@@ -232,11 +233,11 @@ pub fn download(
                 let mut rf = sftp
                     .open(&src)
                     .map_err(|er| err(host, format!("opening {}", src.display()), er))?;
-                let n = local::write_file(local_dir, host, &e.name, e.mode, e.mtime, &mut rf)?;
+                let n = local.write_file(&e.name, e.mode, e.mtime, &mut rf)?;
                 progress.file_done(n);
             }
             Kind::Symlink(target) => {
-                local::write_symlink(local_dir, host, &e.name, target)?;
+                local.write_symlink(&e.name, target)?;
                 progress.file_done(0);
             }
             Kind::Dir => {}

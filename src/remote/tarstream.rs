@@ -8,12 +8,13 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use super::listing::{Entry, Kind, Listing};
+use super::local::LocalTree;
 use super::plan::Plan;
 use super::safety::{STAGING_DIR, join};
 use super::session::{Connection, finish_channel};
 use super::shell::{quote, sh};
 use super::transfer::tail;
-use super::{Progress, RemoteError, local};
+use super::{Progress, RemoteError};
 
 /// What [`upload`] sends.
 pub struct UploadJob<'a> {
@@ -178,11 +179,11 @@ impl<R: Read> Read for Exact<R> {
     }
 }
 
-/// Receives the planned files and symlinks as a tar stream into `local_dir`.
+/// Receives the planned files and symlinks as a tar stream into `local`.
 pub fn download(
     conn: &Connection,
     remote_dir: &str,
-    local_dir: &Path,
+    local: &mut LocalTree,
     plan: &Plan,
     progress: &mut dyn Progress,
 ) -> Result<(), RemoteError> {
@@ -210,7 +211,7 @@ pub fn download(
     ch.write_all(&list).map_err(io_err)?;
     ch.send_eof()
         .map_err(|e| super::session::ssh_err(&host, "closing stdin", e))?;
-    let received = read_archive(&mut ch, &host, local_dir, &wanted, progress);
+    let received = read_archive(&mut ch, &host, local, &wanted, progress);
     let mut stderr = String::new();
     let _ = ch.stderr().read_to_string(&mut stderr);
     let status = finish_channel(&mut ch, &host)?;
@@ -231,7 +232,7 @@ pub fn download(
 fn read_archive(
     ch: &mut ssh2::Channel,
     host: &str,
-    local_dir: &Path,
+    local: &mut LocalTree,
     wanted: &HashMap<&str, &Entry>,
     progress: &mut dyn Progress,
 ) -> Result<(), RemoteError> {
@@ -263,7 +264,7 @@ fn read_archive(
         let mtime = header.mtime().map_err(|e| proto(e.to_string()))? as i64;
         match header.entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let n = local::write_file(local_dir, host, &name, mode, mtime, &mut entry)?;
+                let n = local.write_file(&name, mode, mtime, &mut entry)?;
                 progress.file_done(n);
             }
             tar::EntryType::Symlink => {
@@ -271,7 +272,7 @@ fn read_archive(
                     .link_name_bytes()
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
-                local::write_symlink(local_dir, host, &name, &target)?;
+                local.write_symlink(&name, &target)?;
                 progress.file_done(0);
             }
             other => {

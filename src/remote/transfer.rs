@@ -317,14 +317,15 @@ pub fn download(
         return Ok(summary);
     }
     std::fs::create_dir_all(local_dir).map_err(|e| RemoteError::io(local_dir, e))?;
+    let mut tree = local::LocalTree::new(local_dir, &host);
     for d in &plan.dirs {
-        local::make_dir(local_dir, &host, &d.name, d.mode)?;
+        tree.make_dir(&d.name, d.mode)?;
     }
     progress.start(plan.send.len() as u64, plan.bytes);
     if use_tar {
-        tarstream::download(&conn, &remote.path, local_dir, &plan, progress)?;
+        tarstream::download(&conn, &remote.path, &mut tree, &plan, progress)?;
     } else if let Some(s) = &sftp {
-        sftp::download(s, &host, &remote.path, local_dir, &plan, progress)?;
+        sftp::download(s, &host, &remote.path, &mut tree, &plan, progress)?;
     }
     if opts.delete {
         summary.deleted = local::delete(local_dir, &plan.delete)?;
