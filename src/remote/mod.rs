@@ -13,6 +13,7 @@
 //! unset), unlike the OpenSSH client, which always uses the passwd entry. `-F FILE`,
 //! `--known-hosts FILE` and `-i FILE` override each file.
 
+mod commands;
 pub mod config;
 mod error;
 pub mod known_hosts;

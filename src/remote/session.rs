@@ -203,8 +203,7 @@ impl Connection {
             .map_err(|e| ssh_err(&label, "closing stdin", e))?;
         let mut stdout = Vec::new();
         ch.read_to_end(&mut stdout).map_err(io_err)?;
-        let mut stderr = String::new();
-        let _ = ch.stderr().read_to_string(&mut stderr);
+        let stderr = read_stderr(&mut ch);
         finish_channel(&mut ch, &label).map(|status| Output {
             status,
             stdout,
@@ -218,6 +217,13 @@ impl Connection {
             .sftp()
             .map_err(|e| ssh_err(&self.host_label(), "starting SFTP", e))
     }
+}
+
+/// Everything left on a channel's stderr, as (lossy) text.
+pub fn read_stderr(ch: &mut ssh2::Channel) -> String {
+    let mut buf = Vec::new();
+    let _ = ch.stderr().read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// Waits for the remote end of a channel and returns the exit status.

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+use super::commands::tail;
 use super::listing::{Entry, Kind, Listing};
 use super::local::LocalTree;
 use super::plan::Plan;
 use super::safety::{STAGING_DIR, join};
-use super::session::{Connection, finish_channel};
+use super::session::{Connection, finish_channel, read_stderr};
 use super::shell::{quote, sh};
-use super::transfer::tail;
 use super::{Progress, RemoteError};
 
 /// What [`upload`] sends.
@@ -61,8 +61,7 @@ pub fn upload(
         progress,
     );
     let _ = ch.send_eof();
-    let mut stderr = String::new();
-    let _ = ch.stderr().read_to_string(&mut stderr);
+    let stderr = read_stderr(&mut ch);
     let status = finish_channel(&mut ch, &host)?;
     if status != 0 {
         return Err(RemoteError::RemoteCommand {
@@ -212,8 +211,7 @@ pub fn download(
     ch.send_eof()
         .map_err(|e| super::session::ssh_err(&host, "closing stdin", e))?;
     let received = read_archive(&mut ch, &host, local, &wanted, progress);
-    let mut stderr = String::new();
-    let _ = ch.stderr().read_to_string(&mut stderr);
+    let stderr = read_stderr(&mut ch);
     let status = finish_channel(&mut ch, &host)?;
     received?;
     // GNU tar exits 1 when a file changed while it was read: the data is still consistent
