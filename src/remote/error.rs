@@ -27,16 +27,16 @@ pub enum RemoteError {
         problem: String,
     },
     /// A local file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The system error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The TCP connection failed.
     #[error(
-        "cannot connect to {host} port {port}: {source} (check the host name, the port and that sshd runs there)"
+        "cannot connect to {host} port {port}: {error} (check the host name, the port and that sshd runs there)"
     )]
     Connect {
         /// Host name or address.
@@ -44,17 +44,17 @@ pub enum RemoteError {
         /// TCP port.
         port: u16,
         /// The system error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// An SSH protocol step failed.
-    #[error("{host}: {what}: {source}")]
+    #[error("{host}: {what}: {error}")]
     Ssh {
         /// The host (as `host:port`).
         host: String,
         /// The step that failed.
         what: String,
         /// The libssh2 error.
-        source: ssh2::Error,
+        error: ssh2::Error,
     },
     /// The server's host key is not in any known_hosts file.
     #[error(
@@ -174,10 +174,10 @@ pub enum RemoteError {
 
 impl RemoteError {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         RemoteError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }

@@ -131,10 +131,10 @@ impl Connection {
         prompt: &mut dyn Prompt,
     ) -> Result<Connection, RemoteError> {
         let label = format!("{}:{}", endpoint.host, endpoint.port);
-        let connect_err = |source| RemoteError::Connect {
+        let connect_err = |error| RemoteError::Connect {
             host: endpoint.host.clone(),
             port: endpoint.port,
-            source,
+            error,
         };
         let addrs: Vec<_> = (endpoint.host.as_str(), endpoint.port)
             .to_socket_addrs()
@@ -235,11 +235,11 @@ pub fn finish_channel(ch: &mut ssh2::Channel, label: &str) -> Result<i32, Remote
 }
 
 /// Wraps a libssh2 error.
-pub fn ssh_err(host: &str, what: &str, source: ssh2::Error) -> RemoteError {
+pub fn ssh_err(host: &str, what: &str, error: ssh2::Error) -> RemoteError {
     RemoteError::Ssh {
         host: host.to_string(),
         what: what.to_string(),
-        source,
+        error,
     }
 }
 
@@ -378,6 +378,17 @@ fn authenticate(
             }
             None => needs_passphrase = needs_passphrase.or_else(|| Some(key.clone())),
         }
+    }
+    if tried.is_empty() {
+        let looked: Vec<String> = ep
+            .identity_files
+            .iter()
+            .map(|k| k.display().to_string())
+            .collect();
+        tried.push(format!(
+            "no ssh-agent and no key file found; looked for {}",
+            looked.join(", ")
+        ));
     }
     match needs_passphrase {
         Some(key) => Err(RemoteError::PassphraseNeeded { key }),
