@@ -585,3 +585,78 @@ fn passphrase_key_fails_clearly_in_batch() {
         "{err}"
     );
 }
+
+#[test]
+fn download_resumes_after_client_killed() {
+    let sshd = Sshd::start();
+    let remote = sshd.remote_dir("results");
+    let chunk: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    for i in 0..24 {
+        write(&remote, &format!("log{i:02}.bin"), &chunk);
+    }
+    let local = sshd.dir.path().join("local");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ludus"));
+    cmd.env("HOME", &sshd.home)
+        .env_remove("SSH_AUTH_SOCK")
+        .arg("download")
+        .arg(sshd.target(&remote))
+        .arg(&local);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    let t0 = Instant::now();
+    let complete = || {
+        std::fs::read_dir(&local)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    while complete() < 3 {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "download finished before it could be interrupted"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "download never started"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    // Every file under its real name is complete; the one in flight is only a `.ludus-part`.
+    for e in std::fs::read_dir(&local).expect("local") {
+        let e = e.expect("entry");
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') {
+            assert_eq!(
+                e.metadata().expect("meta").len(),
+                chunk.len() as u64,
+                "{name} is a half file"
+            );
+        }
+    }
+    let out = sshd
+        .ludus()
+        .args(["download", "--json"])
+        .arg(sshd.target(&remote))
+        .arg(&local)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json(&out);
+    assert!(
+        j["files_skipped"].as_u64().expect("skipped") >= 3,
+        "finished files must not be fetched again: {j}"
+    );
+    let names: Vec<String> = snapshot(&local).into_keys().collect();
+    assert_eq!(names.len(), 24, "leftover temporary files: {names:?}");
+    assert_eq!(files_only(snapshot(&remote)), files_only(snapshot(&local)));
+}
