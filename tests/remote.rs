@@ -660,3 +660,68 @@ fn download_resumes_after_client_killed() {
     assert_eq!(names.len(), 24, "leftover temporary files: {names:?}");
     assert_eq!(files_only(snapshot(&remote)), files_only(snapshot(&local)));
 }
+
+#[test]
+fn upload_resumes_a_half_sent_file_in_place() {
+    let sshd = Sshd::start();
+    let src = sshd.dir.path().join("src");
+    let big: Vec<u8> = (0..64 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    write(&src, "checkpoint.bin", &big);
+    let dst = sshd.remote_dir("ckpt");
+    let staged = dst.join(".ludus-partial/checkpoint.bin");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ludus"));
+    cmd.env("HOME", &sshd.home)
+        .env_remove("SSH_AUTH_SOCK")
+        .arg("upload")
+        .arg(&src)
+        .arg(sshd.target(&dst));
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    let t0 = Instant::now();
+    while std::fs::metadata(&staged).map(|m| m.len()).unwrap_or(0) < 8 << 20 {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "upload finished before it could be interrupted"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "upload never started"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    assert!(
+        !dst.join("checkpoint.bin").exists(),
+        "a half file is visible under its real name"
+    );
+    let staged_len = std::fs::metadata(&staged).expect("staged").len();
+    let out = sshd
+        .ludus()
+        .args(["upload", "--json"])
+        .arg(&src)
+        .arg(sshd.target(&dst))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json(&out);
+    assert_eq!(j["files_resumed"], 1, "{j}");
+    // The interrupted run's remote tar may still have written a little after the kill.
+    let sent = j["bytes_sent"].as_u64().expect("bytes");
+    assert!(
+        sent <= big.len() as u64 - staged_len,
+        "only the rest is sent: {j}"
+    );
+    assert_eq!(
+        std::fs::read(dst.join("checkpoint.bin")).expect("installed"),
+        big
+    );
+    assert_eq!(files_only(snapshot(&src)), files_only(snapshot(&dst)));
+}

@@ -270,3 +270,80 @@ pub(super) fn missing_remote(host: &str, path: &str) -> RemoteError {
         stderr: "no such directory on the remote side".to_string(),
     }
 }
+
+/// Resumes one half-staged upload file: if the first `prefix` bytes staged remotely hash like
+/// the local file's, writes that prefix plus the rest (sent now) to a new staged file with the
+/// file's mode and time, renamed over the old one: a process of the interrupted run that is
+/// still writing the old file cannot corrupt it. Returns false (send the whole file) when the
+/// prefixes differ.
+pub(super) fn append_staged(
+    conn: &Connection,
+    dir: &str,
+    e: &Entry,
+    local: &std::path::Path,
+    prefix: u64,
+) -> Result<bool, RemoteError> {
+    use sha2::Digest;
+    use std::io::{Read, Seek, SeekFrom};
+    let host = conn.host_label();
+    let staged = format!("{}/{STAGING_DIR}/{}", dir.trim_end_matches('/'), e.name);
+    let mut f = std::fs::File::open(local).map_err(|err| RemoteError::io(local, err))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = prefix;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let n = f
+            .read(&mut buf[..want])
+            .map_err(|err| RemoteError::io(local, err))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        h.update(&buf[..n]);
+        left -= n as u64;
+    }
+    let local_hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let out = conn.run(
+        &sh(&format!(
+            "head -c {prefix} -- {} | sha256sum",
+            quote(&staged)
+        )),
+        b"",
+    )?;
+    let remote_hex = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if out.status != 0 || remote_hex != local_hex {
+        return Ok(false);
+    }
+    let script = format!(
+        "set -e; f={}; t=\"$f.resume\"; {{ head -c {prefix} -- \"$f\"; cat; }} > \"$t\"; chmod {:o} \"$t\"; touch -d @{} \"$t\"; mv -f -- \"$t\" \"$f\"",
+        quote(&staged),
+        e.mode & 0o7777,
+        e.mtime.max(0)
+    );
+    let mut ch = conn.exec(&sh(&script))?;
+    f.seek(SeekFrom::Start(prefix))
+        .map_err(|err| RemoteError::io(local, err))?;
+    let mut rest = f.take(e.size - prefix);
+    let copied = std::io::copy(&mut rest, &mut ch);
+    let _ = ch.send_eof();
+    let stderr = super::session::read_stderr(&mut ch);
+    let status = super::session::finish_channel(&mut ch, &host)?;
+    if status != 0 {
+        return Err(RemoteError::RemoteCommand {
+            host,
+            what: format!("resuming {}", e.name),
+            status,
+            stderr: tail(&stderr),
+        });
+    }
+    copied.map_err(|err| RemoteError::Protocol {
+        host,
+        what: format!("resuming {}", e.name),
+        problem: err.to_string(),
+    })?;
+    Ok(true)
+}

@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::commands::{
-    check_status, checksums, delete_remote, missing_remote, probe, remove_stale_staged,
+    self, check_status, checksums, delete_remote, missing_remote, probe, remove_stale_staged,
     same_by_hash,
 };
 use super::listing::{Entry, Filter, Kind, Listing, list_local};
@@ -135,7 +135,7 @@ pub fn upload(
         (None, None) => (Listing::new(), Listing::new()),
     };
     let dest = filter.apply(&dest_all);
-    let plan = if opts.checksum {
+    let mut plan = if opts.checksum {
         let (src_hash, dst_hash) = checksums(
             &conn,
             sftp.as_ref(),
@@ -155,6 +155,9 @@ pub fn upload(
     } else {
         make_plan(&source, &dest, &staged, &same_by_time, opts.delete)?
     };
+    if use_tar && !opts.dry_run {
+        resume_partial_files(&conn, local_dir, &remote.path, &staged, &mut plan)?;
+    }
     let mut summary = summary_of(
         Direction::Upload,
         &conn,
@@ -327,6 +330,47 @@ pub fn download(
     progress.finish();
     summary.seconds = t0.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Smallest staged prefix worth resuming in place rather than sending the file again.
+const RESUME_MIN_BYTES: u64 = 1 << 20;
+
+/// For each file an interrupted upload left half-staged (a prefix of at least
+/// [`RESUME_MIN_BYTES`]), checks that the staged prefix hashes like the local file's, then
+/// appends only the rest. Such files move from `send` to `resumed`.
+fn resume_partial_files(
+    conn: &Connection,
+    local_dir: &Path,
+    remote_dir: &str,
+    staged: &Listing,
+    plan: &mut Plan,
+) -> Result<(), RemoteError> {
+    let mut keep = Vec::with_capacity(plan.send.len());
+    for e in std::mem::take(&mut plan.send) {
+        let prefix = match staged.get(&e.name) {
+            Some(st)
+                if e.kind == Kind::File
+                    && st.kind == Kind::File
+                    && st.size >= RESUME_MIN_BYTES
+                    && st.size < e.size =>
+            {
+                st.size
+            }
+            _ => {
+                keep.push(e);
+                continue;
+            }
+        };
+        let path = super::safety::join(local_dir, &e.name);
+        if commands::append_staged(conn, remote_dir, &e, &path, prefix)? {
+            plan.bytes -= prefix;
+            plan.resumed.push(e);
+        } else {
+            keep.push(e);
+        }
+    }
+    plan.send = keep;
+    Ok(())
 }
 
 /// Runs the local listing on another thread while this one connects and lists the remote side:
