@@ -17,6 +17,7 @@ pub mod cli;
 pub mod exec;
 pub mod model;
 pub mod plan;
+pub mod remote;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -25,6 +25,7 @@ mod run;
 mod run_instances;
 mod select_best;
 mod status;
+mod transfer;
 
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -72,6 +73,10 @@ enum Command {
     ///
     /// Example: ludus mdp river_swim --set size=10 --json
     Mdp(mdp::MdpArgs),
+    /// Copy a local directory to HOST:REMOTE_DIR over SSH (incremental, resumable).
+    Upload(transfer::UploadArgs),
+    /// Copy HOST:REMOTE_DIR into a local directory over SSH (incremental, resumable).
+    Download(transfer::DownloadArgs),
 }
 
 /// Context shared by every verb: the registry of agents and MDPs.
@@ -118,5 +123,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::SelectBest(args) => select_best::run(args, ctx),
         Command::Report(args) => report::run(args, ctx),
         Command::Mdp(args) => mdp::run(args, ctx),
+        Command::Upload(args) => transfer::run_upload(args, ctx),
+        Command::Download(args) => transfer::run_download(args, ctx),
     }
 }

@@ -1,6 +1,9 @@
 //! Shared helpers for the integration tests: a temp folder and the real `ludus` binary.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod sshd;
+pub mod tree;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
