@@ -16,7 +16,7 @@ Examples:
   ludus status instances/quick
   ludus status instances/quick --json     # {\"total\":..,\"done\":..,\"pending\":..,...}
 
-`running` counts instances with a live run marker (on another host a marker is trusted as is).")]
+`running` counts instances listed by a live run-instances process (on another host: trusted as is).")]
 pub struct StatusArgs {
     /// Planned folders (or folders of .bin files).
     #[arg(required = true)]
@@ -45,25 +45,20 @@ fn pid_alive(pid: i32) -> bool {
     }
 }
 
-fn marker_live(path: &std::path::Path, me: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
-    let mut parts = text.split_whitespace();
-    let (Some(host), Some(pid)) = (
-        parts.next(),
-        parts.next().and_then(|p| p.parse::<i32>().ok()),
-    ) else {
-        return false;
-    };
-    host != me || pid_alive(pid)
-}
-
 /// Runs `ludus status`.
 pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut sel = Selection::resolve(&args.paths)?;
     sel.dedup();
     let me = hostname();
+    // Ids in the running files of live processes (a process on another host is trusted).
+    let mut running_ids = std::collections::HashSet::new();
+    for (d, dir) in sel.dirs.iter().enumerate() {
+        for (host, pid, ids) in dir.running_lists() {
+            if host != me || pid_alive(pid as i32) {
+                running_ids.extend(ids.into_iter().map(|id| (d, id)));
+            }
+        }
+    }
     let mut all = Counts::default();
     let mut per: BTreeMap<(String, String), Counts> = BTreeMap::new();
     for &it in &sel.items {
@@ -79,7 +74,7 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         let running = status
             .as_ref()
             .is_none_or(|s| s.status == StatusKind::Interrupted)
-            && marker_live(&dir.running_path(it.id), &me);
+            && running_ids.contains(&(it.dir, it.id));
         let c = per.entry((agent, mdp)).or_default();
         for c in [&mut all, c] {
             c.total += 1;

@@ -134,7 +134,9 @@ pub fn run_workers(
         spawn(w, &mut workers)?;
     }
     let mut next_worker = jobs;
+    let mut running = RunningFiles::new(sel, opts);
     while !workers.is_empty() {
+        running.update(&workers);
         match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(Msg::Event(ev)) => {
                 stats.count(&ev);
@@ -196,11 +198,6 @@ fn worker_loop(ctx: &WorkerCtx) {
         let time_limit = instance.time_limit();
         let cap = opts.kill_after_for(time_limit);
         let log = Arc::new(SharedLog::default());
-        let marker = dir.running_path(item.id);
-        let _ = std::fs::write(
-            &marker,
-            format!("{} {}\n", opts.origin.host, std::process::id()),
-        );
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
             item,
             instance: instance.clone(),
@@ -216,7 +213,6 @@ fn worker_loop(ctx: &WorkerCtx) {
         };
         let result = run_and_commit(dir, &instance, registry, &log, &ctl, &opts.origin);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        let _ = std::fs::remove_file(&marker);
         match result {
             Ok(Some(s)) => {
                 let _ = tx.send(Msg::Event(ExecEvent::Finished {
@@ -241,6 +237,57 @@ fn worker_loop(ctx: &WorkerCtx) {
                     .get_or_insert(ExecError::Store(e));
                 break;
             }
+        }
+    }
+}
+
+/// The running files of this process (one per experiment folder): what its workers run now,
+/// for `ludus status`. Rewritten at most once a second, and only when the set changed.
+struct RunningFiles<'a> {
+    sel: &'a Selection,
+    host: String,
+    last: Vec<Vec<crate::plan::InstanceId>>,
+    at: Instant,
+}
+
+impl<'a> RunningFiles<'a> {
+    fn new(sel: &'a Selection, opts: &ExecOptions) -> RunningFiles<'a> {
+        RunningFiles {
+            sel,
+            host: opts.origin.host.clone(),
+            last: vec![Vec::new(); sel.dirs.len()],
+            at: Instant::now() - Duration::from_secs(2),
+        }
+    }
+
+    fn update(&mut self, workers: &[(usize, Arc<Mutex<Option<Running>>>)]) {
+        if self.at.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.at = Instant::now();
+        let mut now = vec![Vec::new(); self.sel.dirs.len()];
+        for (_, slot) in workers {
+            if let Some(r) = slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                now[r.item.dir].push(r.item.id);
+            }
+        }
+        for (d, ids) in now.iter_mut().enumerate() {
+            ids.sort();
+            if *ids == self.last[d] {
+                continue;
+            }
+            let path = self.sel.dirs[d].running_path(&self.host, std::process::id());
+            let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+            let _ = crate::store::atomic_write(&path, text.as_bytes());
+        }
+        self.last = now;
+    }
+}
+
+impl Drop for RunningFiles<'_> {
+    fn drop(&mut self) {
+        for d in &self.sel.dirs {
+            let _ = std::fs::remove_file(d.running_path(&self.host, std::process::id()));
         }
     }
 }

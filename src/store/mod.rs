@@ -197,9 +197,36 @@ impl ExperimentDir {
         self.logs_dir().join(format!("{id}.json"))
     }
 
-    /// `logs/.<id>.running`: a marker that an instance is being run, with host and pid.
-    pub fn running_path(&self, id: InstanceId) -> PathBuf {
-        self.logs_dir().join(format!(".{id}.running"))
+    /// `logs/.running-<host>-<pid>`: the ids a process is running now (one per line), kept
+    /// up to date about once a second and removed when the process ends. One small file per
+    /// process, not one per instance, so tiny instances do not pay for it.
+    pub fn running_path(&self, host: &str, pid: u32) -> PathBuf {
+        self.logs_dir().join(format!(".running-{host}-{pid}"))
+    }
+
+    /// The ids listed in every running file of `logs/`, with the host and pid that wrote them.
+    pub fn running_lists(&self) -> Vec<(String, u32, Vec<InstanceId>)> {
+        let mut out = Vec::new();
+        let Ok(rd) = fs::read_dir(self.logs_dir()) else {
+            return out;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(".running-") else {
+                continue;
+            };
+            let Some((host, pid)) = rest.rsplit_once('-') else {
+                continue;
+            };
+            let Ok(pid) = pid.parse() else { continue };
+            let ids = fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+                .filter_map(InstanceId::parse)
+                .collect();
+            out.push((host.to_string(), pid, ids));
+        }
+        out
     }
 
     /// True when the folder looks planned (it has `manifest.json` or `instances/`).
