@@ -102,7 +102,10 @@ fn invalid_parameters_name_the_parameter() {
     let mut flat = two_state_tables();
     flat.insert(
         "rewards".into(),
-        Value::List(vec![Value::List(vec![Value::Float(0.5), Value::Float(0.5)]); 2]),
+        Value::List(vec![
+            Value::List(vec![Value::Float(0.5), Value::Float(0.5)]);
+            2
+        ]),
     );
     let m = invalid("custom", false, flat);
     assert!(m.contains("optimal - worst"), "{m}");

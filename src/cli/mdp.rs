@@ -52,10 +52,10 @@ fn parse_value(s: &str) -> Value {
         "false" => return Value::Bool(false),
         _ => {}
     }
-    if s.starts_with('[') || s.starts_with('{') {
-        if let Ok(v) = serde_json::from_str::<Value>(s) {
-            return v;
-        }
+    if (s.starts_with('[') || s.starts_with('{'))
+        && let Ok(v) = serde_json::from_str::<Value>(s)
+    {
+        return v;
     }
     Value::Str(s.to_string())
 }

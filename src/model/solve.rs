@@ -144,8 +144,8 @@ pub fn evaluate_episodic(m: &Mdp, h: usize, pol: &Policy) -> Vec<f64> {
     let mut nv = vec![0.0; ns];
     let inv_a = 1.0 / m.n_actions as f64;
     for t in (0..h).rev() {
-        for s in 0..ns {
-            nv[s] = match pol.action(t * ns + s) {
+        for (s, out) in nv.iter_mut().enumerate() {
+            *out = match pol.action(t * ns + s) {
                 Some(a) => backup(m, s, a, &v),
                 None => (0..m.n_actions).map(|a| backup(m, s, a, &v)).sum::<f64>() * inv_a,
             };

@@ -195,7 +195,7 @@ pub fn run_loop(
             since_log += 1;
             if last {
                 h = 0;
-                if t % log_every == 0 || t == cfg.steps {
+                if t.is_multiple_of(log_every) || t == cfg.steps {
                     // Logged below with this episode's start; the next episode begins after.
                     state = next;
                     pending_reset = true;
@@ -208,7 +208,7 @@ pub fn run_loop(
             state = next;
             h += 1;
         }
-        if t % log_every == 0 || t == cfg.steps {
+        if t.is_multiple_of(log_every) || t == cfg.steps {
             let pol = match &tally.frozen {
                 Some(p) => p.clone(),
                 None => agent.policy(),
@@ -219,7 +219,7 @@ pub fn run_loop(
             tally.cum_norm_regret += nr * n;
             tally.cum_expected += g * n;
             since_log = 0;
-            if t % log_every == 0 && t < cfg.steps {
+            if t.is_multiple_of(log_every) && t < cfg.steps {
                 recent.push(nr);
                 if recent.len() > EARLY_STOP_WINDOW {
                     recent.remove(0);
@@ -269,7 +269,7 @@ pub fn run_loop(
             ep_start = state;
         }
         report.steps_completed = t;
-        if t % CHECK_EVERY == 0 || t % log_every == 0 {
+        if t.is_multiple_of(CHECK_EVERY) || t.is_multiple_of(log_every) {
             if ctl.interrupt.load(Ordering::Relaxed) {
                 report.outcome = Outcome::Interrupted;
                 return Ok(report);
