@@ -241,7 +241,7 @@ fn regret_of_fixed_policies_by_hand() {
         kill_after: None,
         interrupt: &flag,
     };
-    let mut run_fixed = |action: i64, episodic: bool| {
+    let run_fixed = |action: i64, episodic: bool| {
         let mut inst = instance(
             "fixed",
             "custom",
@@ -251,9 +251,8 @@ fn regret_of_fixed_policies_by_hand() {
             100,
             0,
         );
-        if let InstanceKind::Builtin { agent, .. } = &mut inst.kind {
-            agent.params.insert("action".into(), Value::Int(action));
-        }
+        let InstanceKind::Builtin { agent, .. } = &mut inst.kind;
+        agent.params.insert("action".into(), Value::Int(action));
         let mut sink = VecSink::default();
         run_instance(&inst, &reg, &ctl, &mut sink).expect("run");
         sink.rows
