@@ -17,7 +17,7 @@ use super::mdp::Mdp;
 /// Weight of the self-loop in the aperiodic transform.
 pub const TAU: f64 = 0.25;
 /// Stop once the span of the one-step differences is below this.
-pub const SPAN_TOL: f64 = 1e-9;
+pub const SPAN_TOL: f64 = 1e-12;
 /// Or once no one-step difference changes by more than this.
 pub const STEP_TOL: f64 = 1e-11;
 /// Iteration cap of the continuous solvers (reached only on pathologically slow chains).

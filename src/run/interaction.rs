@@ -79,7 +79,7 @@ const EARLY_STOP_WINDOW: usize = 10;
 pub struct LoopConfig {
     /// Interaction steps.
     pub steps: u64,
-    /// A row every this many steps (and one after the last step).
+    /// A row every this many steps (and one after the last step); 0: only the final row.
     pub log_every: u64,
     /// The environment's seed stream (the instance seed).
     pub seed: u64,
@@ -143,7 +143,12 @@ pub fn run_loop(
     let mut env = Rng::with_stream(cfg.seed, 2);
     let horizon = mdp.horizon;
     let h_max = horizon.unwrap_or(usize::MAX);
-    let log_every = cfg.log_every.max(1);
+    // 0 means no periodic rows (Colosseum's convention): only the final one.
+    let log_every = if cfg.log_every == 0 {
+        cfg.steps.max(1)
+    } else {
+        cfg.log_every
+    };
     let opt = sol.optimal_average_reward;
     let (rand, worst) = (sol.random_average_reward, sol.worst_average_reward);
     let gap = opt - worst;
