@@ -140,7 +140,7 @@ fn print(args: &MdpArgs, mdp: &Mdp, sol: &Solution) -> std::io::Result<()> {
         writeln!(w, "    optimal  {:.6}", sol.optimal_average_reward)?;
         writeln!(w, "    random   {:.6}", sol.random_average_reward)?;
         writeln!(w, "    worst    {:.6}", sol.worst_average_reward)?;
-        if let Err(e) = crate::model::registry::check_solution(&mdp, &sol) {
+        if let Err(e) = crate::model::registry::check_solution(mdp, sol) {
             writeln!(w, "  warning: {e}")?;
         }
     }
