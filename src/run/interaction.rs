@@ -218,6 +218,17 @@ pub fn run_loop(
                 Some(p) => p.clone(),
                 None => agent.policy(),
             };
+            let expected = mdp.n_states * horizon.unwrap_or(1);
+            if let Policy::Deterministic(v) = &pol
+                && (v.len() != expected || v.iter().any(|&a| a as usize >= mdp.n_actions))
+            {
+                return Err(RunError::Build(format!(
+                    "the agent's policy has {} entries (expected {expected}) or an action \
+                     outside 0..{}",
+                    v.len(),
+                    mdp.n_actions
+                )));
+            }
             let (r, nr, g) = tally.measure(&pol, state, ep_start);
             let n = since_log as f64;
             tally.cum_regret += r * n;
