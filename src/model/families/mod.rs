@@ -8,7 +8,9 @@
 //! takes as `("beta", (a, b))` / `("deterministic", (v,))` tuples are given as lists:
 //! `["beta", [a, b]]`. Layouts (lakes, goals, start cells, taxi stops) are drawn from `seed`
 //! with ludus's own generator, so they differ from Colosseum's for the same seed; RiverSwim and
-//! DeepSea do not depend on the seed (except for the action relabelling).
+//! DeepSea do not depend on the seed (except for the action relabelling). Sizes are capped
+//! (RiverSwim 10,000, DeepSea 300, grids 100, MiniGridRooms 50 x 100 rooms, Taxi 30) so that a
+//! plan-time check, which solves the MDP, always ends in reasonable time.
 
 mod classic;
 pub mod custom;
