@@ -213,3 +213,12 @@ fn custom_tables_inline_and_from_files() {
         rs
     );
 }
+
+#[test]
+fn registry_and_instances_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Registry>();
+    fn send<T: Send>() {}
+    send::<Box<dyn ludus::model::Agent>>();
+    send::<ludus::model::Mdp>();
+}

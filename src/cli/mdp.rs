@@ -1,6 +1,7 @@
 //! `ludus mdp`: build one MDP from its family and parameters and show it with its exact values
 //! (optimal policy and average reward, random and worst baselines).
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -8,7 +9,8 @@ use anyhow::{Context as _, bail};
 use serde_json::json;
 
 use super::EXIT_OK;
-use crate::model::solve::solve;
+use crate::model::Mdp;
+use crate::model::solve::{Solution, solve};
 use crate::value::{Params, Value};
 
 const EXAMPLES: &str = "\
@@ -52,10 +54,10 @@ fn parse_value(s: &str) -> Value {
         "false" => return Value::Bool(false),
         _ => {}
     }
-    if s.starts_with('[') || s.starts_with('{') {
-        if let Ok(v) = serde_json::from_str::<Value>(s) {
-            return v;
-        }
+    if (s.starts_with('[') || s.starts_with('{'))
+        && let Ok(v) = serde_json::from_str::<Value>(s)
+    {
+        return v;
     }
     Value::Str(s.to_string())
 }
@@ -80,6 +82,17 @@ pub fn run(args: MdpArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("MDP {family}"))?;
     let sol = solve(&mdp);
+    match print(&args, &mdp, &sol) {
+        // A closed pipe (`| head`) is a normal end, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::from(EXIT_OK)),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(ExitCode::from(EXIT_OK)),
+    }
+}
+
+fn print(args: &MdpArgs, mdp: &Mdp, sol: &Solution) -> std::io::Result<()> {
+    let family = &args.family;
+    let mut w = std::io::stdout().lock();
     if args.json {
         let transitions: Vec<Vec<Vec<(u32, f64)>>> = (0..mdp.n_states)
             .map(|s| {
@@ -108,27 +121,28 @@ pub fn run(args: MdpArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
             "random": {"average_reward": sol.random_average_reward},
             "worst": {"average_reward": sol.worst_average_reward},
         });
-        println!("{out}");
+        writeln!(w, "{out}")?;
     } else {
         let setting = match mdp.horizon {
             Some(h) => format!("episodic, H = {h}"),
             None => "continuous".to_string(),
         };
-        println!("{family} ({setting})");
-        println!(
+        writeln!(w, "{family} ({setting})")?;
+        writeln!(
+            w,
             "  {} states, {} actions, {} transition entries, {} start state(s)",
             mdp.n_states,
             mdp.n_actions,
             mdp.n_entries(),
             mdp.start.len()
-        );
-        println!("  average reward (per step):");
-        println!("    optimal  {:.6}", sol.optimal_average_reward);
-        println!("    random   {:.6}", sol.random_average_reward);
-        println!("    worst    {:.6}", sol.worst_average_reward);
-        if let Err(e) = crate::model::registry::check_solution(&mdp, &sol) {
-            println!("  warning: {e}");
+        )?;
+        writeln!(w, "  average reward (per step):")?;
+        writeln!(w, "    optimal  {:.6}", sol.optimal_average_reward)?;
+        writeln!(w, "    random   {:.6}", sol.random_average_reward)?;
+        writeln!(w, "    worst    {:.6}", sol.worst_average_reward)?;
+        if let Err(e) = crate::model::registry::check_solution(mdp, sol) {
+            writeln!(w, "  warning: {e}")?;
         }
     }
-    Ok(ExitCode::from(EXIT_OK))
+    w.flush()
 }

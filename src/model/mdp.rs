@@ -315,7 +315,7 @@ pub fn build<D: Dynamics>(d: &D, c: &Common) -> Mdp {
 
 /// The longest shortest path (in steps) from any starting state to any state.
 pub(crate) fn eccentricity(n: usize, rows: &[Row], starts: &[(usize, f64)]) -> usize {
-    let na = if n == 0 { 1 } else { rows.len() / n };
+    let na = rows.len().checked_div(n).unwrap_or(1);
     let mut worst = 0;
     for &(s0, _) in starts {
         let mut dist = vec![usize::MAX; n];

@@ -76,10 +76,13 @@ pub struct Registry {
     mdps: Vec<MdpFamily>,
 }
 
+/// A built-in agent's constructor.
+type NewFn<T> = fn(&Params, &AgentContext, Rng) -> Result<T, CheckError>;
+
 fn builtin_agent<E, C>(
     name: &str,
-    episodic: Option<fn(&Params, &AgentContext, Rng) -> Result<E, CheckError>>,
-    continuous: fn(&Params, &AgentContext, Rng) -> Result<C, CheckError>,
+    episodic: Option<NewFn<E>>,
+    continuous: NewFn<C>,
     check: fn(&Params, bool) -> Result<(), CheckError>,
 ) -> AgentKind
 where

@@ -17,7 +17,7 @@ use super::mdp::Mdp;
 /// Weight of the self-loop in the aperiodic transform.
 pub const TAU: f64 = 0.25;
 /// Stop once the span of the one-step differences is below this.
-pub const SPAN_TOL: f64 = 1e-9;
+pub const SPAN_TOL: f64 = 1e-12;
 /// Or once no one-step difference changes by more than this.
 pub const STEP_TOL: f64 = 1e-11;
 /// Iteration cap of the continuous solvers (reached only on pathologically slow chains).
@@ -144,8 +144,8 @@ pub fn evaluate_episodic(m: &Mdp, h: usize, pol: &Policy) -> Vec<f64> {
     let mut nv = vec![0.0; ns];
     let inv_a = 1.0 / m.n_actions as f64;
     for t in (0..h).rev() {
-        for s in 0..ns {
-            nv[s] = match pol.action(t * ns + s) {
+        for (s, out) in nv.iter_mut().enumerate() {
+            *out = match pol.action(t * ns + s) {
                 Some(a) => backup(m, s, a, &v),
                 None => (0..m.n_actions).map(|a| backup(m, s, a, &v)).sum::<f64>() * inv_a,
             };

@@ -79,7 +79,7 @@ const EARLY_STOP_WINDOW: usize = 10;
 pub struct LoopConfig {
     /// Interaction steps.
     pub steps: u64,
-    /// A row every this many steps (and one after the last step).
+    /// A row every this many steps (and one after the last step); 0: only the final row.
     pub log_every: u64,
     /// The environment's seed stream (the instance seed).
     pub seed: u64,
@@ -143,7 +143,12 @@ pub fn run_loop(
     let mut env = Rng::with_stream(cfg.seed, 2);
     let horizon = mdp.horizon;
     let h_max = horizon.unwrap_or(usize::MAX);
-    let log_every = cfg.log_every.max(1);
+    // 0 means no periodic rows (Colosseum's convention): only the final one.
+    let log_every = if cfg.log_every == 0 {
+        cfg.steps.max(1)
+    } else {
+        cfg.log_every
+    };
     let opt = sol.optimal_average_reward;
     let (rand, worst) = (sol.random_average_reward, sol.worst_average_reward);
     let gap = opt - worst;
@@ -195,7 +200,7 @@ pub fn run_loop(
             since_log += 1;
             if last {
                 h = 0;
-                if t % log_every == 0 || t == cfg.steps {
+                if t.is_multiple_of(log_every) || t == cfg.steps {
                     // Logged below with this episode's start; the next episode begins after.
                     state = next;
                     pending_reset = true;
@@ -208,18 +213,29 @@ pub fn run_loop(
             state = next;
             h += 1;
         }
-        if t % log_every == 0 || t == cfg.steps {
+        if t.is_multiple_of(log_every) || t == cfg.steps {
             let pol = match &tally.frozen {
                 Some(p) => p.clone(),
                 None => agent.policy(),
             };
+            let expected = mdp.n_states * horizon.unwrap_or(1);
+            if let Policy::Deterministic(v) = &pol
+                && (v.len() != expected || v.iter().any(|&a| a as usize >= mdp.n_actions))
+            {
+                return Err(RunError::Build(format!(
+                    "the agent's policy has {} entries (expected {expected}) or an action \
+                     outside 0..{}",
+                    v.len(),
+                    mdp.n_actions
+                )));
+            }
             let (r, nr, g) = tally.measure(&pol, state, ep_start);
             let n = since_log as f64;
             tally.cum_regret += r * n;
             tally.cum_norm_regret += nr * n;
             tally.cum_expected += g * n;
             since_log = 0;
-            if t % log_every == 0 && t < cfg.steps {
+            if t.is_multiple_of(log_every) && t < cfg.steps {
                 recent.push(nr);
                 if recent.len() > EARLY_STOP_WINDOW {
                     recent.remove(0);
@@ -269,7 +285,7 @@ pub fn run_loop(
             ep_start = state;
         }
         report.steps_completed = t;
-        if t % CHECK_EVERY == 0 || t % log_every == 0 {
+        if t.is_multiple_of(CHECK_EVERY) || t.is_multiple_of(log_every) {
             if ctl.interrupt.load(Ordering::Relaxed) {
                 report.outcome = Outcome::Interrupted;
                 return Ok(report);

@@ -166,6 +166,8 @@ impl Agent for PsrlEpisodic {
 pub struct PsrlContinuous {
     post: Posterior,
     counts: Vec<u32>,
+    totals: Vec<u32>,
+    seen: Vec<Vec<u32>>,
     episode_visits: Vec<u32>,
     touched: Vec<usize>,
     psi: usize,
@@ -213,6 +215,8 @@ impl PsrlContinuous {
         Ok(PsrlContinuous {
             post: Posterior::new(ns, na, prior_mean, 1.0 / ns as f64),
             counts: vec![0; ns * na * ns],
+            totals: vec![0; ns * na],
+            seen: vec![Vec::new(); ns * na],
             episode_visits: vec![0; ns * na],
             touched: Vec::new(),
             psi,
@@ -225,7 +229,9 @@ impl PsrlContinuous {
         })
     }
 
-    /// Samples `psi` transition models into the extended model `(s, a * psi + k)`.
+    /// Samples `psi` transition models into the extended model `(s, a * psi + k)`. Pairs
+    /// seen fewer than `eta` times get Colosseum's pessimistic empirical row plus the leftover
+    /// mass on a random state `z_k`, built from the observed next states only (sparse).
     fn extended_model(&mut self) -> (SparseModel, Vec<f64>) {
         let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
         let ena = na * psi;
@@ -235,27 +241,42 @@ impl PsrlContinuous {
             .map(|_| self.rng.below(ns as u64) as usize)
             .collect();
         let mut model = SparseModel::default();
+        model.row_start.push(0);
+        let mut simple_row: Vec<(u32, f64)> = Vec::new();
         for sa in 0..ns * na {
-            let counts = &self.counts[sa * ns..(sa + 1) * ns];
-            let total: u32 = counts.iter().sum();
+            let total = self.totals[sa];
             let simple = self.optimistic && (total as f64) < self.eta;
-            for &z in &zs {
-                if simple {
-                    let denom = (total as f64).max(1.0);
-                    let mut sum = 0.0;
-                    for (o, &c) in row.iter_mut().zip(counts) {
-                        let p_hat = c as f64 / denom;
-                        let n = (c as f64).max(1.0);
-                        let shrink = ((3.0 * p_hat * ln4s / n).sqrt() + 3.0 * ln4s / n).min(p_hat);
-                        *o = p_hat - shrink;
-                        sum += *o;
+            if simple {
+                simple_row.clear();
+                let denom = (total as f64).max(1.0);
+                let mut sum = 0.0;
+                for &j in &self.seen[sa] {
+                    let c = self.counts[sa * ns + j as usize] as f64;
+                    let p_hat = c / denom;
+                    let shrink = ((3.0 * p_hat * ln4s / c).sqrt() + 3.0 * ln4s / c).min(p_hat);
+                    let x = p_hat - shrink;
+                    sum += x;
+                    if x > 1e-10 {
+                        simple_row.push((j, x));
                     }
-                    row[z] += 1.0 - sum;
-                } else {
-                    self.post.sample_row(sa, &mut self.rng, &mut row);
                 }
-                // Rows go in (s, a, k) order, which is (s, a * psi + k).
-                model.push_dense(&row);
+                for &z in &zs {
+                    let start = model.entries.len();
+                    model.entries.extend_from_slice(&simple_row);
+                    match model.entries[start..]
+                        .iter_mut()
+                        .find(|e| e.0 as usize == z)
+                    {
+                        Some(e) => e.1 += 1.0 - sum,
+                        None => model.entries.push((z as u32, 1.0 - sum)),
+                    }
+                    model.row_start.push(model.entries.len() as u32);
+                }
+            } else {
+                for _ in 0..psi {
+                    self.post.sample_row(sa, &mut self.rng, &mut row);
+                    model.push_dense(&row);
+                }
             }
         }
         let r = self.post.sample_rewards(&mut self.rng);
@@ -281,7 +302,12 @@ impl Agent for PsrlContinuous {
         let (ns, na) = (self.post.ns, self.post.na);
         self.post.update_reward(s, a, r);
         self.post.dir[(s * na + a) * ns + next] += 1.0;
-        self.counts[(s * na + a) * ns + next] += 1;
+        let k = (s * na + a) * ns + next;
+        if self.counts[k] == 0 {
+            self.seen[s * na + a].push(next as u32);
+        }
+        self.counts[k] += 1;
+        self.totals[s * na + a] += 1;
         if self.episode_visits[s * na + a] == 0 {
             self.touched.push(s * na + a);
         }
@@ -289,13 +315,9 @@ impl Agent for PsrlContinuous {
     }
 
     fn is_episode_end(&mut self, s: usize, a: usize, _: bool) -> bool {
-        let (ns, na) = (self.post.ns, self.post.na);
-        let sa = s * na + a;
+        let sa = s * self.post.na + a;
         let nu = self.episode_visits[sa] as u64;
-        let total: u64 = self.counts[sa * ns..(sa + 1) * ns]
-            .iter()
-            .map(|&c| c as u64)
-            .sum();
+        let total = self.totals[sa] as u64;
         total >= 2 * (total - nu)
     }
 

@@ -19,7 +19,7 @@ use RewardDist::{Beta, Deterministic as Det};
 pub fn river_swim(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let size = r.int_in("size", 5, 2, 1_000_000)? as usize;
+    let size = r.int_in("size", 5, 2, 300)? as usize;
     let opt_mean = r.f64_in("optimal_mean_reward", 0.9, 1e-6, 1.0)?;
     let sub_mean = r.f64_in("sub_optimal_mean_reward", 0.2, 1e-6, 1.0)?;
     require(
@@ -103,7 +103,7 @@ pub fn deep_sea(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             c.p_lazy
         ),
     )?;
-    let size = r.int_in("size", 5, 2, 100_000)? as usize;
+    let size = r.int_in("size", 5, 2, 60)? as usize;
     let opt_ret = r.positive("optimal_return", 1.0)?;
     let sub_ret = r.positive("suboptimal_return", 0.5)?;
     require(
@@ -174,7 +174,7 @@ pub fn deep_sea(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
 pub fn frozen_lake(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let size = r.int_in("size", 4, 3, 1000)? as usize;
+    let size = r.int_in("size", 4, 3, 50)? as usize;
     let p_frozen = r.f64_in("p_frozen", 0.8, 0.1, 1.0)?;
     let opt_ret = r.positive("optimal_return", 1.0)?;
     let sub_ret = r.positive("suboptimal_return", 0.1)?;
@@ -327,7 +327,7 @@ fn random_lake(size: usize, p_frozen: f64, rng: &mut Rng) -> Option<Vec<u8>> {
 pub fn simple_grid(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let size = r.int_in("size", 5, 2, 1000)? as usize;
+    let size = r.int_in("size", 5, 2, 50)? as usize;
     let kind = match r.raw("reward_type").and_then(|v| v.as_i64()) {
         Some(i) => ["and", "nand", "or", "xor"]
             .get(i as usize)

@@ -93,7 +93,7 @@ fn walker_dists(
 pub fn minigrid_empty(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let size = r.int_in("size", 5, 2, 1000)?;
+    let size = r.int_in("size", 5, 2, 50)?;
     let n_starts = r.int_in("n_starting_states", 1, 1, size)? as usize;
     let d = walker_dists(
         &mut r,
@@ -144,8 +144,8 @@ pub fn minigrid_empty(episodic: bool, params: &Params) -> Result<Mdp, CheckError
 pub fn minigrid_rooms(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let room = r.int_in("room_size", 3, 2, 1000)?;
-    let n_rooms = r.int_in("n_rooms", 4, 4, 10_000)?;
+    let room = r.int_in("room_size", 3, 2, 10)?;
+    let n_rooms = r.int_in("n_rooms", 4, 4, 16)?;
     let per_row = (n_rooms as f64).sqrt().round() as i64;
     require(
         per_row * per_row == n_rooms,
@@ -331,7 +331,7 @@ pub fn taxi(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let mut c = read_common(&mut r, episodic)?;
     c.randomize_actions = false;
-    let size = r.int_in("size", 8, 3, 200)? as usize;
+    let size = r.int_in("size", 8, 3, 20)? as usize;
     let length = r.int_in("length", 2, 1, 200)? as usize;
     let width = r.int_in("width", 1, 1, 200)? as usize;
     let space = r.int_in("space", 1, 1, 200)? as usize;
