@@ -3,6 +3,7 @@
 //! writing the same number of files of the same size with the same temp + rename.
 //!
 //! Run with `cargo bench --bench plan` (or `scripts/bench.sh`).
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 use std::process::Command;
 use std::time::Instant;

@@ -6,6 +6,7 @@
 //!     target under 100 us per instance;
 //! (b) scaling on CPU-bound instances: `--jobs 2` against `--jobs 1`; target at least 1.8x;
 //! (c) with the `mpi` feature: `mpirun -np 2` against `-np 1`; target at least 1.7x.
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
