@@ -21,6 +21,7 @@ use crate::store::planned::WriteOptions;
 Examples:
   ludus run benchmarks/quick.toml --out out/quick
   ludus run benchmarks/hyperopt.toml --out out/hyperopt --jobs 8
+  ludus run benchmarks/continuous_ergodic.toml --agents out/hyperopt/best.toml --out out/ce
 
 Writes OUT/ (a planned experiment folder: instances/, logs/), OUT/best.toml (the winners, for
 `ludus plan SPEC --agents OUT/best.toml`) and OUT/report/ (index.md, tables, plots).
@@ -32,6 +33,9 @@ pub struct RunArgs {
     /// The experiment folder [default: instances/<spec name>].
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Replace the spec's agents by those of this agents file (stage two: the winners).
+    #[arg(long)]
+    agents: Option<PathBuf>,
     /// Worker threads [default: all cores].
     #[arg(long, short)]
     jobs: Option<usize>,
