@@ -138,6 +138,7 @@ fn label(kind: &InstanceKind) -> (String, String) {
                 if mdp.episodic { " (episodic)" } else { "" }
             ),
         ),
+        InstanceKind::Exec(e) => (e.name.clone(), "(program)".into()),
     }
 }
 

@@ -190,7 +190,7 @@ fn worker_loop(ctx: &WorkerCtx) {
             }
         };
         let time_limit = instance.time_limit();
-        let cap = opts.kill_after_for(time_limit);
+        let cap = opts.cap_for(&instance);
         let log = Arc::new(SharedLog::default());
         let marker = dir.running_path(item.id);
         let _ = std::fs::write(
@@ -210,7 +210,7 @@ fn worker_loop(ctx: &WorkerCtx) {
             kill_after: cap,
             interrupt,
         };
-        let result = run_and_commit(dir, &instance, registry, &log, &ctl, &opts.origin);
+        let result = run_and_commit(dir, &instance, registry, &log, &ctl, opts);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let _ = std::fs::remove_file(&marker);
         match result {
