@@ -44,7 +44,9 @@ params = {{ size = 5 }}
 
 fn ludus(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ludus"));
-    c.current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null());
+    c.current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     c
 }
 
@@ -102,7 +104,10 @@ fn main() {
     plan(dir, "cpu2", &spec(8, 2_000_000, 100_000));
     let one = timed(ludus(dir).args(["run-instances", "cpu1", "--jobs", "1"]));
     let two = timed(ludus(dir).args(["run-instances", "cpu2", "--jobs", "2"]));
-    println!("(b) 8 CPU-bound instances: --jobs 1 {one:.2} s, --jobs 2 {two:.2} s -> {:.2}x (target >= 1.8x)", one / two);
+    println!(
+        "(b) 8 CPU-bound instances: --jobs 1 {one:.2} s, --jobs 2 {two:.2} s -> {:.2}x (target >= 1.8x)",
+        one / two
+    );
 
     // (c) MPI scaling.
     if cfg!(feature = "mpi") {
@@ -113,14 +118,25 @@ fn main() {
             c.current_dir(dir)
                 .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
                 .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-                .args(["--oversubscribe", "-np", np, env!("CARGO_BIN_EXE_ludus"), "run-instances", "--mpi", folder])
+                .args([
+                    "--oversubscribe",
+                    "-np",
+                    np,
+                    env!("CARGO_BIN_EXE_ludus"),
+                    "run-instances",
+                    "--mpi",
+                    folder,
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             c
         };
         let one = timed(&mut mpirun("1", "mpi1"));
         let two = timed(&mut mpirun("2", "mpi2"));
-        println!("(c) mpirun -np 1 {one:.2} s, -np 2 {two:.2} s -> {:.2}x (target >= 1.7x)", one / two);
+        println!(
+            "(c) mpirun -np 1 {one:.2} s, -np 2 {two:.2} s -> {:.2}x (target >= 1.7x)",
+            one / two
+        );
     } else {
         println!("(c) skipped: build with --features mpi for the MPI figure");
     }
