@@ -96,7 +96,10 @@ pub(super) fn plan_into(
     }
     for &(e, _) in &plan.exec_entries {
         let name = &plan.experiments[e as usize].1.name;
-        match table.iter_mut().find(|r| &r.0 == name && r.1 == "(program)") {
+        match table
+            .iter_mut()
+            .find(|r| &r.0 == name && r.1 == "(program)")
+        {
             Some(r) => r.2 += 1,
             None => table.push((name.clone(), "(program)".into(), 1)),
         }
