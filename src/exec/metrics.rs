@@ -110,6 +110,32 @@ fn csv_rows(lines: &[(usize, &str)]) -> Result<Converted, (MetricsError, Convert
     Ok(out)
 }
 
+/// A JSON object with its keys in file order (serde_json's map sorts them).
+struct Ordered(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut out = Vec::new();
+                while let Some(kv) = m.next_entry()? {
+                    out.push(kv);
+                }
+                Ok(Ordered(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 fn json_lines(lines: &[(usize, &str)]) -> Result<Converted, (MetricsError, Converted)> {
     let mut columns: Vec<String> = Vec::new();
     let mut rows: Vec<Vec<(usize, String)>> = Vec::new();
@@ -130,14 +156,11 @@ fn json_lines(lines: &[(usize, &str)]) -> Result<Converted, (MetricsError, Conve
         c
     };
     for &(n, l) in lines {
-        let obj = match serde_json::from_str::<serde_json::Value>(l) {
-            Ok(serde_json::Value::Object(o)) => o,
-            Ok(_) => {
-                return bad(
-                    n,
-                    "a JSON line must be an object".into(),
-                    done(&columns, &rows),
-                );
+        let obj = match serde_json::from_str::<Ordered>(l) {
+            Ok(o) => o.0,
+            Err(e) if e.is_data() => {
+                let m = "a JSON line must be an object".to_string();
+                return bad(n, m, done(&columns, &rows));
             }
             Err(e) => return bad(n, format!("not JSON: {e}"), done(&columns, &rows)),
         };
@@ -184,11 +207,11 @@ mod tests {
     #[test]
     fn json_lines_union_of_keys() {
         let c = to_csv(
-            "{\"epoch\": 1, \"loss\": 0.5}\n{\"epoch\": 2, \"acc\": 0.9}\n",
+            "{\"loss\": 0.5, \"epoch\": 1}\n{\"epoch\": 2, \"acc\": 0.9}\n",
             false,
         )
         .unwrap();
-        assert_eq!(c.csv, "epoch,loss,acc\n1,0.5,\n2,,0.9\n");
+        assert_eq!(c.csv, "loss,epoch,acc\n0.5,1,\n,2,0.9\n");
     }
 
     #[test]
