@@ -242,9 +242,16 @@ pub fn run_child(
     let dir = ExperimentDir::new(std::path::absolute(dir.root()).unwrap_or(dir.root().into()));
     let run_dir = dir.run_dir(id);
     fs::create_dir_all(&run_dir).map_err(|e| StoreError::io(&run_dir, e))?;
-    let params_path = run_dir.join("params.json");
+    // One parameters file per configuration, shared by its seeds: creating files is most of
+    // the cost of a short program on some file systems.
     let params_json = serde_json::to_vec_pretty(&exec.params).unwrap_or_default();
-    fs::write(&params_path, params_json).map_err(|e| StoreError::io(&params_path, e))?;
+    let params_path = dir.params_path(&blake3::hash(&params_json).to_hex()[..16]);
+    if !params_path.is_file() {
+        if let Some(p) = params_path.parent() {
+            fs::create_dir_all(p).map_err(|e| StoreError::io(p, e))?;
+        }
+        atomic_write(&params_path, &params_json)?;
+    }
     let metrics_path = dir.metrics_path(id);
 
     let workdir = match &opts.workdir {

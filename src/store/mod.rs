@@ -208,6 +208,15 @@ impl ExperimentDir {
         self.root.join("runs").join(id.to_string())
     }
 
+    /// `runs/params/<hash>.json`: the parameter values of one configuration (`LUDUS_PARAMS`),
+    /// shared by its seeds; `hash` is a hash of the file's content.
+    pub fn params_path(&self, hash: &str) -> PathBuf {
+        self.root
+            .join("runs")
+            .join("params")
+            .join(format!("{hash}.json"))
+    }
+
     /// `runs/<id>/metrics`: where an exec instance appends its metric rows (`LUDUS_METRICS`).
     pub fn metrics_path(&self, id: InstanceId) -> PathBuf {
         self.run_dir(id).join("metrics")
