@@ -284,14 +284,27 @@ grid = {{ lr = [0.1, 0.3] }}
 #[test]
 fn sigkill_mid_run_then_rerun_finishes_each_once_and_the_example_resumes() {
     let d = Dir::new();
-    example_spec(&d, 12, 0.15);
+    example_spec(&d, 30, 0.1);
     let mut child = d
         .ludus()
         .args(["run-instances", "x", "--jobs", "4", "--progress", "none"])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    // Kill once every program has checkpointed at least once.
+    let t = Instant::now();
+    let checkpoints = || {
+        std::fs::read_dir(d.join("x/runs"))
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().join("checkpoint.json").is_file())
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    while checkpoints() < 4 && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(
@@ -316,7 +329,7 @@ fn sigkill_mid_run_then_rerun_finishes_each_once_and_the_example_resumes() {
             .skip(1)
             .map(|l| l.split(',').next().unwrap())
             .collect();
-        let want: Vec<String> = (1..=12).map(|e| e.to_string()).collect();
+        let want: Vec<String> = (1..=30).map(|e| e.to_string()).collect();
         assert_eq!(epochs, want, "{id}: every epoch once");
     }
     // A third run skips everything.
