@@ -398,3 +398,55 @@ fn workdir_override_and_missing_workdir_are_named() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(status_of(&d.join("x"), "p").1["status"], "done");
 }
+
+#[test]
+fn select_best_and_report_group_programs_by_parameters_with_seeds_averaged() {
+    let d = Dir::new();
+    // acc = lr * epoch + seed / 100: lr 0.2 wins when maximizing, lr 0.1 when minimizing.
+    d.write(
+        "p.py",
+        "import json, os\nlr, seed = float(os.environ['LUDUS_PARAM_LR']), int(os.environ['LUDUS_SEED'])\nwith open(os.environ['LUDUS_METRICS'], 'w') as f:\n    for e in (1, 2, 3):\n        f.write(json.dumps({'epoch': e, 'acc': lr * e + seed / 100}) + '\\n')\n",
+    );
+    plan(
+        &d,
+        "seeds = 2\n[[experiment]]\nname = \"p\"\ncommand = [\"python3\", \"p.py\"]\ngrid = { lr = [0.1, 0.2] }\n",
+    );
+    let (code, _, err) = run(d.ludus().args(["run-instances", "x", "--progress", "none"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(d.ludus().args([
+        "select-best",
+        "x",
+        "--measure",
+        "acc",
+        "--maximize",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let best = &v["agents"][0]["configs"][0];
+    assert_eq!(best["params"]["lr"], 0.2);
+    assert!(
+        (best["stat"]["mean"].as_f64().unwrap() - 0.605).abs() < 1e-9,
+        "{best}"
+    );
+    let (code, out, _) = run(d
+        .ludus()
+        .args(["select-best", "x", "--measure", "acc", "--at", "2"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("acc at step 2, lower is better"), "{out}");
+    let (code, _, err) = run(d.ludus().args([
+        "report",
+        "x",
+        "--measure",
+        "acc",
+        "--maximize",
+        "--out",
+        "rep",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let md = std::fs::read_to_string(d.join("rep/programs.md")).unwrap();
+    assert!(md.contains("| 1 * | `{ lr = 0.2 }` |"), "{md}");
+    assert!(md.contains("acc against epoch"), "{md}");
+    assert!(d.join("rep/plots/program-p.svg").is_file());
+    assert!(d.join("rep/index.md").is_file());
+}
