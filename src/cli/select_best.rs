@@ -112,12 +112,16 @@ pub fn render(s: &Selection, top: usize) -> String {
     let mut out = String::new();
     let better = if s.maximize { "higher" } else { "lower" };
     for a in &s.agents {
+        let mdps = if a.agent.program {
+            String::new()
+        } else {
+            format!("{} MDP(s) x ", a.mdps)
+        };
         let _ = writeln!(
             out,
-            "{}: {} configuration(s), {} MDP(s) x {} seed(s) = {} runs each; {} at {}, {} is better",
+            "{}: {} configuration(s), {mdps}{} seed(s) = {} runs each; {} at {}, {} is better",
             a.agent.label(),
             a.configs.len(),
-            a.mdps,
             a.seeds,
             a.expected_runs,
             s.measure,
