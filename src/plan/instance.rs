@@ -185,3 +185,43 @@ pub fn config_id(name: &str, params: &Params) -> String {
     hash_params(&mut h, params);
     h.finalize().to_hex()[..12].to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn exec(workdir_abs: &str, lr: f64) -> Instance {
+        Instance {
+            spec_name: "s".into(),
+            kind: InstanceKind::Exec(ExecSpec {
+                name: "train".into(),
+                command: vec!["python3".into(), "train.py".into(), "{lr}".into()],
+                workdir: "code".into(),
+                workdir_abs: workdir_abs.into(),
+                params: [("lr".to_string(), Value::Float(lr))].into(),
+            }),
+            seed: 1,
+            steps: 0,
+            log_every: 0,
+            time_limit_ms: 0,
+        }
+    }
+
+    #[test]
+    fn exec_ids_follow_content_not_the_checkout_path() {
+        assert_eq!(exec("/a/code", 0.1).id(), exec("/b/code", 0.1).id());
+        assert_ne!(exec("/a/code", 0.1).id(), exec("/a/code", 0.2).id());
+        let mut other = exec("/a/code", 0.1);
+        other.seed = 2;
+        assert_ne!(exec("/a/code", 0.1).id(), other.id());
+        assert_eq!(exec("/a/code", 0.1).label(), "train { lr = 0.1 } seed 1");
+    }
+
+    #[test]
+    fn exec_instances_round_trip_through_the_codec() {
+        let i = exec("/a/code", 0.1);
+        let back = crate::store::codec::decode(&crate::store::codec::encode(&i)).unwrap();
+        assert_eq!(back, i);
+    }
+}
