@@ -5,7 +5,10 @@
 //! Targets: ludus at least 2x faster per program than GNU parallel, within 1.5x of xargs.
 //! Each figure is the median of 3 runs.
 
-#![allow(clippy::print_stdout, reason = "a benchmark reports its figures on stdout")]
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark reports its figures on stdout"
+)]
 
 use std::io::Write;
 use std::path::Path;

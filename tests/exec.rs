@@ -450,3 +450,43 @@ fn select_best_and_report_group_programs_by_parameters_with_seeds_averaged() {
     assert!(d.join("rep/plots/program-p.svg").is_file());
     assert!(d.join("rep/index.md").is_file());
 }
+
+#[test]
+fn reset_moves_the_run_folder_aside_and_status_counts_programs() {
+    let d = Dir::new();
+    d.write(
+        "p.sh",
+        "test -f \"$LUDUS_RUN_DIR/seen\" && exit 0\ntouch \"$LUDUS_RUN_DIR/seen\"\nexit 1\n",
+    );
+    plan(
+        &d,
+        "seeds = 2\n[[experiment]]\nname = \"p\"\ncommand = [\"sh\", \"p.sh\"]\n",
+    );
+    let (code, _, _) = run(d.ludus().args(["run-instances", "x", "--progress", "none"]));
+    assert_eq!(code, 1);
+    let (code, out, _) = run(d.ludus().args(["status", "x"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("(program)"), "{out}");
+    let (code, out, _) = run(d.ludus().args(["status", "x", "--json"]));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["error"], 2);
+    // A reset instance starts afresh: its run folder (with `seen`) goes to the attic, so the
+    // program fails again; --retry-errors keeps the folder, so the program succeeds.
+    let (code, _, err) = run(d.ludus().args(["reset", "x", "--status", "error"]));
+    assert_eq!(code, 0, "{err}");
+    let runs = std::fs::read_dir(d.join("x/runs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() != "params")
+        .count();
+    assert_eq!(runs, 0);
+    let (code, _, _) = run(d.ludus().args(["run-instances", "x", "--progress", "none"]));
+    assert_eq!(code, 1);
+    let (code, _, err) =
+        run(d
+            .ludus()
+            .args(["run-instances", "x", "--progress", "none", "--retry-errors"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2 done"), "{err}");
+}
