@@ -490,3 +490,55 @@ fn reset_moves_the_run_folder_aside_and_status_counts_programs() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("2 done"), "{err}");
 }
+
+/// A program that logs its seed, planned with `n` seeds.
+fn seeds_spec(d: &Dir, n: u32) {
+    d.write(
+        "p.sh",
+        "printf 'step,seed\\n1,%s\\n' \"$LUDUS_SEED\" > \"$LUDUS_METRICS\"\n",
+    );
+    plan(
+        d,
+        &format!("seeds = {n}\n[[experiment]]\nname = \"p\"\ncommand = [\"sh\", \"p.sh\"]\n"),
+    );
+}
+
+#[test]
+fn groups_run_each_program_once() {
+    let d = Dir::new();
+    seeds_spec(&d, 7);
+    for g in ["1/3", "2/3", "3/3"] {
+        let (code, _, err) =
+            run(d
+                .ludus()
+                .args(["run-instances", "x", "--group", g, "--progress", "none"]));
+        assert_eq!(code, 0, "{err}");
+    }
+    let all = statuses(&d.join("x"));
+    assert_eq!(all.len(), 7);
+    assert!(all.values().all(|s| s["status"] == "done"));
+}
+
+#[cfg(feature = "mpi")]
+#[test]
+fn mpi_ranks_share_the_programs() {
+    let d = Dir::new();
+    seeds_spec(&d, 8);
+    let (code, _, err) = run(std::process::Command::new("mpirun")
+        .args(["--oversubscribe", "-np", "3"])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .current_dir(d.path())
+        .args([
+            env!("CARGO_BIN_EXE_ludus"),
+            "run-instances",
+            "--mpi",
+            "x",
+            "--progress",
+            "none",
+        ]));
+    assert_eq!(code, 0, "{err}");
+    let all = statuses(&d.join("x"));
+    assert_eq!(all.len(), 8);
+    assert!(all.values().all(|s| s["status"] == "done"), "{all:?}");
+}
