@@ -103,6 +103,7 @@ fn a_panicking_agent_is_recorded_and_the_others_finish() {
         retry_errors: false,
         kill_after: None,
         origin: Origin::local(),
+        child: Default::default(),
     };
     let stats = run_local(&sel, &reg, &opts, &NEVER, |_| {}).unwrap();
     assert_eq!((stats.done, stats.error), (2, 2), "{stats:?}");
@@ -133,6 +134,7 @@ fn a_hung_agent_is_ended_by_the_watchdog_with_its_rows() {
         retry_errors: false,
         kill_after: Some(Duration::from_millis(300)),
         origin: Origin::local(),
+        child: Default::default(),
     };
     let t = std::time::Instant::now();
     let stats = run_local(&sel, &reg, &opts, &NEVER, |_| {}).unwrap();

@@ -251,7 +251,9 @@ fn regret_of_fixed_policies_by_hand() {
             100,
             0,
         );
-        let InstanceKind::Builtin { agent, .. } = &mut inst.kind;
+        let InstanceKind::Builtin { agent, .. } = &mut inst.kind else {
+            unreachable!("a built-in instance")
+        };
         agent.params.insert("action".into(), Value::Int(action));
         let mut sink = VecSink::default();
         run_instance(&inst, &reg, &ctl, &mut sink).expect("run");

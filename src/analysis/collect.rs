@@ -27,6 +27,9 @@ pub struct AgentKind {
     pub name: String,
     /// Whether it ran on episodic MDPs.
     pub episodic: bool,
+    /// A user's program (an `[[experiment]]`), not a built-in agent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub program: bool,
 }
 
 impl AgentKind {
@@ -163,15 +166,22 @@ fn parse(files: LogFiles, columns: &[&str], at: At) -> Parsed {
         }
     };
     let seed = status.instance.seed;
-    #[allow(unreachable_patterns, reason = "instance kinds are appended over time")]
-    let (agent, mdp) = match status.instance.kind {
-        InstanceKind::Builtin { agent, mdp } => (agent, mdp),
-        _ => {
-            return Parsed::Bad(Problem {
-                path: status_path,
-                reason: "an instance kind this analysis does not know".into(),
-            });
-        }
+    // An experiment's runs group like an agent's: its name is the kind, its parameters the
+    // configuration, and one pseudo-MDP (`program`) stands for "no MDP".
+    let (agent, mdp, program) = match status.instance.kind {
+        InstanceKind::Builtin { agent, mdp } => (agent, mdp, false),
+        InstanceKind::Exec(e) => (
+            crate::plan::AgentSpec {
+                name: e.name,
+                params: e.params,
+            },
+            crate::plan::MdpSpec {
+                family: "program".into(),
+                episodic: false,
+                params: Params::new(),
+            },
+            true,
+        ),
     };
     let mut problem = status.message.clone();
     let values = if status.status.is_valid() {
@@ -196,6 +206,7 @@ fn parse(files: LogFiles, columns: &[&str], at: At) -> Parsed {
         kind: AgentKind {
             name: agent.name,
             episodic: mdp.episodic,
+            program,
         },
         params: agent.params,
         mdp: (mdp.family, mdp.episodic, mdp.params),

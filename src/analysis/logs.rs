@@ -131,7 +131,7 @@ pub fn read_status(path: &Path) -> Result<StatusFile, AnalysisError> {
 pub enum At {
     /// The last row (the final step).
     Final,
-    /// The last row whose `steps` is at most this.
+    /// The last row whose `steps` (a program's log: its first column) is at most this.
     Step(u64),
 }
 
@@ -207,7 +207,10 @@ pub fn read_values(path: &Path, names: &[&str], at: At) -> Result<Vec<f64>, Anal
     }
     if let At::Step(step) = at {
         let mut wanted = names.to_vec();
-        wanted.push("steps");
+        // Built-in logs count `steps`; a program's log counts in its first column (an epoch).
+        let first = header.split(',').next().unwrap_or("").trim().to_string();
+        let has_steps = header.trim_end().split(',').any(|c| c.trim() == "steps");
+        wanted.push(if has_steps { "steps" } else { first.as_str() });
         let idx = column_indices(path, &header, &wanted)?;
         let mut best: Option<Vec<f64>> = None;
         for line in reader.lines() {

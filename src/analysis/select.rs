@@ -345,6 +345,7 @@ mod tests {
     fn collection(values: &[(i64, u64, RunState, Option<f64>)]) -> Collection {
         let mut c = Collection {
             kinds: vec![AgentKind {
+                program: false,
                 name: "psrl".into(),
                 episodic: false,
             }],

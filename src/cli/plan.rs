@@ -94,6 +94,16 @@ pub(super) fn plan_into(
             None => table.push((agent.clone(), mdp, 1)),
         }
     }
+    for &(e, _) in &plan.exec_entries {
+        let name = &plan.experiments[e as usize].1.name;
+        match table
+            .iter_mut()
+            .find(|r| &r.0 == name && r.1 == "(program)")
+        {
+            Some(r) => r.2 += 1,
+            None => table.push((name.clone(), "(program)".into(), 1)),
+        }
+    }
     let w = table.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
     let w2 = table.iter().map(|r| r.1.len()).max().unwrap_or(3).max(3);
     eprintln!("{:<w$}  {:<w2$}  instances", "agent", "mdp");

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::analysis::{At, Incomplete, SelectOptions};
-use crate::report::{ReportOptions, write_report};
+use crate::report::programs::write_program_report;
+use crate::report::{OutDir, ReportOptions, write_report};
 
 const AFTER_HELP: &str = "\
 Writes into DIR: tables.md, results.csv and tables.tex (booktabs) with the final cumulative
@@ -20,8 +21,14 @@ streamed, so large folders are fine.
 Exit codes: 0 all data complete; 1 written, but some runs are missing, failed, unfinished or
 unreadable (index.md lists them); 2 error.
 
+[[experiment]] programs: programs.md and programs.csv rank each experiment's configurations by
+--measure (seeds averaged), and plots/program-<name>.{svg,png} draw the measure against --x
+(default: the log's first column), one line per configuration (the best ten). Report programs
+and built-in agents with separate calls.
+
 Examples:
   ludus report instances/quick --out report/quick
+  ludus report out/lr-sweep --measure loss --x epoch --out report/lr-sweep
   ludus report run1 run2/logs --out report --no-plots";
 
 /// Arguments of `ludus report`.
@@ -43,6 +50,12 @@ pub struct ReportArgs {
     /// Incomplete configurations: `exclude` from selection or `include`.
     #[arg(long, value_enum, default_value = "exclude")]
     pub incomplete: Incomplete,
+    /// Higher values of the measure are better (default: only for `*reward*` measures).
+    #[arg(long, visible_alias = "higher-is-better")]
+    pub maximize: bool,
+    /// Programs: the step column the measure is drawn against [default: the first column].
+    #[arg(long, value_name = "COLUMN")]
+    pub x: Option<String>,
     /// Tables only: no plots, and no curves read.
     #[arg(long)]
     pub no_plots: bool,
@@ -60,13 +73,59 @@ pub fn run(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> 
         select: SelectOptions {
             measure: args.measure,
             at: args.at,
-            higher_is_better: None,
+            higher_is_better: args.maximize.then_some(true),
             incomplete: args.incomplete,
         },
         plots: !args.no_plots,
         curves: !args.no_plots,
         title: args.title,
     };
+    let mut out = OutDir::new(&args.out)?;
+    let programs = write_program_report(
+        &args.paths,
+        &opts.select,
+        args.x.as_deref(),
+        opts.plots,
+        &mut out,
+    )?;
+    if let Some(p) = programs.filter(|p| !p.has_builtin) {
+        let mut index = format!(
+            "# {}
+
+",
+            opts.title.as_deref().unwrap_or("Report")
+        );
+        for f in &p.files {
+            index.push_str(&format!("- [{0}]({0})\n", f.display()));
+        }
+        out.write("index.md", index.as_bytes())?;
+        if args.json {
+            let files: Vec<_> = out
+                .written()
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"files": files, "experiments": p.experiments, "complete": p.complete})
+            );
+        } else {
+            println!(
+                "wrote {} files for {} experiment(s) to {}",
+                out.written().len(),
+                p.experiments,
+                args.out.join("index.md").display()
+            );
+            if !p.complete {
+                eprintln!("warning: some runs are missing, failed or unreadable");
+            }
+        }
+        return Ok(ExitCode::from(if p.complete {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        }));
+    }
     let summary = write_report(&args.paths, &opts, &args.out)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

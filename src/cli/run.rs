@@ -68,6 +68,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         retry_errors: args.retry_errors,
         kill_after: None,
         origin: Origin::local(),
+        child: Default::default(),
     };
     let stats = run_selection(sel, ctx, &opts, interrupt, false, args.progress, 10.0)?;
     if interrupt.load(Ordering::Relaxed) {

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 use super::progress::{Progress, ProgressMode, summary};
 use super::{Context, EXIT_FAILED};
-use crate::exec::{ExecOptions, ExecStats, Origin, Selection, run_local, run_mpi};
+use crate::exec::{ChildOptions, ExecOptions, ExecStats, Origin, Selection, run_local, run_mpi};
 use crate::plan::group::Group;
 
 /// Set by SIGINT/SIGTERM.
@@ -45,6 +45,7 @@ Examples:
   ludus run-instances instances/quick --group 3/16     # the 3rd of 16 groups (a cluster job)
   ludus run-instances instances/quick/instances/0a1b2c3d4e5f6789.bin
   mpirun -np 64 ludus run-instances --mpi /scratch/me/quick
+  ludus run-instances /scratch/me/lr-sweep --workdir /scratch/me/code --grace 10s
 
 In a SLURM job array, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT and SLURM_ARRAY_TASK_MIN
 choose the group when --group is not given.
@@ -72,6 +73,14 @@ pub struct RunInstancesArgs {
     /// Hard cap per instance, ending a stuck instance as error [default: 3x its time limit + 60 s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     kill_after: Option<Duration>,
+    /// [[experiment]] programs: time between SIGTERM and SIGKILL at the time limit or an
+    /// interrupt.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    grace: Duration,
+    /// [[experiment]] programs: run them in DIR instead of the working folder recorded at plan
+    /// time (e.g. where the code sits on a cluster).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     progress: ProgressMode,
@@ -124,6 +133,10 @@ pub fn run(args: RunInstancesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         retry_errors: args.retry_errors,
         kill_after: args.kill_after,
         origin: Origin::local(),
+        child: ChildOptions {
+            grace: args.grace,
+            workdir: args.workdir.clone(),
+        },
     };
     let stats = run_selection(
         sel,

@@ -25,6 +25,10 @@ Examples:
   ludus select-best instances/hyperopt --out best.toml
   ludus select-best run1 run2/logs --measure cumulative_regret --at 100000
   ludus select-best instances/hyperopt --incomplete include --json > ranking.json
+  ludus select-best instances/lr-sweep --measure accuracy --maximize --at 10
+
+[[experiment]] programs rank the same way: configurations are the experiment's parameters,
+averaged over seeds; `--at STEP` reads the program's first column (e.g. its epoch).
   ludus plan benchmarks/continuous_ergodic.toml --agents best.toml --out instances/ce";
 
 /// Arguments of `ludus select-best`.
@@ -48,7 +52,7 @@ pub struct SelectBestArgs {
     #[arg(long, value_enum, default_value = "exclude")]
     pub incomplete: Incomplete,
     /// Higher values of the measure are better (default: only for `*reward*` measures).
-    #[arg(long)]
+    #[arg(long, visible_alias = "maximize")]
     pub higher_is_better: bool,
     /// Print the whole ranking as JSON.
     #[arg(long)]
@@ -108,12 +112,16 @@ pub fn render(s: &Selection, top: usize) -> String {
     let mut out = String::new();
     let better = if s.maximize { "higher" } else { "lower" };
     for a in &s.agents {
+        let mdps = if a.agent.program {
+            String::new()
+        } else {
+            format!("{} MDP(s) x ", a.mdps)
+        };
         let _ = writeln!(
             out,
-            "{}: {} configuration(s), {} MDP(s) x {} seed(s) = {} runs each; {} at {}, {} is better",
+            "{}: {} configuration(s), {mdps}{} seed(s) = {} runs each; {} at {}, {} is better",
             a.agent.label(),
             a.configs.len(),
-            a.mdps,
             a.seeds,
             a.expected_runs,
             s.measure,

@@ -133,6 +133,7 @@ fn label(kind: &InstanceKind) -> (String, String) {
                 if mdp.episodic { " (episodic)" } else { "" }
             ),
         ),
+        InstanceKind::Exec(e) => (e.name.clone(), "(program)".into()),
     }
 }
 
@@ -143,7 +144,8 @@ Examples:
   ludus reset instances/quick --status error
   ludus reset instances/quick --status error,timeout,interrupted
 
-Nothing is deleted: logs/<id>.csv and logs/<id>.json move to attic/reset-<time>/.")]
+Nothing is deleted: logs/<id>.csv and logs/<id>.json (and a program's .out, .err and
+runs/<id>/ folder, so it starts afresh) move to attic/reset-<time>/.")]
 pub struct ResetArgs {
     /// Planned folders (or folders of .bin files).
     #[arg(required = true)]

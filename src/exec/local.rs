@@ -196,7 +196,7 @@ fn worker_loop(ctx: &WorkerCtx) {
             }
         };
         let time_limit = instance.time_limit();
-        let cap = opts.kill_after_for(time_limit);
+        let cap = opts.cap_for(&instance);
         let log = Arc::new(SharedLog::default());
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
             item,
@@ -211,7 +211,7 @@ fn worker_loop(ctx: &WorkerCtx) {
             kill_after: cap,
             interrupt,
         };
-        let result = run_and_commit(dir, &instance, registry, &log, &ctl, &opts.origin);
+        let result = run_and_commit(dir, &instance, registry, &log, &ctl, opts);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
         match result {
             Ok(Some(s)) => {

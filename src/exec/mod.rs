@@ -4,7 +4,9 @@
 //! instances out from rank 0. Both commit results with the same rules (`one`), so a result is
 //! the same file whoever ran it, and both report `ExecEvent`s to a callback instead of printing.
 
+pub mod child;
 pub mod local;
+pub mod metrics;
 pub mod mpi;
 pub mod one;
 pub mod select;
@@ -12,9 +14,10 @@ pub mod select;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::plan::InstanceId;
+use crate::plan::{Instance, InstanceId, InstanceKind};
 use crate::store::{StatusKind, StoreError};
 
+pub use child::ChildOptions;
 pub use local::run_local;
 pub use mpi::run_mpi;
 pub use one::Origin;
@@ -32,6 +35,8 @@ pub struct ExecOptions {
     pub kill_after: Option<Duration>,
     /// Host and rank recorded in statuses.
     pub origin: Origin,
+    /// How `[[experiment]]` programs run (grace period, workdir override).
+    pub child: ChildOptions,
 }
 
 impl ExecOptions {
@@ -39,6 +44,17 @@ impl ExecOptions {
     pub fn kill_after_for(&self, time_limit: Option<Duration>) -> Option<Duration> {
         self.kill_after
             .or(time_limit.map(|t| t * 3 + Duration::from_secs(60)))
+    }
+
+    /// The hard cap of one instance. A program is stopped at its time limit itself and then
+    /// has the grace period, so its cap is never before that.
+    pub fn cap_for(&self, instance: &Instance) -> Option<Duration> {
+        let limit = instance.time_limit();
+        let cap = self.kill_after_for(limit);
+        match (&instance.kind, limit, cap) {
+            (InstanceKind::Exec(_), Some(l), Some(c)) => Some(c.max(l + self.child.grace)),
+            _ => cap,
+        }
     }
 }
 

@@ -9,8 +9,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::ExecOptions;
+use super::child::run_child;
 use crate::model::Registry;
-use crate::plan::{Instance, InstanceId};
+use crate::plan::{Instance, InstanceId, InstanceKind};
 use crate::run::{LogSink, Outcome, RunControl, run_instance};
 use crate::store::{
     ExperimentDir, Status, StatusKind, StoreError, atomic_write, hostname, now_rfc3339,
@@ -43,6 +45,11 @@ impl SharedLog {
         atomic_write(&dir.log_path(id), st.csv.as_bytes())?;
         dir.write_status(status)?;
         Ok(true)
+    }
+
+    /// Replaces the log text (a user's program's converted metrics).
+    pub fn set_csv(&self, csv: String) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).csv = csv;
     }
 }
 
@@ -117,6 +124,10 @@ pub fn status_of(
         rank: origin.rank,
         finished_at: now_rfc3339(),
         instance: instance.clone(),
+        exit_code: None,
+        signal: None,
+        peak_memory_bytes: None,
+        stderr_tail: None,
     }
 }
 
@@ -138,9 +149,27 @@ pub fn run_and_commit(
     registry: &Registry,
     log: &Arc<SharedLog>,
     ctl: &RunControl<'_>,
-    origin: &Origin,
+    opts: &ExecOptions,
 ) -> Result<Option<Status>, StoreError> {
+    let origin = &opts.origin;
     let start = Instant::now();
+    if let InstanceKind::Exec(exec) = &instance.kind {
+        let r = run_child(dir, instance, exec, ctl, &opts.child)?;
+        let mut s = status_of(
+            instance,
+            r.kind.unwrap_or(StatusKind::Error),
+            r.rows,
+            start.elapsed(),
+            r.message,
+            origin,
+        );
+        s.exit_code = r.exit_code;
+        s.signal = r.signal;
+        s.peak_memory_bytes = r.peak_memory_bytes;
+        s.stderr_tail = r.stderr_tail;
+        log.set_csv(r.csv);
+        return Ok(log.commit(dir, &s)?.then_some(s));
+    }
     let mut sink = Sink {
         log,
         line: String::new(),

@@ -4,13 +4,16 @@
 //! order; for each, MDPs in spec order, each MDP's configurations in sweep order; seeds
 //! innermost, in spec order. Pairs the agent cannot run (an episodic-only agent on a continuous
 //! MDP) are left out and counted. Identical instances (same content, so same id) are kept once.
+//! `[[experiment]]` instances (users' programs) come after every built-in one: experiments in
+//! spec order, each one's configurations in sweep order, seeds innermost.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::instance::{AgentSpec, Instance, InstanceId, InstanceKind, MdpSpec};
+use super::command;
+use super::instance::{AgentSpec, ExecSpec, Instance, InstanceId, InstanceKind, MdpSpec};
 use crate::model::Registry;
 use crate::model::registry::CheckError;
 use crate::spec::{AgentEntry, Spec, SpecError};
@@ -33,8 +36,13 @@ pub struct Plan {
     pub log_every: u64,
     /// Time limit in milliseconds (0: none).
     pub time_limit_ms: u64,
-    /// (agent config, MDP config, seed index) of every instance, in plan order, de-duplicated.
+    /// (agent config, MDP config, seed index) of every built-in instance, in plan order,
+    /// de-duplicated.
     pub entries: Vec<(u32, u32, u32)>,
+    /// Every experiment configuration, with the index of its spec table.
+    pub experiments: Vec<(usize, ExecSpec)>,
+    /// (experiment config, seed index) of every experiment instance, after the built-in ones.
+    pub exec_entries: Vec<(u32, u32)>,
     /// The id of every entry.
     pub ids: Vec<InstanceId>,
     /// Pairs left out because the agent cannot run on the MDP: (agent, MDP family, reason, count).
@@ -46,16 +54,29 @@ pub struct Plan {
 impl Plan {
     /// The number of instances.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.exec_entries.len()
     }
 
     /// True when the plan has no instance.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Builds the i-th instance.
     pub fn instance(&self, i: usize) -> Instance {
+        if let Some(&(e, s)) = i
+            .checked_sub(self.entries.len())
+            .and_then(|j| self.exec_entries.get(j))
+        {
+            return Instance {
+                spec_name: self.spec_name.clone(),
+                kind: InstanceKind::Exec(self.experiments[e as usize].1.clone()),
+                seed: self.seeds[s as usize],
+                steps: 0,
+                log_every: 0,
+                time_limit_ms: self.time_limit_ms,
+            };
+        }
         let (a, m, s) = self.entries[i];
         Instance {
             spec_name: self.spec_name.clone(),
@@ -234,6 +255,8 @@ pub fn plan(
         log_every: spec.log_every,
         time_limit_ms: spec.time_limit_ms,
         entries: Vec::new(),
+        experiments: Vec::new(),
+        exec_entries: Vec::new(),
         ids: Vec::new(),
         incompatible,
         duplicates: 0,
@@ -263,6 +286,57 @@ pub fn plan(
     }
     plan.duplicates = plan.entries.len() - keep_entries.len();
     plan.entries = keep_entries;
+    plan.experiments = experiments(spec, base_dir)?;
+    for ci in 0..plan.experiments.len() {
+        for si in 0..spec.seeds.len() {
+            plan.exec_entries.push((ci as u32, si as u32));
+            let id = plan
+                .instance(plan.entries.len() + plan.exec_entries.len() - 1)
+                .id();
+            if seen.insert(id) {
+                keep_ids.push(id);
+            } else {
+                plan.exec_entries.pop();
+                plan.duplicates += 1;
+            }
+        }
+    }
     plan.ids = keep_ids;
     Ok(plan)
+}
+
+/// Every experiment configuration, its placeholders checked and its workdir resolved.
+fn experiments(spec: &Spec, base_dir: &Path) -> Result<Vec<(usize, ExecSpec)>, SpecError> {
+    let mut out = Vec::new();
+    for (ei, e) in spec.experiments.iter().enumerate() {
+        let key = format!("experiment[{ei}]");
+        let dir = base_dir.join(&e.workdir);
+        let abs = std::path::absolute(&dir).unwrap_or(dir);
+        if !abs.is_dir() {
+            return Err(spec_err(
+                spec,
+                format!("{key}.workdir"),
+                e.line,
+                format!(
+                    "the working folder {} does not exist (a workdir is relative to the spec's folder)",
+                    abs.display()
+                ),
+            ));
+        }
+        for params in e.sweep.expand() {
+            command::check(&e.command, &params)
+                .map_err(|m| spec_err(spec, format!("{key}.command"), e.line, m))?;
+            out.push((
+                ei,
+                ExecSpec {
+                    name: e.name.clone(),
+                    command: e.command.clone(),
+                    workdir: e.workdir.clone(),
+                    workdir_abs: abs.to_string_lossy().into_owned(),
+                    params,
+                },
+            ));
+        }
+    }
+    Ok(out)
 }

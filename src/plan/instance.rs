@@ -27,6 +27,23 @@ pub struct MdpSpec {
     pub params: Params,
 }
 
+/// A user's program as an instance names it: the `[[experiment]]` table's name, the command
+/// template (placeholders such as `{lr}` are filled in when it runs, so `{id}` can name the
+/// instance's own id), the working folder and the parameter values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecSpec {
+    /// The experiment's name.
+    pub name: String,
+    /// The argv template: `{param}`, `{seed}`, `{id}` placeholders; `{{`/`}}` are braces.
+    pub command: Vec<String>,
+    /// The working folder as written in the spec, relative to the spec's folder (`.` default).
+    pub workdir: String,
+    /// The working folder resolved at plan time (absolute); `run-instances --workdir` overrides.
+    pub workdir_abs: String,
+    /// Every parameter value given in the spec (fixed and swept), in key order.
+    pub params: Params,
+}
+
 /// What an instance runs. New kinds are appended at the end, so older files stay readable.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +55,8 @@ pub enum InstanceKind {
         /// The MDP.
         mdp: MdpSpec,
     },
+    /// A user's program, run as a child process.
+    Exec(ExecSpec),
 }
 
 /// One unit of work: one agent configuration on one MDP configuration with one seed.
@@ -113,6 +132,18 @@ impl Instance {
                 h.update(&[mdp.episodic as u8]);
                 hash_params(&mut h, &mdp.params);
             }
+            // The absolute workdir stays out: where the spec's folder sits on a machine must
+            // not change ids.
+            InstanceKind::Exec(e) => {
+                h.update(&[1]);
+                hash_str(&mut h, &e.name);
+                h.update(&(e.command.len() as u64).to_le_bytes());
+                for a in &e.command {
+                    hash_str(&mut h, a);
+                }
+                hash_str(&mut h, &e.workdir);
+                hash_params(&mut h, &e.params);
+            }
         }
         h.update(&self.seed.to_le_bytes());
         h.update(&self.steps.to_le_bytes());
@@ -134,6 +165,15 @@ impl Instance {
                 if mdp.episodic { " (episodic)" } else { "" },
                 self.seed
             ),
+            InstanceKind::Exec(e) if e.params.is_empty() => {
+                format!("{} seed {}", e.name, self.seed)
+            }
+            InstanceKind::Exec(e) => format!(
+                "{} {} seed {}",
+                e.name,
+                crate::value::Value::Table(e.params.clone()),
+                self.seed
+            ),
         }
     }
 }
@@ -144,4 +184,44 @@ pub fn config_id(name: &str, params: &Params) -> String {
     hash_str(&mut h, name);
     hash_params(&mut h, params);
     h.finalize().to_hex()[..12].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn exec(workdir_abs: &str, lr: f64) -> Instance {
+        Instance {
+            spec_name: "s".into(),
+            kind: InstanceKind::Exec(ExecSpec {
+                name: "train".into(),
+                command: vec!["python3".into(), "train.py".into(), "{lr}".into()],
+                workdir: "code".into(),
+                workdir_abs: workdir_abs.into(),
+                params: [("lr".to_string(), Value::Float(lr))].into(),
+            }),
+            seed: 1,
+            steps: 0,
+            log_every: 0,
+            time_limit_ms: 0,
+        }
+    }
+
+    #[test]
+    fn exec_ids_follow_content_not_the_checkout_path() {
+        assert_eq!(exec("/a/code", 0.1).id(), exec("/b/code", 0.1).id());
+        assert_ne!(exec("/a/code", 0.1).id(), exec("/a/code", 0.2).id());
+        let mut other = exec("/a/code", 0.1);
+        other.seed = 2;
+        assert_ne!(exec("/a/code", 0.1).id(), other.id());
+        assert_eq!(exec("/a/code", 0.1).label(), "train { lr = 0.1 } seed 1");
+    }
+
+    #[test]
+    fn exec_instances_round_trip_through_the_codec() {
+        let i = exec("/a/code", 0.1);
+        let back = crate::store::codec::decode(&crate::store::codec::encode(&i)).unwrap();
+        assert_eq!(back, i);
+    }
 }

@@ -1,8 +1,9 @@
 //! Planning: a validated `Spec` expanded into `Instance`s, in a documented order.
 
+pub mod command;
 mod expand;
 pub mod group;
 pub mod instance;
 
 pub use expand::{Plan, plan};
-pub use instance::{AgentSpec, Instance, InstanceId, InstanceKind, MdpSpec, config_id};
+pub use instance::{AgentSpec, ExecSpec, Instance, InstanceId, InstanceKind, MdpSpec, config_id};

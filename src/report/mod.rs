@@ -11,6 +11,7 @@ pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod plots;
+pub mod programs;
 
 use std::path::{Path, PathBuf};
 

@@ -87,7 +87,11 @@ pub fn run_instance(
     ctl: &RunControl<'_>,
     sink: &mut dyn LogSink,
 ) -> Result<RunReport, RunError> {
-    let InstanceKind::Builtin { agent, mdp } = &instance.kind;
+    let InstanceKind::Builtin { agent, mdp } = &instance.kind else {
+        return Err(RunError::Build(
+            "not a built-in agent-on-MDP instance (programs run through the executor)".into(),
+        ));
+    };
     let build_err =
         |what: &str, e: crate::model::CheckError| RunError::Build(format!("{what}: {e}"));
     let model = registry

@@ -5,6 +5,7 @@
 //! refusing unknown keys, wrong types, empty sweeps, unequal zips and keys both fixed and swept
 //! with an error that names the file, the key and the line.
 
+mod experiment;
 mod node;
 pub mod sweep;
 mod validate;
@@ -33,6 +34,23 @@ pub struct Spec {
     pub agents: Vec<AgentEntry>,
     /// The `[[mdp]]` tables.
     pub mdps: Vec<MdpEntry>,
+    /// The `[[experiment]]` tables: users' programs.
+    pub experiments: Vec<ExperimentEntry>,
+}
+
+/// One `[[experiment]]` table: a user's program and its parameter sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExperimentEntry {
+    /// Its name.
+    pub name: String,
+    /// The argv template (`{param}`, `{seed}`, `{id}` placeholders).
+    pub command: Vec<String>,
+    /// The working folder, relative to the spec's folder (`.` when not given).
+    pub workdir: String,
+    /// Its parameter sweep.
+    pub sweep: Sweep,
+    /// The line of its `name` key, when known.
+    pub line: Option<usize>,
 }
 
 /// One `[[agent]]` table.
@@ -134,12 +152,13 @@ impl Spec {
         validate::spec(path, tree)
     }
 
-    /// The number of agent configurations x MDP configurations x seeds, before compatibility
-    /// filtering and de-duplication.
+    /// The number of agent configurations x MDP configurations x seeds, plus experiment
+    /// configurations x seeds, before compatibility filtering and de-duplication.
     pub fn upper_bound(&self) -> usize {
         let a: usize = self.agents.iter().map(|a| a.sweep.len()).sum();
         let m: usize = self.mdps.iter().map(|m| m.sweep.len()).sum();
-        a * m * self.seeds.len()
+        let e: usize = self.experiments.iter().map(|e| e.sweep.len()).sum();
+        (a * m + e) * self.seeds.len()
     }
 }
 

@@ -191,3 +191,39 @@ fn agents_file_reads() {
     std::fs::write(&p, "seeds = 3\n").unwrap();
     assert_eq!(load_agents(&p).unwrap_err().key, "seeds");
 }
+
+#[test]
+fn experiments_only_need_no_steps() {
+    let s = Spec::parse(
+        Path::new("e.toml"),
+        "seeds = 2\ntime_limit = \"10m\"\n[[experiment]]\nname = \"train\"\n\
+         command = [\"python3\", \"train.py\", \"--lr\", \"{lr}\"]\nworkdir = \"code\"\n\
+         params = { epochs = 20 }\ngrid = { lr = [0.1, 0.01] }\n",
+    )
+    .unwrap();
+    assert!(s.agents.is_empty() && s.mdps.is_empty());
+    assert_eq!(s.experiments.len(), 1);
+    let e = &s.experiments[0];
+    assert_eq!(e.command[3], "{lr}");
+    assert_eq!(e.workdir, "code");
+    assert_eq!(e.sweep.len(), 2);
+    assert_eq!(s.upper_bound(), 4);
+    assert_eq!(s.time_limit_ms, 600_000);
+}
+
+#[test]
+fn experiment_errors_name_the_key() {
+    let e = err("seeds = 1\n[[experiment]]\nname = \"t\"\ncommand = \"python3 x.py\"\n");
+    assert_eq!(e.key, "experiment[0].command");
+    assert!(e.message.contains("non-empty list"), "{}", e.message);
+    let e = err("seeds = 1\n[[experiment]]\nname = \"t\"\n");
+    assert!(e.message.contains("needs `command`"), "{}", e.message);
+    let e = err("seeds = 1\n[[experiment]]\nname = \"t\"\ncommand = [\"x\"]\ncmd = 1\n");
+    assert_eq!(e.key, "experiment[0].cmd");
+    // Built-in agents still need steps when experiments are there too.
+    let e = err(
+        "seeds = 1\n[[experiment]]\nname = \"t\"\ncommand = [\"x\"]\n\
+         [[agent]]\nname = \"q_learning\"\n[[mdp]]\nfamily = \"river_swim\"\n",
+    );
+    assert_eq!(e.key, "steps");
+}

@@ -17,19 +17,25 @@ const TOP_KEYS: &[&str] = &[
     "time_limit",
     "agent",
     "mdp",
+    "experiment",
 ];
 const AGENT_KEYS: &[&str] = &["name", "params", "grid", "zip", "sample"];
 const MDP_KEYS: &[&str] = &["family", "episodic", "params", "grid", "zip", "sample"];
 const DISTS: &[&str] = &["uniform", "log_uniform", "int", "log_int", "choice"];
 
-struct Cx<'a> {
-    file: &'a Path,
+pub(super) struct Cx<'a> {
+    pub(super) file: &'a Path,
 }
 
-type R<T> = Result<T, SpecError>;
+pub(super) type R<T> = Result<T, SpecError>;
 
 impl Cx<'_> {
-    fn err<T>(&self, key: &str, line: Option<usize>, message: impl Into<String>) -> R<T> {
+    pub(super) fn err<T>(
+        &self,
+        key: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> R<T> {
         Err(SpecError {
             file: self.file.to_path_buf(),
             key: key.to_string(),
@@ -38,7 +44,7 @@ impl Cx<'_> {
         })
     }
 
-    fn table<'n>(&self, key: &str, n: &'n Node) -> R<&'n [(String, Node)]> {
+    pub(super) fn table<'n>(&self, key: &str, n: &'n Node) -> R<&'n [(String, Node)]> {
         match &n.kind {
             NodeKind::Table(t) => Ok(t),
             _ => self.err(
@@ -50,7 +56,7 @@ impl Cx<'_> {
     }
 
     /// Refuses keys outside `allowed`, and duplicate keys (possible in YAML).
-    fn known_keys(&self, prefix: &str, t: &[(String, Node)], allowed: &[&str]) -> R<()> {
+    pub(super) fn known_keys(&self, prefix: &str, t: &[(String, Node)], allowed: &[&str]) -> R<()> {
         let mut seen = BTreeSet::new();
         for (k, n) in t {
             if !allowed.contains(&k.as_str()) {
@@ -79,7 +85,7 @@ impl Cx<'_> {
         }
     }
 
-    fn string(&self, key: &str, n: &Node) -> R<String> {
+    pub(super) fn string(&self, key: &str, n: &Node) -> R<String> {
         match &n.kind {
             NodeKind::Str(s) if !s.trim().is_empty() => Ok(s.clone()),
             NodeKind::Str(_) => self.err(key, n.line, "must not be empty"),
@@ -91,7 +97,7 @@ impl Cx<'_> {
         }
     }
 
-    fn value(&self, key: &str, n: &Node) -> R<Value> {
+    pub(super) fn value(&self, key: &str, n: &Node) -> R<Value> {
         Ok(match &n.kind {
             NodeKind::Bool(b) => Value::Bool(*b),
             NodeKind::Int(i) => Value::Int(*i),
@@ -121,7 +127,7 @@ impl Cx<'_> {
         Ok(p)
     }
 
-    fn list<'n>(&self, key: &str, n: &'n Node, what: &str) -> R<&'n [Node]> {
+    pub(super) fn list<'n>(&self, key: &str, n: &'n Node, what: &str) -> R<&'n [Node]> {
         match &n.kind {
             NodeKind::List(l) if l.is_empty() => self.err(
                 key,
@@ -237,7 +243,7 @@ impl Cx<'_> {
     }
 
     /// Reads `params`, `grid`, `zip` and `sample` of one agent or MDP table.
-    fn sweep(&self, prefix: &str, t: &[(String, Node)]) -> R<Sweep> {
+    pub(super) fn sweep(&self, prefix: &str, t: &[(String, Node)]) -> R<Sweep> {
         let mut sweep = Sweep::default();
         // Where each parameter was set, to refuse a key both fixed and swept.
         let mut owner: Vec<(String, &'static str)> = Vec::new();
@@ -432,7 +438,7 @@ impl Cx<'_> {
     }
 }
 
-fn join(prefix: &str, key: &str) -> String {
+pub(super) fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
     } else {
@@ -521,8 +527,11 @@ pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
             }
         },
     };
+    // Built-in agents need `steps`; a spec of `[[experiment]]` tables only does not.
+    let builtin = get("agent").is_some() || get("mdp").is_some() || get("experiment").is_none();
     let steps = match get("steps") {
         Some(n) => cx.uint("steps", n, 1)?,
+        None if !builtin => 0,
         None => {
             return cx.err(
                 "steps",
@@ -542,12 +551,24 @@ pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
     if let Some(n) = get("description") {
         cx.string("description", n)?;
     }
+    let experiments = match get("experiment") {
+        Some(n) => cx.entries("experiment", n, |k, x| cx.experiment(k, x))?,
+        None => Vec::new(),
+    };
     let agents = match get("agent") {
         Some(n) => cx.entries("agent", n, |k, x| cx.agent(k, x))?,
-        None => return cx.err("agent", None, "missing: add at least one [[agent]] table"),
+        None if !builtin => Vec::new(),
+        None => {
+            return cx.err(
+                "agent",
+                None,
+                "missing: add at least one [[agent]] table (or [[experiment]] tables)",
+            );
+        }
     };
     let mdps = match get("mdp") {
         Some(n) => cx.entries("mdp", n, |k, x| cx.mdp(k, x))?,
+        None if !builtin => Vec::new(),
         None => return cx.err("mdp", None, "missing: add at least one [[mdp]] table"),
     };
     Ok(Spec {
@@ -559,6 +580,7 @@ pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
         time_limit_ms,
         agents,
         mdps,
+        experiments,
     })
 }
 

@@ -57,7 +57,8 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn io(path: &Path, source: io::Error) -> StoreError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             cause: source,
@@ -229,6 +230,36 @@ impl ExperimentDir {
         out
     }
 
+    /// `logs/<id>.out`: an exec instance's stdout (size-capped, the tail kept).
+    pub fn stdout_path(&self, id: InstanceId) -> PathBuf {
+        self.logs_dir().join(format!("{id}.out"))
+    }
+
+    /// `logs/<id>.err`: an exec instance's stderr (size-capped, the tail kept).
+    pub fn stderr_path(&self, id: InstanceId) -> PathBuf {
+        self.logs_dir().join(format!("{id}.err"))
+    }
+
+    /// `runs/<id>/`: an exec instance's own folder (`LUDUS_RUN_DIR`), kept across attempts so a
+    /// program can checkpoint there and resume after a kill.
+    pub fn run_dir(&self, id: InstanceId) -> PathBuf {
+        self.root.join("runs").join(id.to_string())
+    }
+
+    /// `runs/params/<hash>.json`: the parameter values of one configuration (`LUDUS_PARAMS`),
+    /// shared by its seeds; `hash` is a hash of the file's content.
+    pub fn params_path(&self, hash: &str) -> PathBuf {
+        self.root
+            .join("runs")
+            .join("params")
+            .join(format!("{hash}.json"))
+    }
+
+    /// `runs/<id>/metrics`: where an exec instance appends its metric rows (`LUDUS_METRICS`).
+    pub fn metrics_path(&self, id: InstanceId) -> PathBuf {
+        self.run_dir(id).join("metrics")
+    }
+
     /// True when the folder looks planned (it has `manifest.json` or `instances/`).
     pub fn is_planned(&self) -> bool {
         self.manifest_path().is_file() || self.instances_dir().is_dir()
@@ -308,11 +339,22 @@ impl ExperimentDir {
         atomic_write(&self.status_path(id), &s.to_json())
     }
 
-    /// Moves an instance's log and status into `attic/<label>/` (nothing is deleted).
+    /// Moves an instance's log and status (and an exec instance's output and run folder) into
+    /// `attic/<label>/` (nothing is deleted), so it starts afresh.
     pub fn move_to_attic(&self, id: InstanceId, label: &str) -> Result<(), StoreError> {
         let dest = self.attic_dir().join(label);
         fs::create_dir_all(&dest).map_err(|e| StoreError::io(&dest, e))?;
-        for p in [self.log_path(id), self.status_path(id)] {
+        let run = self.run_dir(id);
+        if run.exists() {
+            let to = dest.join(format!("run-{id}"));
+            fs::rename(&run, &to).map_err(|e| StoreError::io(&run, e))?;
+        }
+        for p in [
+            self.log_path(id),
+            self.status_path(id),
+            self.stdout_path(id),
+            self.stderr_path(id),
+        ] {
             if p.exists() {
                 let to = dest.join(p.file_name().expect("a file name"));
                 fs::rename(&p, &to).map_err(|e| StoreError::io(&p, e))?;

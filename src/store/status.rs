@@ -78,6 +78,19 @@ pub struct Status {
     pub finished_at: String,
     /// The instance itself, so a logs folder alone is enough for analysis.
     pub instance: Instance,
+    /// Exec instances: the program's exit code, when it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Exec instances: the signal that ended the program, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Exec instances: the program's peak resident memory in bytes (its rusage, children
+    /// included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
+    /// Exec instances: the last lines of the program's stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_tail: Option<String>,
 }
 
 impl Status {
