@@ -5,7 +5,8 @@
 //! Upload installs atomically per file: the tar is extracted into a staging directory inside the
 //! target (`.ludus-partial`), then hard-linked into place (`cp -al`) and the staging directory
 //! removed, so the remote never shows a half file under its real name. An interrupted upload
-//! leaves its complete files staged; the next run installs them without sending them again.
+//! leaves its complete files staged; the next run installs them without sending them again,
+//! and finishes a half-staged large file by sending only its rest.
 //! Download writes each file under a temporary name and renames it when complete.
 
 use std::path::Path;
