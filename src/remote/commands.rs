@@ -1,7 +1,8 @@
 //! The shell commands ludus runs on the remote side besides the tar stream itself: the probe
 //! (which tools exist, and the `find` listing of the target), clearing stale staged files,
-//! `--delete`, and the SHA-256 hashes for `--checksum`. Each is one exec channel running
-//! `sh -c`, with any list of names passed NUL-separated on stdin.
+//! `--delete`, the SHA-256 hashes for `--checksum`, and resuming a half-staged file. Each is
+//! one exec channel running `sh -c`, with any list of names passed NUL-separated on stdin; the
+//! probe's channel then stays open for the tar stream.
 
 use std::collections::HashMap;
 

@@ -1,7 +1,8 @@
-//! The fast path: many files as one tar stream over one exec channel, so a tree of thousands of
-//! small files costs one round trip instead of one per file. Upload extracts into the staging
-//! directory and then hard-links everything into place; download parses the stream locally and
-//! checks every entry (it must be a name that was asked for, and safe) before writing it.
+//! The fast path: many files as one tar stream over the probe's exec channel, so a tree of
+//! thousands of small files costs a few round trips instead of one per file. Upload extracts
+//! into the staging directory, whose contents the remote shell then moves into place; download
+//! parses the stream locally and checks every entry (it must be a name that was asked for, and
+//! safe) before writing it.
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Write};

@@ -1,10 +1,11 @@
-//! The two verbs: [`upload`] and [`download`]. Each lists both sides (one exec channel running
+//! The two verbs: [`upload`] and [`download`]. Each lists both sides (an exec channel running
 //! GNU `find`, or SFTP when that is missing), filters and plans, then moves the bytes as one tar
-//! stream over an exec channel when the remote has `tar`, or file by file over SFTP otherwise.
+//! stream over that same channel when the remote has `tar` (its shell waits for the plan), or
+//! file by file over SFTP otherwise. A transfer thus costs one remote login shell, not two.
 //!
 //! Upload installs atomically per file: the tar is extracted into a staging directory inside the
-//! target (`.ludus-partial`), then hard-linked into place (`cp -al`) and the staging directory
-//! removed, so the remote never shows a half file under its real name. An interrupted upload
+//! target (`.ludus-partial`), then renamed (fresh target) or hard-linked (`cp -al`) into place
+//! and the staging directory removed, so the remote never shows a half file under its real name. An interrupted upload
 //! leaves its complete files staged; the next run installs them without sending them again,
 //! and finishes a half-staged large file by sending only its rest.
 //! Download writes each file under a temporary name and renames it when complete.
