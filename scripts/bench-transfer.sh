@@ -72,7 +72,8 @@ for d in $(seq -w 0 99); do
 done
 echo "data: $(find "$SRC" -type f | wc -l) files, $(du -sh "$SRC" | cut -f1); sshd on 127.0.0.1:$PORT"
 
-DST=$T/remote
+DST=$T/remote/0
+mkdir -p "$T/remote"
 now() { date +%s.%N; }
 # The load on a shared machine drifts, so the tools take turns: each round runs every command
 # once, and each figure is the median over the rounds.
@@ -84,7 +85,10 @@ run_timed() { # NAME CMD: append CMD's wall time to TIMES[NAME]
     t1=$(now)
     TIMES[$1]="${TIMES[$1]:-} $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')"
 }
-fresh() { rm -rf "$DST"; sync; }
+# Each fresh upload goes to a new directory: deleting 10,000 files just before a timed run
+# would leave the filesystem busy and penalise whichever tool runs next.
+RUN=0
+fresh() { RUN=$((RUN + 1)); DST=$T/remote/$RUN; sync; }
 median() { printf '%s\n' ${TIMES[$1]} | sort -g | sed -n "$(( (REPS + 1) / 2 ))p"; }
 
 LUDUS_ARGS="-F $T/ssh_config --known-hosts $T/known_hosts --no-agent"

@@ -1,14 +1,15 @@
 //! The shell commands ludus runs on the remote side besides the tar stream itself: the probe
 //! (which tools exist, and the `find` listing of the target), clearing stale staged files,
-//! `--delete`, and the SHA-256 hashes for `--checksum`. Each is one exec channel running
-//! `sh -c`, with any list of names passed NUL-separated on stdin.
+//! `--delete`, the SHA-256 hashes for `--checksum`, and resuming a half-staged file. Each is
+//! one exec channel running `sh -c`, with any list of names passed NUL-separated on stdin; the
+//! probe's channel then stays open for the tar stream.
 
 use std::collections::HashMap;
 
 use super::listing::{Entry, Kind, Listing, parse_find};
 use super::plan::same_by_time;
 use super::safety::STAGING_DIR;
-use super::session::{Connection, Output};
+use super::session::{Connection, Output, finish_channel};
 use super::shell::{quote, sh};
 use super::{RemoteError, sftp};
 
@@ -19,65 +20,140 @@ pub(super) struct Probe {
     pub(super) listing: Option<Listing>,
     pub(super) staged: Listing,
     pub(super) exists: bool,
+    /// The probe's channel, its shell now waiting for a header line on stdin (see
+    /// [`FollowUp`]); `None` when the remote has no usable shell.
+    pub(super) channel: Option<ssh2::Channel>,
+}
+
+/// What the probe's shell does once the client has planned, so that a whole transfer costs one
+/// exec channel (each costs a login shell on the remote side). The client sends one line:
+/// `none` (nothing more), or for an upload `fresh` / `link` followed by the tar stream, or for
+/// a download `go` followed by the NUL-separated names to pack.
+pub(super) enum FollowUp {
+    /// Unpack a tar stream into the staging directory and install it.
+    Upload,
+    /// Pack the requested names into a tar stream.
+    Download,
 }
 
 /// One exec channel: which tools exist, then the `find` listing of `dir` (with the staging
-/// area of an interrupted upload, if any). Exit status 127 (no `sh`) means: use SFTP for all.
-pub(super) fn probe(conn: &Connection, dir: &str, must_exist: bool) -> Result<Probe, RemoteError> {
+/// area of an interrupted upload, if any), then the [`FollowUp`] waiting for its header.
+pub(super) fn probe(
+    conn: &Connection,
+    dir: &str,
+    must_exist: bool,
+    follow: FollowUp,
+) -> Result<Probe, RemoteError> {
     let host = conn.host_label();
+    let d = quote(dir);
+    let follow_script = match follow {
+        FollowUp::Upload => format!(
+            "case \"$mode\" in fresh|link) ;; *) exit 0;; esac; set -e; D={d}; S=\"$D/{STAGING_DIR}\"; \
+             mkdir -p -- \"$S\"; tar -x -p --no-same-owner -f - -C \"$S\"; \
+             if [ \"$mode\" = fresh ]; then \
+               find \"$S\" -mindepth 1 -maxdepth 1 -exec mv -t \"$D\" -- {{}} +; chmod --reference=\"$S\" -- \"$D\"; touch -r \"$S\" -- \"$D\"; rmdir -- \"$S\"; \
+             else cp -a -l --remove-destination -- \"$S\"/. \"$D\"/; rm -rf -- \"$S\"; fi"
+        ),
+        // The names go to a temporary file first, so tar only starts writing once it has all
+        // of stdin (no deadlock between our writes and its output).
+        FollowUp::Download => format!(
+            "case \"$mode\" in go) ;; *) exit 0;; esac; cd -- {d} || exit 1; \
+             t=$(mktemp 2>/dev/null) || t=\"${{TMPDIR:-/tmp}}/ludus-list.$$\"; \
+             cat > \"$t\" && tar -c -f - --no-recursion --null -T \"$t\"; s=$?; rm -f -- \"$t\"; exit $s"
+        ),
+    };
     let script = format!(
         "if command -v tar >/dev/null 2>&1; then printf T; else printf t; fi; \
-         if find / -maxdepth 0 -printf '' >/dev/null 2>&1; then printf F; else printf f; fi; \
-         if cd -- {} 2>/dev/null; then printf 'D\\0'; else printf 'd\\0'; exit 0; fi; \
-         find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%m\\0%P\\0%l\\0' 2>/dev/null || true",
-        quote(dir)
+         if find / -maxdepth 0 -printf '' >/dev/null 2>&1; then hf=1; printf F; else hf=0; printf f; fi; \
+         if (cd -- {d}) 2>/dev/null; then printf 'D\\0'; \
+           if [ $hf = 1 ]; then (cd -- {d} && find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%m\\0%P\\0%l\\0' 2>/dev/null); fi; \
+         else printf 'd\\0'; fi; printf 'E\\0'; \
+         IFS= read -r mode || exit 0; {follow_script}"
     );
-    let out = conn.run(&sh(&script), b"")?;
-    let head = out
-        .stdout
-        .iter()
-        .position(|&b| b == 0)
-        .map(|i| &out.stdout[..i]);
-    let Some(head) = head.filter(|h| h.len() == 3) else {
+    let mut ch = conn.exec(&sh(&script))?;
+    let out = read_listing(&mut ch).map_err(|e| RemoteError::Protocol {
+        host: host.clone(),
+        what: "listing the remote directory".to_string(),
+        problem: e.to_string(),
+    })?;
+    let no_shell = Probe {
+        has_tar: false,
+        listing: None,
+        staged: Listing::new(),
+        exists: false,
+        channel: None,
+    };
+    let Some(out) = out else {
         // No usable shell: fall back to SFTP for the listing and the transfer.
-        return Ok(Probe {
-            has_tar: false,
-            listing: None,
-            staged: Listing::new(),
-            exists: false,
-        });
+        let _ = finish_channel(&mut ch, &host);
+        return Ok(no_shell);
+    };
+    let head = out.iter().position(|&b| b == 0).map(|i| &out[..i]);
+    let Some(head) = head.filter(|h| h.len() == 3) else {
+        return Ok(no_shell);
     };
     let has_tar = head[0] == b'T';
     let has_find = head[1] == b'F';
     let exists = head[2] == b'D';
-    if !exists {
-        if must_exist {
-            return Err(missing_remote(&host, dir));
-        }
-        return Ok(Probe {
-            has_tar,
-            listing: Some(Listing::new()),
-            staged: Listing::new(),
-            exists,
-        });
+    if !exists && must_exist {
+        return Err(missing_remote(&host, dir));
     }
-    if !has_find {
-        return Ok(Probe {
-            has_tar,
-            listing: None,
-            staged: Listing::new(),
-            exists,
-        });
-    }
-    let body = &out.stdout[4..];
-    let listing = parse_find(&host, body, must_exist)?;
-    let staged = parse_staged(&host, body)?;
+    let (listing, staged) = if !exists {
+        (Some(Listing::new()), Listing::new())
+    } else if !has_find {
+        (None, Listing::new())
+    } else {
+        let body = &out[4..];
+        (
+            Some(parse_find(&host, body, must_exist)?),
+            parse_staged(&host, body)?,
+        )
+    };
     Ok(Probe {
         has_tar,
-        listing: Some(listing),
+        listing,
         staged,
         exists,
+        channel: Some(ch),
     })
+}
+
+/// Reads the probe's output up to its end record (a record whose type field is `E`, which
+/// `find -printf %y` never prints). `None` if the output ended first.
+fn read_listing(ch: &mut ssh2::Channel) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let (mut field_start, mut field_index, mut scan) = (0usize, 0usize, 0usize);
+    loop {
+        while let Some(off) = buf[scan..].iter().position(|&b| b == 0) {
+            let end = scan + off;
+            // Field 0 is the header; then records of six fields.
+            if field_index >= 1 && (field_index - 1) % 6 == 0 && &buf[field_start..end] == b"E" {
+                buf.truncate(field_start);
+                return Ok(Some(buf));
+            }
+            field_index += 1;
+            field_start = end + 1;
+            scan = end + 1;
+        }
+        scan = buf.len();
+        let n = ch.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Tells an idle probe shell there is nothing more to do, and closes its channel.
+pub(super) fn dismiss(conn: &Connection, channel: &mut Option<ssh2::Channel>) {
+    if let Some(mut ch) = channel.take() {
+        use std::io::Write;
+        let _ = ch.write_all(b"none\n");
+        let _ = ch.send_eof();
+        let _ = finish_channel(&mut ch, &conn.host_label());
+    }
 }
 
 /// The entries under the staging directory, renamed as their final names.
@@ -346,4 +422,16 @@ pub(super) fn append_staged(
         problem: err.to_string(),
     })?;
     Ok(true)
+}
+
+/// The probe channel a tar transfer continues on.
+pub(super) fn take_channel(
+    conn: &Connection,
+    channel: &mut Option<ssh2::Channel>,
+) -> Result<ssh2::Channel, RemoteError> {
+    channel.take().ok_or_else(|| RemoteError::Protocol {
+        host: conn.host_label(),
+        what: "starting the tar transfer".to_string(),
+        problem: "the remote shell is gone".to_string(),
+    })
 }

@@ -1,7 +1,8 @@
-//! The fast path: many files as one tar stream over one exec channel, so a tree of thousands of
-//! small files costs one round trip instead of one per file. Upload extracts into the staging
-//! directory and then hard-links everything into place; download parses the stream locally and
-//! checks every entry (it must be a name that was asked for, and safe) before writing it.
+//! The fast path: many files as one tar stream over the probe's exec channel, so a tree of
+//! thousands of small files costs a few round trips instead of one per file. Upload extracts
+//! into the staging directory, whose contents the remote shell then moves into place; download
+//! parses the stream locally and checks every entry (it must be a name that was asked for, and
+//! safe) before writing it.
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -11,17 +12,15 @@ use super::commands::tail;
 use super::listing::{Entry, Kind, Listing};
 use super::local::LocalTree;
 use super::plan::Plan;
-use super::safety::{STAGING_DIR, join};
+use super::safety::join;
 use super::session::{Connection, finish_channel, read_stderr};
-use super::shell::{quote, sh};
+
 use super::{Progress, RemoteError};
 
 /// What [`upload`] sends.
 pub struct UploadJob<'a> {
     /// The local directory.
     pub local_dir: &'a Path,
-    /// The remote directory.
-    pub remote_dir: &'a str,
     /// The filtered local listing (for directory modes).
     pub source: &'a Listing,
     /// The plan.
@@ -32,34 +31,29 @@ pub struct UploadJob<'a> {
     pub fresh: bool,
 }
 
-/// Sends the planned files (and the directories leading to them) as one tar stream and
-/// installs them.
+/// Sends the planned files (and the directories leading to them) as one tar stream over the
+/// probe's channel `ch`, whose shell then installs them.
 pub fn upload(
     conn: &Connection,
+    mut ch: ssh2::Channel,
     job: &UploadJob<'_>,
     progress: &mut dyn Progress,
 ) -> Result<(), RemoteError> {
     let host = conn.host_label();
     // Fresh: no top-level name exists remotely, so one `mv` renames every staged subtree into
     // place. Otherwise each staged file is hard-linked over the old one.
-    let install = if job.fresh {
-        "find \"$S\" -mindepth 1 -maxdepth 1 -exec mv -t \"$D\" -- {} +; chmod --reference=\"$S\" -- \"$D\"; touch -r \"$S\" -- \"$D\"; rmdir -- \"$S\""
-    } else {
-        "cp -a -l --remove-destination -- \"$S\"/. \"$D\"/; rm -rf -- \"$S\""
-    };
-    let script = format!(
-        "set -e; D={}; S=\"$D/{STAGING_DIR}\"; mkdir -p -- \"$S\"; tar -x -p --no-same-owner -f - -C \"$S\"; {install}",
-        quote(job.remote_dir)
-    );
-    let mut ch = conn.exec(&sh(&script))?;
-    let sent = write_archive(
-        &mut ch,
-        job.local_dir,
-        job.source,
-        job.plan,
-        job.root,
-        progress,
-    );
+    let header: &[u8] = if job.fresh { b"fresh\n" } else { b"link\n" };
+    let sent = ch.write_all(header).map_err(|e| e.to_string());
+    let sent = sent.and_then(|()| {
+        write_archive(
+            &mut ch,
+            job.local_dir,
+            job.source,
+            job.plan,
+            job.root,
+            progress,
+        )
+    });
     let _ = ch.send_eof();
     let stderr = read_stderr(&mut ch);
     let status = finish_channel(&mut ch, &host)?;
@@ -178,25 +172,18 @@ impl<R: Read> Read for Exact<R> {
     }
 }
 
-/// Receives the planned files and symlinks as a tar stream into `local`.
+/// Receives the planned files and symlinks as a tar stream over the probe's channel `ch`.
 pub fn download(
     conn: &Connection,
-    remote_dir: &str,
+    mut ch: ssh2::Channel,
     local: &mut LocalTree,
     plan: &Plan,
     progress: &mut dyn Progress,
 ) -> Result<(), RemoteError> {
     let host = conn.host_label();
     let wanted: HashMap<&str, &Entry> = plan.send.iter().map(|e| (e.name.as_str(), e)).collect();
-    // The list goes to a temporary file first, so tar only starts writing once it has all of
-    // stdin (no deadlock between our writes and its output). Names get a `./` prefix so none
-    // can be taken for an option.
-    let script = format!(
-        "cd -- {} || exit 1; t=$(mktemp 2>/dev/null) || t=\"${{TMPDIR:-/tmp}}/ludus-list.$$\"; cat > \"$t\" && tar -c -f - --no-recursion --null -T \"$t\"; s=$?; rm -f -- \"$t\"; exit $s",
-        quote(remote_dir)
-    );
-    let mut ch = conn.exec(&sh(&script))?;
-    let mut list = Vec::new();
+    // Names get a `./` prefix so none can be taken for an option.
+    let mut list = b"go\n".to_vec();
     for e in &plan.send {
         list.extend_from_slice(b"./");
         list.extend_from_slice(e.name.as_bytes());

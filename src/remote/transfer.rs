@@ -1,11 +1,13 @@
-//! The two verbs: [`upload`] and [`download`]. Each lists both sides (one exec channel running
+//! The two verbs: [`upload`] and [`download`]. Each lists both sides (an exec channel running
 //! GNU `find`, or SFTP when that is missing), filters and plans, then moves the bytes as one tar
-//! stream over an exec channel when the remote has `tar`, or file by file over SFTP otherwise.
+//! stream over that same channel when the remote has `tar` (its shell waits for the plan), or
+//! file by file over SFTP otherwise. A transfer thus costs one remote login shell, not two.
 //!
 //! Upload installs atomically per file: the tar is extracted into a staging directory inside the
-//! target (`.ludus-partial`), then hard-linked into place (`cp -al`) and the staging directory
-//! removed, so the remote never shows a half file under its real name. An interrupted upload
-//! leaves its complete files staged; the next run installs them without sending them again.
+//! target (`.ludus-partial`), then renamed (fresh target) or hard-linked (`cp -al`) into place
+//! and the staging directory removed, so the remote never shows a half file under its real name. An interrupted upload
+//! leaves its complete files staged; the next run installs them without sending them again,
+//! and finishes a half-staged large file by sending only its rest.
 //! Download writes each file under a temporary name and renames it when complete.
 
 use std::path::Path;
@@ -14,8 +16,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::commands::{
-    self, check_status, checksums, delete_remote, missing_remote, probe, remove_stale_staged,
-    same_by_hash,
+    self, FollowUp, check_status, checksums, delete_remote, dismiss, missing_remote, probe,
+    remove_stale_staged, same_by_hash, take_channel,
 };
 use super::listing::{Entry, Filter, Kind, Listing, list_local};
 use super::plan::{Plan, make_plan, same_by_time};
@@ -106,12 +108,12 @@ pub fn upload(
         || {
             let conn = connect(remote, opts, progress, prompt)?;
             progress.stage("listing both sides");
-            let probe = probe(&conn, &remote.path, false)?;
+            let probe = probe(&conn, &remote.path, false, FollowUp::Upload)?;
             Ok((conn, probe))
         },
     );
     let source = filter.apply(&local_listing?);
-    let (conn, probe) = remote_side?;
+    let (conn, mut probe) = remote_side?;
     let host = conn.host_label();
     let use_tar = probe.has_tar && !opts.force_sftp;
     let sftp = if use_tar && probe.listing.is_some() {
@@ -177,6 +179,7 @@ pub fn upload(
                 conn.run(&sh(&script), b"")?,
             )?;
         }
+        dismiss(&conn, &mut probe.channel);
         summary.seconds = t0.elapsed().as_secs_f64();
         return Ok(summary);
     }
@@ -208,14 +211,19 @@ pub fn upload(
             .all(|e| !dest_all.contains_key(&top(e)));
         let job = tarstream::UploadJob {
             local_dir,
-            remote_dir: &remote.path,
             source: &source,
             plan: &plan,
             root: &root_entry,
             fresh,
         };
-        tarstream::upload(&conn, &job, progress)?;
+        tarstream::upload(
+            &conn,
+            take_channel(&conn, &mut probe.channel)?,
+            &job,
+            progress,
+        )?;
     } else if let Some(s) = &sftp {
+        dismiss(&conn, &mut probe.channel);
         sftp::upload(
             s,
             &host,
@@ -260,11 +268,11 @@ pub fn download(
         || {
             let conn = connect(remote, opts, progress, prompt)?;
             progress.stage("listing both sides");
-            let probe = probe(&conn, &remote.path, true)?;
+            let probe = probe(&conn, &remote.path, true, FollowUp::Download)?;
             Ok((conn, probe))
         },
     );
-    let (conn, probe) = remote_side?;
+    let (conn, mut probe) = remote_side?;
     let host = conn.host_label();
     let use_tar = probe.has_tar && !opts.force_sftp;
     let sftp = if use_tar && probe.listing.is_some() {
@@ -310,6 +318,7 @@ pub fn download(
         opts.dry_run,
     );
     if opts.dry_run || plan.is_empty() {
+        dismiss(&conn, &mut probe.channel);
         summary.seconds = t0.elapsed().as_secs_f64();
         return Ok(summary);
     }
@@ -319,11 +328,19 @@ pub fn download(
         tree.make_dir(&d.name, d.mode)?;
     }
     progress.start(plan.send.len() as u64, plan.bytes);
-    if use_tar {
-        tarstream::download(&conn, &remote.path, &mut tree, &plan, progress)?;
+    if use_tar && !plan.send.is_empty() {
+        tarstream::download(
+            &conn,
+            take_channel(&conn, &mut probe.channel)?,
+            &mut tree,
+            &plan,
+            progress,
+        )?;
     } else if let Some(s) = &sftp {
+        dismiss(&conn, &mut probe.channel);
         sftp::download(s, &host, &remote.path, &mut tree, &plan, progress)?;
     }
+    dismiss(&conn, &mut probe.channel);
     if opts.delete {
         summary.deleted = local::delete(local_dir, &plan.delete)?;
     }
