@@ -36,4 +36,4 @@ echo "== cargo clippy (default features, and with mpi)"
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked --all-targets --features mpi -- -D warnings
 echo "== cargo test --features mpi"
-cargo test --locked --features mpi -- "$@"
+cargo test --locked --features mpi --no-fail-fast -- "$@"
