@@ -92,6 +92,12 @@ pub fn main() -> ExitCode {
 
 /// Runs the CLI with a registry of the caller's (a user crate that adds its own agents or MDPs).
 pub fn main_with(registry: Registry, args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    // `ludus show X | head` must end quietly, as other command-line tools do: restore the
+    // default SIGPIPE action (Rust ignores it, which turns a closed pipe into a panic).
+    // SAFETY: setting a signal disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
