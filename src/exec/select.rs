@@ -25,6 +25,9 @@ pub struct Item {
 pub struct Selection {
     /// Experiment folders.
     pub dirs: Vec<ExperimentDir>,
+    /// For each folder, whether its instance files are loose (`<dir>/<id>.bin`) rather than
+    /// in `instances/`: decided once, so running an instance costs no extra `stat`.
+    pub loose: Vec<bool>,
     /// Instances, in plan order (folders in argument order).
     pub items: Vec<Item>,
 }
@@ -62,6 +65,7 @@ impl Selection {
         match self.dirs.iter().position(|d| d.root() == dir.root()) {
             Some(i) => i,
             None => {
+                self.loose.push(!dir.instances_dir().is_dir());
                 self.dirs.push(dir);
                 self.dirs.len() - 1
             }
@@ -131,11 +135,10 @@ impl Selection {
     /// The path of an item's instance file.
     pub fn instance_path(&self, item: Item) -> PathBuf {
         let d = &self.dirs[item.dir];
-        let standard = d.instance_path(item.id);
-        if standard.exists() {
-            standard
-        } else {
+        if self.loose[item.dir] {
             d.root().join(format!("{}.bin", item.id))
+        } else {
+            d.instance_path(item.id)
         }
     }
 }

@@ -68,6 +68,12 @@ impl StoreError {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// This process's id, asked of the kernel once (it is in every temporary name).
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// Writes `bytes` to `path` atomically: a hidden temporary file in the same folder, then a
 /// rename. Readers see the old file or the whole new one, never a part.
 ///
@@ -102,7 +108,7 @@ pub fn temp_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".~{}-{n}.{name}", std::process::id()))
+    path.with_file_name(format!(".~{}-{n}.{name}", pid()))
 }
 
 /// True for names of temporary or hidden files, which are never results.
