@@ -389,6 +389,18 @@ fn single_files_and_bin_folders_are_accepted() {
     let (code, _, err) = run(d.ludus().args(["run-instances", "ex/instances"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(statuses(&d.join("ex")).len(), ids.len());
+    // A loose folder of .bin files is its own experiment folder: logs go to loose/logs/.
+    std::fs::create_dir_all(d.join("loose")).unwrap();
+    for id in &ids[..2] {
+        std::fs::copy(
+            d.join(format!("ex/instances/{id}.bin")),
+            d.join(format!("loose/{id}.bin")),
+        )
+        .unwrap();
+    }
+    let (code, _, err) = run(d.ludus().args(["run-instances", "loose"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(statuses(&d.join("loose")).len(), 2);
     let (code, _, err) = run(d.ludus().args(["run-instances", "nowhere"]));
     assert_eq!(code, 2);
     assert!(err.contains("nowhere: no such file or folder"), "{err}");
