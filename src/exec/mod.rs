@@ -159,10 +159,16 @@ pub enum ExecError {
 }
 
 /// The items of a selection that still need running: no status, or `interrupted`, or
-/// `error` when `retry_errors`. Reads each folder's `logs/` listing once.
+/// `error` when `retry_errors`. Reads each folder's `logs/` listing once (creating `logs/`).
 pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecError> {
     let mut with_status: Vec<HashSet<InstanceId>> = Vec::with_capacity(sel.dirs.len());
     for d in &sel.dirs {
+        // A folder planned elsewhere, or a loose folder of .bin files, may have no logs/ yet.
+        let logs = d.logs_dir();
+        std::fs::create_dir_all(&logs).map_err(|e| StoreError::Io {
+            path: logs.clone(),
+            cause: e,
+        })?;
         let mut set = HashSet::new();
         if let Ok(rd) = std::fs::read_dir(d.logs_dir()) {
             for e in rd.flatten() {
