@@ -15,6 +15,7 @@ use crate::store::{StatusKind, hostname, now_rfc3339};
 Examples:
   ludus status instances/quick
   ludus status instances/quick --json     # {\"total\":..,\"done\":..,\"pending\":..,...}
+  ludus status instances/quick --pending-ids > todo.ids
 
 `running` counts instances with a live run marker (on another host a marker is trusted as is).")]
 pub struct StatusArgs {
@@ -24,6 +25,12 @@ pub struct StatusArgs {
     /// Print one JSON object for scripts.
     #[arg(long)]
     json: bool,
+    /// Print the ids `run-instances` would run (no status, or interrupted), one a line.
+    #[arg(long, conflicts_with = "json")]
+    pending_ids: bool,
+    /// With --pending-ids: count instances with status error as pending too.
+    #[arg(long, requires = "pending_ids")]
+    retry_errors: bool,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -63,6 +70,14 @@ fn marker_live(path: &std::path::Path, me: &str) -> bool {
 pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut sel = Selection::resolve(&args.paths)?;
     sel.dedup();
+    if args.pending_ids {
+        let mut out = String::new();
+        for it in crate::exec::pending(&sel, args.retry_errors)? {
+            out.push_str(&format!("{}\n", it.id));
+        }
+        print!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let me = hostname();
     let mut all = Counts::default();
     let mut per: BTreeMap<(String, String), Counts> = BTreeMap::new();

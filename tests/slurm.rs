@@ -1,0 +1,381 @@
+//! `ludus submit`, `watch`, `resubmit` and `cancel` against a real single-node SLURM on
+//! 127.0.0.1 (`support/slurm.rs`, shared by the tests of this file while they run) reached
+//! through a real test sshd whose sessions get `SLURM_CONF`: a submitted folder finishes with
+//! logs identical to a local run; `--dry-run` submits nothing; a second submit while a job is
+//! queued is refused; `scancel` of one array task then `resubmit` completes the rest; a job
+//! killed by its time limit leaves `interrupted` instances that `resubmit` finishes; a bad
+//! partition gives sbatch's message and records nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::slurm::Slurm;
+use support::sshd::{Sshd, SshdOptions};
+
+struct Env {
+    slurm: Arc<Slurm>,
+    sshd: Sshd,
+}
+
+impl Env {
+    fn new() -> Env {
+        let slurm = Slurm::shared();
+        let sshd = Sshd::start_with(SshdOptions {
+            env: vec![("SLURM_CONF".into(), slurm.conf.display().to_string())],
+            ..Default::default()
+        });
+        Env { slurm, sshd }
+    }
+
+    /// Plans a spec of `seeds` q_learning runs on river_swim in a fresh local folder.
+    fn plan(&self, name: &str, seeds: u32, steps: u64) -> PathBuf {
+        let d = self.sshd.dir.path().join("local");
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let spec = d.join(format!("{name}.toml"));
+        std::fs::write(
+            &spec,
+            format!(
+                "seeds = {seeds}\nsteps = {steps}\n[[agent]]\nname = \"q_learning\"\n\
+                 [[mdp]]\nfamily = \"river_swim\"\nparams = {{ size = 5 }}\n"
+            ),
+        )
+        .expect("spec");
+        let out_dir = d.join(name);
+        let out = self
+            .sshd
+            .ludus()
+            .arg("plan")
+            .arg(&spec)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("plan");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out_dir
+    }
+
+    fn target(&self, name: &str) -> String {
+        self.sshd.target(&self.sshd.remote_dir(name))
+    }
+
+    /// Runs ludus with a time bound; returns (exit code, stdout, stderr).
+    fn ludus(&self, args: &[&str], timeout: u64) -> (i32, String, String) {
+        let out = self
+            .sshd
+            .ludus()
+            .args(args)
+            .timeout(Duration::from_secs(timeout))
+            .output()
+            .expect("ludus runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn status(dir: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ludus"))
+        .args(["status", "--json"])
+        .arg(dir)
+        .output()
+        .expect("status");
+    serde_json::from_slice(&out.stdout).expect("status json")
+}
+
+fn submissions(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(".ludus/submissions.json")).expect("record");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn csv_logs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("logs"))
+        .expect("logs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from).into_iter().flatten() {
+        let rel = e.path().strip_prefix(from).expect("inside");
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(e.path(), &dest).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn submit_and_watch_finish_with_logs_identical_to_a_local_run() {
+    let env = Env::new();
+    let dir = env.plan("quick", 6, 2000);
+    let here = env.sshd.dir.path().join("here");
+    copy_dir(&dir, &here);
+    let (code, _, err) = env.ludus(&["run-instances", s(&here), "--progress", "none"], 60);
+    assert_eq!(code, 0, "{err}");
+
+    // The uploaded-executable path: no --remote-ludus.
+    let target = env.target("quick");
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &target,
+            "--per-task",
+            "2",
+            "--wait",
+            "--interval",
+            "0.5",
+        ],
+        90,
+    );
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("submitted job"), "{out}");
+    assert!(out.contains("3 array tasks"), "{out}");
+    assert!(err.contains("6 done"), "{err}");
+    let st = status(&dir);
+    assert_eq!(
+        (st["total"].as_u64(), st["done"].as_u64()),
+        (Some(6), Some(6)),
+        "{st}"
+    );
+    assert_eq!(
+        csv_logs(&dir),
+        csv_logs(&here),
+        "logs differ from a local run"
+    );
+    let rec = submissions(&dir);
+    let sub = &rec["submissions"][0];
+    assert_eq!(sub["instances"], 6);
+    assert_eq!(sub["tasks"], 3);
+    assert!(sub["job_id"].as_str().is_some_and(|j| !j.is_empty()));
+    let remote = env.sshd.remote_dir("quick");
+    assert!(remote.join(".ludus/bin/ludus").is_file());
+    assert!(remote.join(".ludus/jobs/1.sbatch").is_file());
+    assert!(
+        dir.join(".ludus/slurm")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    );
+
+    // Everything finished: a second submit has nothing to do and records nothing.
+    let (code, out, err) = env.ludus(&["submit", s(&dir), &target], 60);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nothing to submit"), "{out}");
+    assert_eq!(
+        submissions(&dir)["submissions"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn dry_run_prints_the_script_and_submits_nothing() {
+    let env = Env::new();
+    let dir = env.plan("dry", 5, 2000);
+    let target = env.target("dry");
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &target,
+            "--tasks",
+            "2",
+            "--cpus-per-task",
+            "2",
+            "--time",
+            "10",
+            "--dry-run",
+        ],
+        30,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("#!/bin/bash\n"), "{out}");
+    assert!(out.contains("#SBATCH --array=1-2\n"), "{out}");
+    assert!(out.contains("#SBATCH --cpus-per-task=2\n"), "{out}");
+    assert!(out.contains("run-instances"), "{out}");
+    assert!(err.contains("5 pending"), "{err}");
+    assert!(!dir.join(".ludus").exists());
+    assert!(!env.sshd.remote_dir("dry").exists());
+}
+
+#[test]
+fn bad_partition_shows_sbatchs_message_and_records_nothing() {
+    let env = Env::new();
+    let dir = env.plan("badpart", 2, 2000);
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let (code, _, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &env.target("badpart"),
+            "--partition",
+            "nope",
+            "--remote-ludus",
+            ludus,
+        ],
+        60,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid partition"), "{err}");
+    assert!(err.contains("change --partition"), "{err}");
+    assert!(!dir.join(".ludus/submissions.json").exists());
+}
+
+fn job_of(dir: &Path, i: usize) -> String {
+    submissions(dir)["submissions"][i]["job_id"]
+        .as_str()
+        .expect("job id")
+        .to_string()
+}
+
+#[test]
+fn second_submit_is_refused_then_cancel_then_scancel_one_task_and_resubmit() {
+    let env = Env::new();
+    let dir = env.plan("held", 6, 2000);
+    let target = env.target("held");
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let held = [
+        "--remote-ludus",
+        ludus,
+        "--tasks",
+        "3",
+        "--sbatch-arg=--hold",
+    ];
+    let mut args = vec!["submit", s(&dir), &target];
+    args.extend(held);
+    let (code, _, err) = env.ludus(&args, 60);
+    assert_eq!(code, 0, "{err}");
+    let job = job_of(&dir, 0);
+    assert_eq!(
+        env.slurm.queue(&job).len(),
+        3,
+        "{:?}",
+        env.slurm.queue(&job)
+    );
+
+    // Refused while queued; nothing new recorded.
+    let (code, _, err) = env.ludus(&args, 60);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("still PENDING"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(
+        submissions(&dir)["submissions"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // ludus cancel empties the queue; then submitting is allowed again.
+    let (code, out, err) = env.ludus(&["cancel", s(&dir)], 60);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&job), "{out}");
+    let t0 = Instant::now();
+    while !env.slurm.queue(&job).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "scancel did not empty the queue"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, _, err) = env.ludus(&args, 60);
+    assert_eq!(code, 0, "{err}");
+    let job = job_of(&dir, 1);
+
+    // Cancel task 2 of 3, release the rest: watch ends with pending instances and exit 1.
+    env.slurm.ok("scancel", &[&format!("{job}_2")]);
+    env.slurm.ok("scontrol", &["release", &job]);
+    let (code, _, err) = env.ludus(&["watch", s(&dir), "--interval", "0.5"], 90);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("resubmit"), "{err}");
+    let st = status(&dir);
+    assert_eq!(
+        (st["done"].as_u64(), st["pending"].as_u64()),
+        (Some(4), Some(2)),
+        "{st}"
+    );
+
+    // resubmit runs exactly the two that are left, with the same options (--hold included).
+    let (code, out, err) = env.ludus(&["resubmit", s(&dir)], 60);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("2 instances"), "{out}");
+    let job = job_of(&dir, 2);
+    assert!(
+        submissions(&dir)["submissions"][2]["script"]
+            .as_str()
+            .is_some_and(|t| t.contains("#SBATCH --hold"))
+    );
+    env.slurm.ok("scontrol", &["release", &job]);
+    let (code, _, err) = env.ludus(&["watch", s(&dir), "--interval", "0.5"], 90);
+    assert_eq!(code, 0, "{err}");
+    let st = status(&dir);
+    assert_eq!(st["done"].as_u64(), Some(6), "{st}");
+}
+
+#[test]
+fn time_limit_leaves_interrupted_instances_that_resubmit_finishes() {
+    let env = Env::new();
+    // About 1.5 s each in a debug build: 80 take longer than the one-minute limit on one CPU.
+    let dir = env.plan("limit", 80, 4_000_000);
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let target = env.target("limit");
+    let (code, _, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &target,
+            "--remote-ludus",
+            ludus,
+            "--tasks",
+            "1",
+            "--time",
+            "1",
+        ],
+        60,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.ludus(&["watch", s(&dir), "--interval", "1"], 180);
+    assert_eq!(code, 1, "{err}");
+    let st = status(&dir);
+    let done = st["done"].as_u64().unwrap_or(0);
+    assert!(st["interrupted"].as_u64() >= Some(1), "{st}");
+    assert!(done >= 1 && done < 80, "{st}");
+    let (code, out, err) = env.ludus(
+        &[
+            "resubmit",
+            s(&dir),
+            "--tasks",
+            "4",
+            "--time",
+            "10",
+            "--wait",
+            "--interval",
+            "1",
+        ],
+        180,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("{} instances", 80 - done)), "{out}");
+    let st = status(&dir);
+    assert_eq!(st["done"].as_u64(), Some(80), "{st}");
+}
