@@ -100,15 +100,33 @@ fn submissions(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("json")
 }
 
-fn csv_logs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("logs"))
+/// Every log, without its timing column (`steps_per_second`, which differs run to run).
+fn csv_logs(dir: &Path) -> Vec<(String, String)> {
+    let strip = |text: String| -> String {
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let keep: Vec<usize> = (0..header.len())
+            .filter(|&i| header[i] != "steps_per_second")
+            .collect();
+        std::iter::once(header.join(","))
+            .chain(lines.map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                keep.iter()
+                    .filter_map(|&i| f.get(i).copied())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir.join("logs"))
         .expect("logs")
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".csv"))
         .map(|e| {
             (
                 e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).expect("read"),
+                strip(std::fs::read_to_string(e.path()).expect("read")),
             )
         })
         .collect();
