@@ -30,7 +30,7 @@ pub struct SubmitRequest<'a> {
 #[derive(Debug)]
 pub enum SubmitOutcome {
     /// Submitted and recorded.
-    Submitted(Submission),
+    Submitted(Box<Submission>),
     /// Every instance is finished on the cluster: nothing to submit.
     NothingPending {
         /// Instances in the folder.
@@ -157,5 +157,5 @@ pub fn submit(
     };
     subs.submissions.push(sub.clone());
     req.local.write_submissions(&subs)?;
-    Ok(SubmitOutcome::Submitted(sub))
+    Ok(SubmitOutcome::Submitted(Box::new(sub)))
 }
