@@ -68,6 +68,9 @@ pub enum SlurmError {
         /// What it printed.
         output: String,
     },
+    /// The local folder cannot be read as a planned folder.
+    #[error("{0}")]
+    Local(String),
     /// The folder has no submission to act on.
     #[error(
         "{0}: no submission recorded here (.ludus/submissions.json); submit first with `ludus submit DIR HOST:REMOTE_DIR`"

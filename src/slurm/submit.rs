@@ -43,9 +43,9 @@ pub enum SubmitOutcome {
 /// `REMOTE_DIR/.ludus/bin/ludus`. Returns the script, the pending count and the task count.
 pub fn dry_run(req: &SubmitRequest<'_>) -> Result<(String, usize, u32), SlurmError> {
     let sel = Selection::resolve(&[req.local.root().to_path_buf()])
-        .map_err(|e| SlurmError::NoSubmission(e.to_string()))?;
+        .map_err(|e| SlurmError::Local(e.to_string()))?;
     let n_pending = pending(&sel, req.options.retry_errors)
-        .map_err(|e| SlurmError::NoSubmission(e.to_string()))?
+        .map_err(|e| SlurmError::Local(e.to_string()))?
         .len();
     let subs = req.local.read_submissions()?;
     let ludus = req
