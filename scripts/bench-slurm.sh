@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark `ludus submit --wait` (upload, sbatch, watch, log download over one SSH session)
 # against the same done by hand: rsync up, sbatch of scripts/slurm-array.sbatch, polling squeue
-# over ssh, rsync of the logs down. N short instances (default 1,000: q_learning on river_swim,
+# over ssh, rsync of the logs down (median of 3 interleaved rounds). N short instances (default 1,000: q_learning on river_swim,
 # 2,000 steps), 20 array tasks of one CPU each, both polling every second, on a private
 # single-node SLURM and a throwaway sshd on 127.0.0.1, in the same run.
 #
@@ -113,27 +113,38 @@ name = "q_learning"
 family = "river_swim"
 params = { size = 5 }
 SPEC
-"$LUDUS" plan "$T/spec.toml" --out "$T/a" > /dev/null
-"$LUDUS" plan "$T/spec.toml" --out "$T/b" --groups $TASKS > /dev/null
 now() { date +%s.%N; }
 
 # ludus: one command.
-t0=$(now)
-"$LUDUS" submit "$T/a" "bench:$T/remote-a" -F "$T/ssh_config" --known-hosts "$T/known_hosts" \
-    --remote-ludus "$LUDUS" --tasks $TASKS --wait --interval 1 > "$T/a.out" 2> "$T/a.err"
-t_ludus=$(echo "$(now) - $t0" | bc)
+run_ludus() { # ROUND
+    "$LUDUS" plan "$T/spec.toml" --out "$T/a$1" > /dev/null 2>&1
+    local t0; t0=$(now)
+    "$LUDUS" submit "$T/a$1" "bench:$T/remote-a$1" -F "$T/ssh_config" --known-hosts "$T/known_hosts" \
+        --remote-ludus "$LUDUS" --tasks $TASKS --wait --interval 1 > "$T/a$1.out" 2> "$T/a$1.err"
+    T_LUDUS+=("$(echo "$(now) - $t0" | bc)")
+    DONE_A=$("$LUDUS" status --json "$T/a$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])')
+}
 
 # By hand: rsync up, sbatch the template, poll squeue, rsync down.
-t0=$(now)
-rsync -a -e "$SSH" "$T/b/" "bench:$T/remote-b/"
-JOB=$($SSH bench "cd $T/remote-b && LUDUS=$LUDUS sbatch --parsable --array=1-$TASKS --cpus-per-task=1 --mem=1M --output=$T/remote-b/slurm-%A_%a.out $TEMPLATE $T/remote-b")
-while $SSH bench "squeue -h -j $JOB" 2>/dev/null | grep -q .; do sleep 1; done
-rsync -a -e "$SSH" "bench:$T/remote-b/logs/" "$T/b/logs/"
-t_hand=$(echo "$(now) - $t0" | bc)
+run_hand() { # ROUND
+    "$LUDUS" plan "$T/spec.toml" --out "$T/b$1" --groups $TASKS > /dev/null 2>&1
+    local t0 job; t0=$(now)
+    rsync -a -e "$SSH" "$T/b$1/" "bench:$T/remote-b$1/"
+    job=$($SSH bench "cd $T/remote-b$1 && LUDUS=$LUDUS sbatch --parsable --array=1-$TASKS --cpus-per-task=1 --mem=1M --output=$T/remote-b$1/slurm-%A_%a.out $TEMPLATE $T/remote-b$1")
+    while $SSH bench "squeue -h -j $job" 2>/dev/null | grep -q .; do sleep 1; done
+    rsync -a -e "$SSH" "bench:$T/remote-b$1/logs/" "$T/b$1/logs/"
+    T_HAND+=("$(echo "$(now) - $t0" | bc)")
+    DONE_B=$("$LUDUS" status --json "$T/b$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])')
+}
 
-done_a=$("$LUDUS" status --json "$T/a" | python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])')
-done_b=$("$LUDUS" status --json "$T/b" | python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])')
-printf 'slurm: %d instances, %d array tasks on %d CPUs\n' "$N" "$TASKS" "$(nproc)"
-printf '  ludus submit --wait (upload, sbatch, watch, download)  %6.1f s  (%s done locally)\n' "$t_ludus" "$done_a"
-printf '  by hand (rsync, sbatch template, squeue poll, rsync)   %6.1f s  (%s done locally)\n' "$t_hand" "$done_b"
+# The load on a shared machine drifts: three rounds, alternating which goes first; medians.
+T_LUDUS=(); T_HAND=()
+for r in 1 2 3; do
+    if [ $((r % 2)) -eq 1 ]; then run_ludus $r; run_hand $r; else run_hand $r; run_ludus $r; fi
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+t_ludus=$(median "${T_LUDUS[@]}"); t_hand=$(median "${T_HAND[@]}")
+printf 'slurm: %d instances, %d array tasks on %d CPUs, median of 3 rounds\n' "$N" "$TASKS" "$(nproc)"
+printf '  ludus submit --wait (upload, sbatch, watch, download)  %6.1f s  (rounds: %s; %s done locally)\n' "$t_ludus" "${T_LUDUS[*]}" "$DONE_A"
+printf '  by hand (rsync, sbatch template, squeue poll, rsync)   %6.1f s  (rounds: %s; %s done locally)\n' "$t_hand" "${T_HAND[*]}" "$DONE_B"
 printf '  ratio ludus / by hand: %.2f\n' "$(echo "$t_ludus / $t_hand" | bc -l)"

@@ -42,6 +42,9 @@ pub struct WatchArgs {
     ssh: SshArgs,
 }
 
+/// The shortest time between two log downloads while the job runs.
+const DOWNLOAD_EVERY: Duration = Duration::from_secs(5);
+
 /// How to watch.
 pub(super) struct WatchOptions {
     /// Seconds between polls.
@@ -87,12 +90,19 @@ pub(super) fn watch_submission(
     let use_sacct = cluster::sacct(conn, std::slice::from_ref(&sub.job_id))?.is_some();
     let mut display = Display::new(sub);
     let interval = Duration::from_secs_f64(opts.interval.max(0.2));
+    // Listing both sides costs the cluster's login node a little each time: while the job runs,
+    // logs come down when more instances finished and at most every DOWNLOAD_EVERY; once it has
+    // left the queue, always.
+    let mut fetched: Option<(std::time::Instant, usize)> = None;
     let (snap, counts) = loop {
         let snap = cluster::snapshot(conn, &sub.job_id, sub.tasks, use_sacct)?;
         let counts = cluster::remote_status(conn, &sub.ludus, &sub.remote_dir)?;
         display.show(&snap, &counts);
-        if opts.download {
+        let ended = counts.finished() + counts.error + counts.interrupted;
+        let due = fetched.is_none_or(|(at, n)| n != ended && at.elapsed() >= DOWNLOAD_EVERY);
+        if opts.download && (due || !snap.in_queue) {
             fetch_logs(conn, local, sub)?;
+            fetched = Some((std::time::Instant::now(), ended));
         }
         if !snap.in_queue {
             break (snap, counts);
