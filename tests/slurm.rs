@@ -4,7 +4,8 @@
 //! logs identical to a local run; `--dry-run` submits nothing; a second submit while a job is
 //! queued is refused; `scancel` of one array task then `resubmit` completes the rest; a job
 //! killed by its time limit leaves `interrupted` instances that `resubmit` finishes; a bad
-//! partition gives sbatch's message and records nothing.
+//! partition gives sbatch's message and records nothing; a cluster of another kind gets
+//! instructions to install ludus.
 
 mod support;
 
@@ -22,9 +23,15 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
+        Env::with_path(None)
+    }
+
+    /// With `PATH` set for remote commands (to plant fake tools).
+    fn with_path(path: Option<String>) -> Env {
         let slurm = Slurm::shared();
         let sshd = Sshd::start_with(SshdOptions {
             env: vec![("SLURM_CONF".into(), slurm.conf.display().to_string())],
+            path,
             ..Default::default()
         });
         Env { slurm, sshd }
@@ -259,6 +266,20 @@ fn bad_partition_shows_sbatchs_message_and_records_nothing() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("invalid partition"), "{err}");
     assert!(err.contains("change --partition"), "{err}");
+    assert!(!dir.join(".ludus/submissions.json").exists());
+}
+
+#[test]
+fn another_kind_of_machine_gets_install_instructions() {
+    let fake = tempfile::tempdir().expect("temp dir");
+    support::tree::fake_tool(fake.path(), "uname", "echo Darwin arm64\n");
+    let env = Env::with_path(Some(format!("{}:/usr/bin:/bin", fake.path().display())));
+    let dir = env.plan("other", 2, 2000);
+    let (code, _, err) = env.ludus(&["submit", s(&dir), &env.target("other")], 60);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Darwin arm64"), "{err}");
+    assert!(err.contains("--remote-ludus"), "{err}");
+    assert!(err.contains("x86_64-unknown-linux-musl"), "{err}");
     assert!(!dir.join(".ludus/submissions.json").exists());
 }
 
