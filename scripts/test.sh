@@ -9,9 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use: OpenMPI (+ libclang for the mpi crate's bindgen), an OpenSSH
-# server and client for the upload/download tests, rsync for the transfer benchmark baseline,
-# SLURM and munge for the submit tests (they start a private single-node cluster as root).
-PACKAGES=(openmpi-bin libopenmpi-dev libclang-dev pkg-config libssl-dev openssh-server openssh-client rsync slurm-wlm munge)
+# server and client for the upload/download tests, rsync for the transfer benchmark baseline.
+PACKAGES=(openmpi-bin libopenmpi-dev libclang-dev pkg-config libssl-dev openssh-server openssh-client rsync)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
