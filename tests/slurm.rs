@@ -374,12 +374,12 @@ fn second_submit_is_refused_then_cancel_then_scancel_one_task_and_resubmit() {
 #[test]
 fn time_limit_leaves_interrupted_instances_that_resubmit_finishes() {
     let env = Env::new();
-    // Enough work for about 110 s on one CPU, measured on this machine: SLURM enforces a
+    // Enough work for at least 120 s on one CPU at this machine's best speed (the fastest of a
+    // few probe runs, so a busy moment during the probe cannot shrink it): SLURM enforces a
     // one-minute limit between 60 and about 95 s (it checks every 30 s), so the job is always
     // killed, and what is left is a short resubmission.
     const STEPS: u64 = 2_000_000;
-    let probe = env.plan("probe", 3, STEPS);
-    let t0 = Instant::now();
+    let probe = env.plan("probe", 6, STEPS);
     let (code, _, err) = env.ludus(
         &[
             "run-instances",
@@ -392,8 +392,18 @@ fn time_limit_leaves_interrupted_instances_that_resubmit_finishes() {
         120,
     );
     assert_eq!(code, 0, "{err}");
-    let each = t0.elapsed().as_secs_f64() / 3.0;
-    let n = ((110.0 / each).ceil() as u64).clamp(20, 2000);
+    let each = std::fs::read_dir(probe.join("logs"))
+        .expect("probe logs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+            v["wall_seconds"].as_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    assert!(each.is_finite() && each > 0.0, "no probe wall times");
+    let n = ((120.0 / each).ceil() as u64).clamp(20, 5000);
     let dir = env.plan("limit", n as u32, STEPS);
     let ludus = env!("CARGO_BIN_EXE_ludus");
     let target = env.target("limit");
