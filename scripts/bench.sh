@@ -20,3 +20,7 @@ if [ -x scripts/bench-transfer.sh ]; then
   echo "== scripts/bench-transfer.sh"
   scripts/bench-transfer.sh
 fi
+if [ -x scripts/bench-slurm.sh ] && [ "$(id -u)" -eq 0 ] && [ -x /usr/sbin/slurmctld ]; then
+  echo "== scripts/bench-slurm.sh"
+  scripts/bench-slurm.sh
+fi

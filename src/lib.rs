@@ -21,6 +21,7 @@ pub mod remote;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod slurm;
 pub mod spec;
 pub mod store;
 pub mod value;

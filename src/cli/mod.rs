@@ -25,7 +25,9 @@ mod run;
 mod run_instances;
 mod select_best;
 mod status;
+mod submit;
 mod transfer;
+mod watch;
 
 /// Exit code: everything asked for succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -77,6 +79,14 @@ enum Command {
     Upload(transfer::UploadArgs),
     /// Copy HOST:REMOTE_DIR into a local directory over SSH (incremental, resumable).
     Download(transfer::DownloadArgs),
+    /// Upload a folder and submit its pending instances as a SLURM job array.
+    Submit(submit::SubmitArgs),
+    /// Follow a folder's SLURM job: tasks, instances, logs downloaded as they finish.
+    Watch(watch::WatchArgs),
+    /// Submit again exactly the instances that are not finished, with the same options.
+    Resubmit(submit::ResubmitArgs),
+    /// Cancel a folder's queued or running SLURM jobs (scancel).
+    Cancel(submit::CancelArgs),
 }
 
 /// Context shared by every verb: the registry of agents and MDPs.
@@ -131,5 +141,9 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Mdp(args) => mdp::run(args, ctx),
         Command::Upload(args) => transfer::run_upload(args, ctx),
         Command::Download(args) => transfer::run_download(args, ctx),
+        Command::Submit(args) => submit::run(args, ctx),
+        Command::Watch(args) => watch::run(args, ctx),
+        Command::Resubmit(args) => submit::run_resubmit(args, ctx),
+        Command::Cancel(args) => submit::run_cancel(args, ctx),
     }
 }

@@ -43,6 +43,7 @@ pub(super) fn install_signal_handlers() -> &'static AtomicBool {
 Examples:
   ludus run-instances instances/quick                  # everything pending, all cores
   ludus run-instances instances/quick --group 3/16     # the 3rd of 16 groups (a cluster job)
+  ludus run-instances instances/quick --ids todo.ids --group 2/4
   ludus run-instances instances/quick/instances/0a1b2c3d4e5f6789.bin
   mpirun -np 64 ludus run-instances --mpi /scratch/me/quick
   ludus run-instances /scratch/me/lr-sweep --workdir /scratch/me/code --grace 10s
@@ -64,6 +65,10 @@ pub struct RunInstancesArgs {
     /// Run only group k of K (1-based), e.g. 3/16.
     #[arg(long, value_name = "k/K")]
     group: Option<Group>,
+    /// Run only the instances whose ids this file lists (one a line, as `status --pending-ids`
+    /// prints); --group and the SLURM array variables then split this list.
+    #[arg(long, value_name = "FILE")]
+    ids: Option<PathBuf>,
     /// Run across MPI ranks (under mpirun); needs a build with the `mpi` feature.
     #[arg(long)]
     mpi: bool,
@@ -109,11 +114,51 @@ fn slurm_group() -> anyhow::Result<Option<Group>> {
     Ok(Some(g))
 }
 
+/// Keeps the items whose ids `file` lists, in the file's order.
+fn keep_listed(sel: &mut Selection, file: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("--ids {}: cannot read the id list", file.display()))?;
+    let mut wanted = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let id = crate::plan::InstanceId::parse(line).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}:{}: `{line}` is not an instance id (16 hex digits)",
+                file.display(),
+                i + 1
+            )
+        })?;
+        wanted.push(id);
+    }
+    let mut by_id = std::collections::HashMap::new();
+    for it in &sel.items {
+        by_id.entry(it.id).or_insert(*it);
+    }
+    let mut items = Vec::with_capacity(wanted.len());
+    for id in wanted {
+        let it = by_id.get(&id).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--ids {}: instance {id} is not in the given folders",
+                file.display()
+            )
+        })?;
+        items.push(*it);
+    }
+    sel.items = items;
+    Ok(())
+}
+
 /// Runs `ludus run-instances`.
 pub fn run(args: RunInstancesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let interrupt = install_signal_handlers();
     let mut sel = Selection::resolve(&args.paths)?;
     sel.dedup();
+    if let Some(file) = &args.ids {
+        keep_listed(&mut sel, file)?;
+    }
     let group = match args.group {
         Some(g) => Some(g),
         None => slurm_group()?,

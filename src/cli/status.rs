@@ -15,6 +15,7 @@ use crate::store::{StatusKind, hostname, now_rfc3339};
 Examples:
   ludus status instances/quick
   ludus status instances/quick --json     # {\"total\":..,\"done\":..,\"pending\":..,...}
+  ludus status instances/quick --pending-ids > todo.ids
 
 `running` counts instances listed by a live run-instances process (on another host: trusted as is).")]
 pub struct StatusArgs {
@@ -24,6 +25,12 @@ pub struct StatusArgs {
     /// Print one JSON object for scripts.
     #[arg(long)]
     json: bool,
+    /// Print the ids `run-instances` would run (no status, or interrupted), one a line.
+    #[arg(long, conflicts_with = "json")]
+    pending_ids: bool,
+    /// With --pending-ids: count instances with status error as pending too.
+    #[arg(long, requires = "pending_ids")]
+    retry_errors: bool,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -49,6 +56,14 @@ fn pid_alive(pid: i32) -> bool {
 pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut sel = Selection::resolve(&args.paths)?;
     sel.dedup();
+    if args.pending_ids {
+        let mut out = String::new();
+        for it in crate::exec::pending(&sel, args.retry_errors)? {
+            out.push_str(&format!("{}\n", it.id));
+        }
+        print!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let me = hostname();
     // Ids in the running files of live processes (a process on another host is trusted).
     let mut running_ids = std::collections::HashSet::new();

@@ -219,7 +219,7 @@ fn human_bytes(b: u64) -> String {
 }
 
 /// A bar (files and bytes, rate) on a terminal; a start line otherwise.
-struct CliProgress {
+pub(super) struct CliProgress {
     verb: &'static str,
     bar: Option<ProgressBar>,
     tty: bool,
@@ -228,7 +228,7 @@ struct CliProgress {
 }
 
 impl CliProgress {
-    fn new(verb: &'static str) -> CliProgress {
+    pub(super) fn new(verb: &'static str) -> CliProgress {
         CliProgress {
             verb,
             bar: None,
@@ -285,7 +285,7 @@ impl Progress for CliProgress {
 }
 
 /// Asks for a passphrase on the terminal, without echo; `None` in batch mode.
-struct TtyPrompt;
+pub(super) struct TtyPrompt;
 
 impl Prompt for TtyPrompt {
     fn passphrase(&mut self, key: &Path) -> Option<String> {

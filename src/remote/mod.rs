@@ -24,6 +24,7 @@ pub mod safety;
 pub mod session;
 mod sftp;
 mod shell;
+pub use shell::quote as shell_quote;
 pub mod target;
 mod tarstream;
 pub mod transfer;
@@ -31,7 +32,9 @@ pub mod transfer;
 pub use error::RemoteError;
 pub use session::{ConnectOptions, Connection, Endpoint, Prompt};
 pub use target::RemoteSpec;
-pub use transfer::{Direction, Summary, TransferOptions, download, upload};
+pub use transfer::{
+    Direction, Summary, TransferOptions, download, download_over, upload, upload_over,
+};
 
 /// Receives progress while a transfer runs. Every method has an empty default.
 pub trait Progress {

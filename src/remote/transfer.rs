@@ -94,6 +94,74 @@ pub fn upload(
     progress: &mut dyn Progress,
     prompt: &mut dyn Prompt,
 ) -> Result<Summary, RemoteError> {
+    upload_via(local_dir, remote, opts, progress, Via::Open(prompt))
+}
+
+/// Like [`upload`], over a connection the caller already holds (one session for many steps).
+pub fn upload_over(
+    conn: &Connection,
+    local_dir: &Path,
+    remote: &RemoteSpec,
+    opts: &TransferOptions,
+    progress: &mut dyn Progress,
+) -> Result<Summary, RemoteError> {
+    upload_via(local_dir, remote, opts, progress, Via::Existing(conn))
+}
+
+/// Like [`download`], over a connection the caller already holds.
+pub fn download_over(
+    conn: &Connection,
+    remote: &RemoteSpec,
+    local_dir: &Path,
+    opts: &TransferOptions,
+    progress: &mut dyn Progress,
+) -> Result<Summary, RemoteError> {
+    download_via(remote, local_dir, opts, progress, Via::Existing(conn))
+}
+
+/// Where a transfer's connection comes from.
+enum Via<'a> {
+    /// Open a new one (asking this prompt for passphrases).
+    Open(&'a mut dyn Prompt),
+    /// Use the caller's.
+    Existing(&'a Connection),
+}
+
+/// A connection that is either owned by the transfer or borrowed from the caller.
+enum Held<'a> {
+    Owned(Connection),
+    Borrowed(&'a Connection),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Held::Owned(c) => c,
+            Held::Borrowed(c) => c,
+        }
+    }
+}
+
+fn hold<'a>(
+    via: Via<'a>,
+    remote: &RemoteSpec,
+    opts: &TransferOptions,
+    progress: &mut dyn Progress,
+) -> Result<Held<'a>, RemoteError> {
+    match via {
+        Via::Open(prompt) => connect(remote, opts, progress, prompt).map(Held::Owned),
+        Via::Existing(c) => Ok(Held::Borrowed(c)),
+    }
+}
+
+fn upload_via(
+    local_dir: &Path,
+    remote: &RemoteSpec,
+    opts: &TransferOptions,
+    progress: &mut dyn Progress,
+    via: Via<'_>,
+) -> Result<Summary, RemoteError> {
     let t0 = Instant::now();
     let meta = std::fs::metadata(local_dir).map_err(|e| RemoteError::io(local_dir, e))?;
     if !meta.is_dir() {
@@ -106,7 +174,7 @@ pub fn upload(
     let (local_listing, remote_side) = alongside(
         || list_local(local_dir),
         || {
-            let conn = connect(remote, opts, progress, prompt)?;
+            let conn = hold(via, remote, opts, progress)?;
             progress.stage("listing both sides");
             let probe = probe(&conn, &remote.path, false, FollowUp::Upload)?;
             Ok((conn, probe))
@@ -253,6 +321,16 @@ pub fn download(
     progress: &mut dyn Progress,
     prompt: &mut dyn Prompt,
 ) -> Result<Summary, RemoteError> {
+    download_via(remote, local_dir, opts, progress, Via::Open(prompt))
+}
+
+fn download_via(
+    remote: &RemoteSpec,
+    local_dir: &Path,
+    opts: &TransferOptions,
+    progress: &mut dyn Progress,
+    via: Via<'_>,
+) -> Result<Summary, RemoteError> {
     let t0 = Instant::now();
     if let Ok(m) = std::fs::symlink_metadata(local_dir)
         && !m.is_dir()
@@ -266,7 +344,7 @@ pub fn download(
     let (local_listing, remote_side) = alongside(
         || list_local(local_dir),
         || {
-            let conn = connect(remote, opts, progress, prompt)?;
+            let conn = hold(via, remote, opts, progress)?;
             progress.stage("listing both sides");
             let probe = probe(&conn, &remote.path, true, FollowUp::Download)?;
             Ok((conn, probe))

@@ -7,6 +7,7 @@
 //! DIR/logs/<id>.csv         its log, one row per log point (complete when visible)
 //! DIR/logs/<id>.json        its final status: done | timeout | error | interrupted
 //! DIR/attic/                logs moved aside by `reset` or `plan --prune`; never read
+//! DIR/.ludus/               submissions to SLURM (see `submissions`)
 //! ```
 //! Every file is written to a hidden temporary name in the same folder and renamed into place,
 //! so a reader (or a re-run after a kill) never sees half a file under a real name.
@@ -14,6 +15,7 @@
 pub mod codec;
 pub mod planned;
 mod status;
+pub mod submissions;
 
 use std::fs;
 use std::io::{self, Write};

@@ -32,6 +32,8 @@ pub struct SshdOptions {
     pub path: Option<String>,
     /// Do not write a known_hosts entry into the client home.
     pub no_known_hosts: bool,
+    /// More `SetEnv` variables for remote commands (e.g. `SLURM_CONF`).
+    pub env: Vec<(String, String)>,
 }
 
 fn run(cmd: &mut Command) {
@@ -93,8 +95,11 @@ impl Sshd {
             ak = d.join("authorized_keys").display(),
             pid = d.join("sshd.pid").display(),
         );
-        if let Some(path) = &opts.path {
-            config.push_str(&format!("SetEnv PATH={path}\n"));
+        // sshd takes the first SetEnv line only, so every variable goes on one line.
+        let mut env: Vec<String> = opts.path.iter().map(|p| format!("PATH={p}")).collect();
+        env.extend(opts.env.iter().map(|(k, v)| format!("{k}={v}")));
+        if !env.is_empty() {
+            config.push_str(&format!("SetEnv {}\n", env.join(" ")));
         }
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
         let _ = std::fs::create_dir_all("/run/sshd");

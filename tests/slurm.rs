@@ -1,0 +1,449 @@
+//! `ludus submit`, `watch`, `resubmit` and `cancel` against a real single-node SLURM on
+//! 127.0.0.1 (`support/slurm.rs`, shared by the tests of this file while they run) reached
+//! through a real test sshd whose sessions get `SLURM_CONF`: a submitted folder finishes with
+//! logs identical to a local run; `--dry-run` submits nothing; a second submit while a job is
+//! queued is refused; `scancel` of one array task then `resubmit` completes the rest; a job
+//! killed by its time limit leaves `interrupted` instances that `resubmit` finishes; a bad
+//! partition gives sbatch's message and records nothing; a cluster of another kind gets
+//! instructions to install ludus.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::slurm::Slurm;
+use support::sshd::{Sshd, SshdOptions};
+
+struct Env {
+    slurm: Arc<Slurm>,
+    sshd: Sshd,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env::with_path(None)
+    }
+
+    /// With `PATH` set for remote commands (to plant fake tools).
+    fn with_path(path: Option<String>) -> Env {
+        let slurm = Slurm::shared();
+        let sshd = Sshd::start_with(SshdOptions {
+            env: vec![("SLURM_CONF".into(), slurm.conf.display().to_string())],
+            path,
+            ..Default::default()
+        });
+        Env { slurm, sshd }
+    }
+
+    /// Plans a spec of `seeds` q_learning runs on river_swim in a fresh local folder.
+    fn plan(&self, name: &str, seeds: u32, steps: u64) -> PathBuf {
+        let d = self.sshd.dir.path().join("local");
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let spec = d.join(format!("{name}.toml"));
+        std::fs::write(
+            &spec,
+            format!(
+                "seeds = {seeds}\nsteps = {steps}\n[[agent]]\nname = \"q_learning\"\n\
+                 [[mdp]]\nfamily = \"river_swim\"\nparams = {{ size = 5 }}\n"
+            ),
+        )
+        .expect("spec");
+        let out_dir = d.join(name);
+        let out = self
+            .sshd
+            .ludus()
+            .arg("plan")
+            .arg(&spec)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("plan");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out_dir
+    }
+
+    fn target(&self, name: &str) -> String {
+        self.sshd.target(&self.sshd.remote_dir(name))
+    }
+
+    /// Runs ludus with a time bound; returns (exit code, stdout, stderr).
+    fn ludus(&self, args: &[&str], timeout: u64) -> (i32, String, String) {
+        let out = self
+            .sshd
+            .ludus()
+            .args(args)
+            .timeout(Duration::from_secs(timeout))
+            .output()
+            .expect("ludus runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn status(dir: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ludus"))
+        .args(["status", "--json"])
+        .arg(dir)
+        .output()
+        .expect("status");
+    serde_json::from_slice(&out.stdout).expect("status json")
+}
+
+fn submissions(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(".ludus/submissions.json")).expect("record");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// Every log, without its timing column (`steps_per_second`, which differs run to run).
+fn csv_logs(dir: &Path) -> Vec<(String, String)> {
+    let strip = |text: String| -> String {
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let keep: Vec<usize> = (0..header.len())
+            .filter(|&i| header[i] != "steps_per_second")
+            .collect();
+        std::iter::once(header.join(","))
+            .chain(lines.map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                keep.iter()
+                    .filter_map(|&i| f.get(i).copied())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir.join("logs"))
+        .expect("logs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                strip(std::fs::read_to_string(e.path()).expect("read")),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from).into_iter().flatten() {
+        let rel = e.path().strip_prefix(from).expect("inside");
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(e.path(), &dest).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn submit_and_watch_finish_with_logs_identical_to_a_local_run() {
+    let env = Env::new();
+    let dir = env.plan("quick", 6, 2000);
+    let here = env.sshd.dir.path().join("here");
+    copy_dir(&dir, &here);
+    let (code, _, err) = env.ludus(&["run-instances", s(&here), "--progress", "none"], 60);
+    assert_eq!(code, 0, "{err}");
+
+    // The uploaded-executable path: no --remote-ludus.
+    let target = env.target("quick");
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &target,
+            "--per-task",
+            "2",
+            "--wait",
+            "--interval",
+            "0.5",
+        ],
+        90,
+    );
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("submitted job"), "{out}");
+    assert!(out.contains("3 array tasks"), "{out}");
+    assert!(err.contains("6 done"), "{err}");
+    let st = status(&dir);
+    assert_eq!(
+        (st["total"].as_u64(), st["done"].as_u64()),
+        (Some(6), Some(6)),
+        "{st}"
+    );
+    assert_eq!(
+        csv_logs(&dir),
+        csv_logs(&here),
+        "logs differ from a local run"
+    );
+    let rec = submissions(&dir);
+    let sub = &rec["submissions"][0];
+    assert_eq!(sub["instances"], 6);
+    assert_eq!(sub["tasks"], 3);
+    assert!(sub["job_id"].as_str().is_some_and(|j| !j.is_empty()));
+    let remote = env.sshd.remote_dir("quick");
+    assert!(remote.join(".ludus/bin/ludus").is_file());
+    assert!(remote.join(".ludus/jobs/1.sbatch").is_file());
+    assert!(
+        dir.join(".ludus/slurm")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    );
+
+    // Everything finished: a second submit has nothing to do and records nothing.
+    let (code, out, err) = env.ludus(&["submit", s(&dir), &target], 60);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nothing to submit"), "{out}");
+    assert_eq!(
+        submissions(&dir)["submissions"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn dry_run_prints_the_script_and_submits_nothing() {
+    let env = Env::new();
+    let dir = env.plan("dry", 5, 2000);
+    let target = env.target("dry");
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &target,
+            "--tasks",
+            "2",
+            "--cpus-per-task",
+            "2",
+            "--time",
+            "10",
+            "--dry-run",
+        ],
+        30,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("#!/bin/bash\n"), "{out}");
+    assert!(out.contains("#SBATCH --array=1-2\n"), "{out}");
+    assert!(out.contains("#SBATCH --cpus-per-task=2\n"), "{out}");
+    assert!(out.contains("run-instances"), "{out}");
+    assert!(err.contains("5 pending"), "{err}");
+    assert!(!dir.join(".ludus").exists());
+    assert!(!env.sshd.remote_dir("dry").exists());
+}
+
+#[test]
+fn bad_partition_shows_sbatchs_message_and_records_nothing() {
+    let env = Env::new();
+    let dir = env.plan("badpart", 2, 2000);
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let (code, _, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &env.target("badpart"),
+            "--partition",
+            "nope",
+            "--remote-ludus",
+            ludus,
+        ],
+        60,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid partition"), "{err}");
+    assert!(err.contains("change --partition"), "{err}");
+    assert!(!dir.join(".ludus/submissions.json").exists());
+}
+
+#[test]
+fn another_kind_of_machine_gets_install_instructions() {
+    let fake = tempfile::tempdir().expect("temp dir");
+    support::tree::fake_tool(fake.path(), "uname", "echo Darwin arm64\n");
+    let env = Env::with_path(Some(format!("{}:/usr/bin:/bin", fake.path().display())));
+    let dir = env.plan("other", 2, 2000);
+    let (code, _, err) = env.ludus(&["submit", s(&dir), &env.target("other")], 60);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Darwin arm64"), "{err}");
+    assert!(err.contains("--remote-ludus"), "{err}");
+    assert!(err.contains("x86_64-unknown-linux-musl"), "{err}");
+    assert!(!dir.join(".ludus/submissions.json").exists());
+}
+
+fn job_of(dir: &Path, i: usize) -> String {
+    submissions(dir)["submissions"][i]["job_id"]
+        .as_str()
+        .expect("job id")
+        .to_string()
+}
+
+#[test]
+fn second_submit_is_refused_then_cancel_then_scancel_one_task_and_resubmit() {
+    let env = Env::new();
+    let dir = env.plan("held", 6, 2000);
+    let target = env.target("held");
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let held = [
+        "--remote-ludus",
+        ludus,
+        "--tasks",
+        "3",
+        "--sbatch-arg=--hold",
+    ];
+    let mut args = vec!["submit", s(&dir), &target];
+    args.extend(held);
+    let (code, _, err) = env.ludus(&args, 60);
+    assert_eq!(code, 0, "{err}");
+    let job = job_of(&dir, 0);
+    assert_eq!(
+        env.slurm.queue(&job).len(),
+        3,
+        "{:?}",
+        env.slurm.queue(&job)
+    );
+
+    // Refused while queued; nothing new recorded.
+    let (code, _, err) = env.ludus(&args, 60);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("still PENDING"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(
+        submissions(&dir)["submissions"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // ludus cancel empties the queue; then submitting is allowed again.
+    let (code, out, err) = env.ludus(&["cancel", s(&dir)], 60);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&job), "{out}");
+    let t0 = Instant::now();
+    while !env.slurm.queue(&job).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "scancel did not empty the queue"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, _, err) = env.ludus(&args, 60);
+    assert_eq!(code, 0, "{err}");
+    let job = job_of(&dir, 1);
+
+    // Cancel task 2 of 3, release the rest: watch ends with pending instances and exit 1.
+    env.slurm.ok("scancel", &[&format!("{job}_2")]);
+    env.slurm.ok("scontrol", &["release", &job]);
+    let (code, _, err) = env.ludus(&["watch", s(&dir), "--interval", "0.5"], 90);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("resubmit"), "{err}");
+    let st = status(&dir);
+    assert_eq!(
+        (st["done"].as_u64(), st["pending"].as_u64()),
+        (Some(4), Some(2)),
+        "{st}"
+    );
+
+    // resubmit runs exactly the two that are left, with the same options (--hold included).
+    let (code, out, err) = env.ludus(&["resubmit", s(&dir)], 60);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("2 instances"), "{out}");
+    let job = job_of(&dir, 2);
+    assert!(
+        submissions(&dir)["submissions"][2]["script"]
+            .as_str()
+            .is_some_and(|t| t.contains("#SBATCH --hold"))
+    );
+    env.slurm.ok("scontrol", &["release", &job]);
+    let (code, _, err) = env.ludus(&["watch", s(&dir), "--interval", "0.5"], 90);
+    assert_eq!(code, 0, "{err}");
+    let st = status(&dir);
+    assert_eq!(st["done"].as_u64(), Some(6), "{st}");
+}
+
+#[test]
+fn time_limit_leaves_interrupted_instances_that_resubmit_finishes() {
+    let env = Env::new();
+    // Enough work for at least 120 s on one CPU at this machine's best speed (the fastest of a
+    // few probe runs, so a busy moment during the probe cannot shrink it): SLURM enforces a
+    // one-minute limit between 60 and about 95 s (it checks every 30 s), so the job is always
+    // killed, and what is left is a short resubmission.
+    const STEPS: u64 = 2_000_000;
+    let probe = env.plan("probe", 6, STEPS);
+    let (code, _, err) = env.ludus(
+        &[
+            "run-instances",
+            s(&probe),
+            "--jobs",
+            "1",
+            "--progress",
+            "none",
+        ],
+        120,
+    );
+    assert_eq!(code, 0, "{err}");
+    let each = std::fs::read_dir(probe.join("logs"))
+        .expect("probe logs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+            v["wall_seconds"].as_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    assert!(each.is_finite() && each > 0.0, "no probe wall times");
+    let n = ((120.0 / each).ceil() as u64).clamp(20, 5000);
+    let dir = env.plan("limit", n as u32, STEPS);
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let target = env.target("limit");
+    let (code, _, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &target,
+            "--remote-ludus",
+            ludus,
+            "--tasks",
+            "1",
+            "--time",
+            "1",
+        ],
+        60,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.ludus(&["watch", s(&dir), "--interval", "1"], 180);
+    assert_eq!(code, 1, "{err}");
+    let st = status(&dir);
+    let done = st["done"].as_u64().unwrap_or(0);
+    assert!(st["interrupted"].as_u64() >= Some(1), "{st}");
+    assert!(done >= 1 && done < n, "{st}");
+    let (code, out, err) = env.ludus(
+        &[
+            "resubmit",
+            s(&dir),
+            "--tasks",
+            "4",
+            "--time",
+            "10",
+            "--wait",
+            "--interval",
+            "1",
+        ],
+        180,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("{} instances", n - done)), "{out}");
+    let st = status(&dir);
+    assert_eq!(st["done"].as_u64(), Some(n), "{st}");
+}
