@@ -132,8 +132,8 @@ fn main() {
     );
 
     // (b) Scaling on CPU-bound instances.
-    plan(dir, "cpu1", &spec(8, 20_000_000, 1_000_000));
-    plan(dir, "cpu2", &spec(8, 20_000_000, 1_000_000));
+    plan(dir, "cpu1", &spec(8, 40_000_000, 2_000_000));
+    plan(dir, "cpu2", &spec(8, 40_000_000, 2_000_000));
     let one = timed(ludus(dir).args(["run-instances", "cpu1", "--jobs", "1"]));
     let two = timed(ludus(dir).args(["run-instances", "cpu2", "--jobs", "2"]));
     println!(
@@ -143,8 +143,8 @@ fn main() {
 
     // (c) MPI scaling.
     if cfg!(feature = "mpi") {
-        plan(dir, "mpi1", &spec(8, 20_000_000, 1_000_000));
-        plan(dir, "mpi2", &spec(8, 20_000_000, 1_000_000));
+        plan(dir, "mpi1", &spec(8, 40_000_000, 2_000_000));
+        plan(dir, "mpi2", &spec(8, 40_000_000, 2_000_000));
         let mpirun = |np: &str, folder: &str| {
             let mut c = Command::new("mpirun");
             c.current_dir(dir)

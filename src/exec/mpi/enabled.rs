@@ -164,9 +164,14 @@ pub fn run_mpi(
             Some(items[next - 1])
         };
         let mut ranks_left = size - 1;
+        // Idle wait between polls of MPI: short after activity, growing to 1 ms, so the
+        // coordinator does not eat a core (each MPI probe runs MPI's progress engine), while
+        // its own workers' requests, which arrive on the channel, are still answered at once.
+        let mut idle = Duration::from_micros(50);
+        let mut waited: Option<Local> = None;
         while local_result.is_none() || ranks_left > 0 {
             let mut busy = false;
-            while let Ok(msg) = local_rx.try_recv() {
+            while let Some(msg) = waited.take().or_else(|| local_rx.try_recv().ok()) {
                 busy = true;
                 match msg {
                     Local::Request(reply) => {
@@ -215,8 +220,11 @@ pub fn run_mpi(
                     _ => {}
                 }
             }
-            if !busy {
-                std::thread::sleep(Duration::from_micros(50));
+            if busy {
+                idle = Duration::from_micros(50);
+            } else {
+                waited = local_rx.recv_timeout(idle).ok();
+                idle = (idle * 2).min(Duration::from_millis(1));
             }
         }
         stats.not_started = items.len().saturating_sub(stats.ran() + stats.failed);
