@@ -312,6 +312,9 @@ pub fn mean_ci(s: &Stat, pm: &str) -> String {
     match (s.mean, s.ci95) {
         (Some(m), Some(c)) => {
             let a = m.abs().max(c.abs());
+            if a == 0.0 {
+                return format!("0{pm}0");
+            }
             let decimals = if a >= 1000.0 {
                 0
             } else if a >= 10.0 {
@@ -345,4 +348,19 @@ pub fn cell_notes(c: &Cell) -> Vec<String> {
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_like_a_person_wrote_them() {
+        assert_eq!(mean_ci(&Stat::of(&[0.0, 0.0, 0.0]), " ± "), "0 ± 0");
+        assert_eq!(mean_ci(&Stat::of(&[2.0, 2.0]), " ± "), "2.000 ± 0.000");
+        assert_eq!(mean_ci(&Stat::of(&[5.0]), " ± "), "5.000");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(12345.6), "12346");
+        assert_eq!(num(0.0001234), "1.23e-4");
+    }
 }
