@@ -358,10 +358,15 @@ fn errors_are_rerun_only_when_asked_and_reset_moves_logs_aside() {
         .replace("\"done\"", "\"error\"");
     std::fs::write(&p, text).unwrap();
     let (code, _, err) = run(d.ludus().args(["run-instances", "ex"]));
-    assert_eq!(code, 0, "an old error is not re-run: {err}");
+    assert_eq!(
+        code, 1,
+        "an old error is not re-run, and not a success either: {err}"
+    );
     assert!(err.contains("0 done"), "{err}");
-    let (_, _, err) = run(d.ludus().args(["run-instances", "ex", "--retry-errors"]));
+    assert!(err.contains("1 skipped ended in error before"), "{err}");
+    let (code, _, err) = run(d.ludus().args(["run-instances", "ex", "--retry-errors"]));
     assert!(err.contains("1 done"), "{err}");
+    assert_eq!(code, 0, "{err}");
     let (code, out, _) = run(d.ludus().args(["reset", "ex", "--status", "done"]));
     assert_eq!(code, 0);
     assert!(

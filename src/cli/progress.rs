@@ -82,7 +82,9 @@ impl Progress {
     pub fn on_event(&mut self, ev: &ExecEvent) {
         self.stats.count(ev);
         match ev {
-            ExecEvent::Start { selected, skipped } => {
+            ExecEvent::Start {
+                selected, skipped, ..
+            } => {
                 self.total = (selected - skipped) as u64;
                 if let Some(b) = &self.bar {
                     b.set_length(self.total);
@@ -174,6 +176,12 @@ pub fn summary(s: &ExecStats) -> String {
     );
     if s.failed > 0 {
         line += &format!(", {} unreadable", s.failed);
+    }
+    if s.skipped_errors > 0 {
+        line += &format!(
+            " ({} skipped ended in error before: see `ludus status`, rerun with --retry-errors)",
+            s.skipped_errors
+        );
     }
     if s.not_started > 0 {
         line += &format!(", {} not started", s.not_started);

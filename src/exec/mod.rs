@@ -67,6 +67,9 @@ pub enum ExecEvent {
         selected: usize,
         /// Already finished (skipped).
         skipped: usize,
+        /// Of those, how many ended in `error` in an earlier run (not re-run without
+        /// `--retry-errors`, and not a success either).
+        skipped_errors: usize,
     },
     /// An instance ended (whatever its status).
     Finished {
@@ -97,6 +100,8 @@ pub struct ExecStats {
     pub selected: usize,
     /// Already finished, skipped.
     pub skipped: usize,
+    /// Skipped because an earlier run recorded `error` (and `--retry-errors` was not given).
+    pub skipped_errors: usize,
     /// Ran to the end.
     pub done: usize,
     /// Ran to the end with learning frozen by the time limit.
@@ -118,15 +123,24 @@ pub struct ExecStats {
 impl ExecStats {
     /// True when every selected instance is finished (done or timeout, now or before).
     pub fn all_finished(&self) -> bool {
-        self.error == 0 && self.interrupted == 0 && self.failed == 0 && self.not_started == 0
+        self.error == 0
+            && self.skipped_errors == 0
+            && self.interrupted == 0
+            && self.failed == 0
+            && self.not_started == 0
     }
 
     /// Counts one event.
     pub fn count(&mut self, ev: &ExecEvent) {
         match ev {
-            ExecEvent::Start { selected, skipped } => {
+            ExecEvent::Start {
+                selected,
+                skipped,
+                skipped_errors,
+            } => {
                 self.selected = *selected;
                 self.skipped = *skipped;
+                self.skipped_errors = *skipped_errors;
             }
             ExecEvent::Finished { status, .. } => match status {
                 StatusKind::Done => self.done += 1,
@@ -161,6 +175,14 @@ pub enum ExecError {
 /// The items of a selection that still need running: no status, or `interrupted`, or
 /// `error` when `retry_errors`. Reads each folder's `logs/` listing once (creating `logs/`).
 pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecError> {
+    pending_and_errors(sel, retry_errors).map(|(items, _)| items)
+}
+
+/// Like [`pending`], also counting the instances skipped because they ended in `error`.
+pub fn pending_and_errors(
+    sel: &Selection,
+    retry_errors: bool,
+) -> Result<(Vec<Item>, usize), ExecError> {
     let mut with_status: Vec<HashSet<InstanceId>> = Vec::with_capacity(sel.dirs.len());
     for d in &sel.dirs {
         // A folder planned elsewhere, or a loose folder of .bin files, may have no logs/ yet.
@@ -182,6 +204,7 @@ pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecErr
         with_status.push(set);
     }
     let mut out = Vec::with_capacity(sel.items.len());
+    let mut errors = 0;
     for &it in &sel.items {
         if !with_status[it.dir].contains(&it.id) {
             out.push(it);
@@ -190,7 +213,10 @@ pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecErr
         let finished = match sel.dirs[it.dir].read_status(it.id) {
             Ok(Some(s)) => match s.status {
                 StatusKind::Done | StatusKind::Timeout => true,
-                StatusKind::Error => !retry_errors,
+                StatusKind::Error => {
+                    errors += usize::from(!retry_errors);
+                    !retry_errors
+                }
                 StatusKind::Interrupted => false,
             },
             // A status that vanished or does not parse is not a result: run again.
@@ -200,5 +226,5 @@ pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecErr
             out.push(it);
         }
     }
-    Ok(out)
+    Ok((out, errors))
 }

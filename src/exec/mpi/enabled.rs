@@ -18,7 +18,9 @@ use mpi::topology::Communicator;
 use mpi::traits::Root;
 
 use crate::exec::local::{WorkSource, run_workers};
-use crate::exec::{ExecError, ExecEvent, ExecOptions, ExecStats, Item, Selection, pending};
+use crate::exec::{
+    ExecError, ExecEvent, ExecOptions, ExecStats, Item, Selection, pending_and_errors,
+};
 use crate::model::Registry;
 use crate::plan::InstanceId;
 use crate::store::StatusKind;
@@ -93,8 +95,10 @@ pub fn run_mpi(
     let mut flat: Vec<u64> = Vec::new();
     let mut n: u64 = 0;
     let mut skipped = 0;
+    let mut skipped_errors = 0;
     if rank == 0 {
-        let todo = pending(sel, opts.retry_errors)?;
+        let (todo, errors) = pending_and_errors(sel, opts.retry_errors)?;
+        skipped_errors = errors;
         skipped = sel.items.len() - todo.len();
         n = todo.len() as u64;
         flat = todo
@@ -118,6 +122,7 @@ pub fn run_mpi(
         let ev = ExecEvent::Start {
             selected: sel.items.len(),
             skipped,
+            skipped_errors,
         };
         stats.count(&ev);
         on_event(&ev);
