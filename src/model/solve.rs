@@ -116,25 +116,32 @@ pub fn backward_induction(m: &Mdp, h: usize, best: bool) -> (Vec<f64>, Vec<u32>)
     let mut pol = vec![0u32; h * ns];
     for t in (0..h).rev() {
         for s in 0..ns {
-            let mut best_q = if best {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            };
-            let mut best_a = 0;
-            for a in 0..m.n_actions {
-                let q = backup(m, s, a, &v);
-                if (best && q > best_q + 1e-12) || (!best && q < best_q - 1e-12) {
-                    best_q = q;
-                    best_a = a;
-                }
-            }
+            let (best_q, best_a) = extreme_action(m, s, &v, best, 1e-12);
             nv[s] = best_q;
             pol[t * ns + s] = best_a as u32;
         }
         std::mem::swap(&mut v, &mut nv);
     }
     (v, pol)
+}
+
+/// The best (or worst) one-step backup of state `s` against values `v`, and the first action
+/// reaching it: a later action wins only by more than `tol`, so ties go to the lowest action.
+fn extreme_action(m: &Mdp, s: usize, v: &[f64], best: bool, tol: f64) -> (f64, usize) {
+    let mut best_q = if best {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    };
+    let mut best_a = 0;
+    for a in 0..m.n_actions {
+        let q = backup(m, s, a, v);
+        if (best && q > best_q + tol) || (!best && q < best_q - tol) {
+            best_q = q;
+            best_a = a;
+        }
+    }
+    (best_q, best_a)
 }
 
 /// The value at time zero of every state under a policy over `h` steps.
@@ -164,19 +171,7 @@ pub fn optimal_gain(m: &Mdp, best: bool) -> (Vec<f64>, Vec<u32>) {
     let mut pol = vec![0u32; ns];
     for it in 0..MAX_ITERS {
         for s in 0..ns {
-            let mut best_q = if best {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            };
-            let mut best_a = 0;
-            for a in 0..m.n_actions {
-                let q = backup(m, s, a, &v);
-                if (best && q > best_q + 1e-13) || (!best && q < best_q - 1e-13) {
-                    best_q = q;
-                    best_a = a;
-                }
-            }
+            let (best_q, best_a) = extreme_action(m, s, &v, best, 1e-13);
             nv[s] = TAU * v[s] + (1.0 - TAU) * best_q;
             pol[s] = best_a as u32;
         }
