@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::one::{SharedLog, run_and_commit, status_of};
-use super::{ExecError, ExecEvent, ExecOptions, ExecStats, Item, Selection, pending_and_errors};
+use super::{ExecError, ExecEvent, ExecOptions, ExecStats, Item, Selection};
 use crate::model::Registry;
 use crate::plan::Instance;
 use crate::run::RunControl;
@@ -62,13 +62,8 @@ pub fn run_local(
     mut on_event: impl FnMut(&ExecEvent),
 ) -> Result<ExecStats, ExecError> {
     let start = Instant::now();
-    let (todo, skipped_errors) = pending_and_errors(sel, opts.retry_errors)?;
+    let (todo, ev) = super::start(sel, opts.retry_errors)?;
     let mut stats = ExecStats::default();
-    let ev = ExecEvent::Start {
-        selected: sel.items.len(),
-        skipped: sel.items.len() - todo.len(),
-        skipped_errors,
-    };
     stats.count(&ev);
     on_event(&ev);
     let n = todo.len();

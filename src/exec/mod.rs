@@ -178,6 +178,17 @@ pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecErr
     pending_and_errors(sel, retry_errors).map(|(items, _)| items)
 }
 
+/// What a run starts from: the pending items and the `Start` event describing the selection.
+pub fn start(sel: &Selection, retry_errors: bool) -> Result<(Vec<Item>, ExecEvent), ExecError> {
+    let (todo, skipped_errors) = pending_and_errors(sel, retry_errors)?;
+    let ev = ExecEvent::Start {
+        selected: sel.items.len(),
+        skipped: sel.items.len() - todo.len(),
+        skipped_errors,
+    };
+    Ok((todo, ev))
+}
+
 /// Like [`pending`], also counting the instances skipped because they ended in `error`.
 pub fn pending_and_errors(
     sel: &Selection,

@@ -18,9 +18,7 @@ use mpi::topology::Communicator;
 use mpi::traits::Root;
 
 use crate::exec::local::{WorkSource, run_workers};
-use crate::exec::{
-    ExecError, ExecEvent, ExecOptions, ExecStats, Item, Selection, pending_and_errors,
-};
+use crate::exec::{ExecError, ExecEvent, ExecOptions, ExecStats, Item, Selection};
 use crate::model::Registry;
 use crate::plan::InstanceId;
 use crate::store::StatusKind;
@@ -94,12 +92,10 @@ pub fn run_mpi(
     // Rank 0 decides what is pending; everyone gets the same list.
     let mut flat: Vec<u64> = Vec::new();
     let mut n: u64 = 0;
-    let mut skipped = 0;
-    let mut skipped_errors = 0;
+    let mut start_event = None;
     if rank == 0 {
-        let (todo, errors) = pending_and_errors(sel, opts.retry_errors)?;
-        skipped_errors = errors;
-        skipped = sel.items.len() - todo.len();
+        let (todo, ev) = crate::exec::start(sel, opts.retry_errors)?;
+        start_event = Some(ev);
         n = todo.len() as u64;
         flat = todo
             .iter()
@@ -118,14 +114,9 @@ pub fn run_mpi(
         .collect();
 
     let mut stats = ExecStats::default();
-    if rank == 0 {
-        let ev = ExecEvent::Start {
-            selected: sel.items.len(),
-            skipped,
-            skipped_errors,
-        };
-        stats.count(&ev);
-        on_event(&ev);
+    if let Some(ev) = &start_event {
+        stats.count(ev);
+        on_event(ev);
     }
 
     let (local_tx, local_rx) = mpsc::channel::<Local>();
