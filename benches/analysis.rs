@@ -7,7 +7,7 @@
 //! to keep the generated folder).
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/support/common.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

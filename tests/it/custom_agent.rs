@@ -8,9 +8,9 @@ use ludus::plan::{AgentSpec, Instance, InstanceKind, MdpSpec};
 use ludus::run::{COLUMNS, LogSink, Outcome, RunControl, run_instance};
 use ludus::value::{Params, Value};
 
-#[path = "../examples/custom_agent.rs"]
+#[path = "../../examples/custom_agent.rs"]
 #[allow(dead_code, reason = "the example's main is not used here")]
-mod custom_agent;
+mod example;
 
 #[derive(Default)]
 struct VecSink(Vec<Vec<f64>>);
@@ -27,8 +27,8 @@ impl LogSink for VecSink {
 
 fn registry() -> Registry {
     let mut r = Registry::builtin();
-    r.add_agent(custom_agent::epsilon_greedy_kind());
-    r.add_mdp(custom_agent::two_state_family());
+    r.add_agent(example::epsilon_greedy_kind());
+    r.add_mdp(example::two_state_family());
     r
 }
 

@@ -1,12 +1,10 @@
 //! select-best and report on synthetic log folders whose answers are known by construction,
 //! through the library and through the real binary.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::common::{Run, params, write_sweep};
 use assert_cmd::Command;
-use common::{Run, params, write_sweep};
 use ludus::analysis::{Incomplete, SelectOptions, select_best};
 use ludus::report::{ReportOptions, write_report};
 use ludus::value::Value;

@@ -7,14 +7,12 @@
 //! partition gives sbatch's message and records nothing; a cluster of another kind gets
 //! instructions to install ludus.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::slurm::Slurm;
-use support::sshd::{Sshd, SshdOptions};
+use crate::support::slurm::Slurm;
+use crate::support::sshd::{Sshd, SshdOptions};
 
 struct Env {
     slurm: Arc<Slurm>,
@@ -272,7 +270,7 @@ fn bad_partition_shows_sbatchs_message_and_records_nothing() {
 #[test]
 fn another_kind_of_machine_gets_install_instructions() {
     let fake = tempfile::tempdir().expect("temp dir");
-    support::tree::fake_tool(fake.path(), "uname", "echo Darwin arm64\n");
+    crate::support::tree::fake_tool(fake.path(), "uname", "echo Darwin arm64\n");
     let env = Env::with_path(Some(format!("{}:/usr/bin:/bin", fake.path().display())));
     let dir = env.plan("other", 2, 2000);
     let (code, _, err) = env.ludus(&["submit", s(&dir), &env.target("other")], 60);

@@ -2,12 +2,10 @@
 //! test from `support/sshd.rs`): round trips, incremental runs, filters, dry run and delete,
 //! host key checks, hostile listings, ssh config aliases and the SFTP fallback.
 
-mod support;
-
 use std::os::unix::fs::MetadataExt;
 
-use support::sshd::{Sshd, SshdOptions};
-use support::tree::{fake_tool, files_only, json, make_tree, set_mtime, snapshot, write};
+use crate::support::sshd::{Sshd, SshdOptions};
+use crate::support::tree::{fake_tool, files_only, json, make_tree, set_mtime, snapshot, write};
 
 #[test]
 fn round_trip_then_nothing_to_send() {

@@ -1,13 +1,11 @@
 //! `ludus run-instances`, `status` and `reset` with real processes, real signals, real files.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Dir, run};
+use crate::support::{Dir, run};
 
 fn spec(steps: u64, seeds: u64, extra: &str) -> String {
     format!(

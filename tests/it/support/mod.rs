@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: a temp folder and the real `ludus` binary.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod common;
 pub mod slurm;
 pub mod sshd;
 pub mod tree;

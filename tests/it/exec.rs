@@ -1,14 +1,12 @@
 //! `[[experiment]]` instances: users' programs run by `ludus run-instances` as real child
 //! processes (python3, sh), with real signals, time limits and kills.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{Dir, run};
+use crate::support::{Dir, run};
 
 /// Every status in a folder: id -> the status JSON.
 fn statuses(dir: &Path) -> BTreeMap<String, serde_json::Value> {

@@ -1,8 +1,6 @@
 //! `ludus plan` and `ludus show`, driven as a user would: real binary, real files.
 
-mod support;
-
-use support::{Dir, run, snapshot};
+use crate::support::{Dir, run, snapshot};
 
 const SPEC: &str = r#"
 name = "t"

@@ -2,12 +2,10 @@
 //! mid-transfer, no half file ever shows under its real name, and the next run finishes the
 //! job without sending again what already arrived.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::sshd::Sshd;
-use support::tree::{files_only, json, snapshot, write};
+use crate::support::sshd::Sshd;
+use crate::support::tree::{files_only, json, snapshot, write};
 
 #[test]
 fn resume_after_client_killed() {
