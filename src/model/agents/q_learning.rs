@@ -13,7 +13,7 @@
 
 use super::{Agent, AgentContext, argmax_random_ties, greedy};
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
+use crate::model::check::CheckError;
 use crate::model::solve::Policy;
 use crate::rng::Rng;
 use crate::value::Params;

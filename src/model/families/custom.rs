@@ -17,7 +17,7 @@ use std::path::Path;
 use super::require;
 use crate::model::mdp::{Mdp, RewardDist, Row};
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
+use crate::model::check::CheckError;
 use crate::value::{Params, Value};
 
 fn bad(key: &str, why: impl std::fmt::Display) -> CheckError {

@@ -19,7 +19,7 @@ mod grids;
 
 use super::mdp::{Common, Mdp, RewardDist};
 use super::params::ParamReader;
-use super::registry::CheckError;
+use super::check::CheckError;
 use crate::value::{Params, Value};
 
 pub use classic::{deep_sea, frozen_lake, river_swim, simple_grid};
