@@ -17,15 +17,20 @@ use clap::{Parser, Subcommand};
 
 use crate::model::Registry;
 
+mod args;
 mod mdp;
 mod plan;
+mod planning;
 mod progress;
+mod ranking;
 mod report;
 mod run;
 mod run_instances;
+mod running;
 mod select_best;
 mod status;
 mod submit;
+mod terminal;
 mod transfer;
 mod watch;
 

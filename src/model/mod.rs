@@ -10,7 +10,7 @@ pub mod registry;
 pub mod solve;
 
 pub use agents::{Agent, AgentContext};
-pub use mdp::Mdp;
 pub use check::CheckError;
+pub use mdp::Mdp;
 pub use registry::{AgentKind, MdpFamily, Registry};
 pub use solve::{Policy, Solution};

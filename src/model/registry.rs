@@ -19,7 +19,6 @@ use super::solve::{Solution, solve};
 use crate::rng::Rng;
 use crate::value::Params;
 
-
 /// Checks an agent's parameters for an episodic (`true`) or continuous MDP.
 pub type AgentCheckFn = Box<dyn Fn(&Params, bool) -> Result<(), CheckError> + Send + Sync>;
 /// Builds an agent (episodic when `ctx.horizon` is set) with its own generator.
