@@ -14,6 +14,7 @@ mod isolation;
 mod plan;
 mod remote;
 mod remote_resume;
+mod run_agents;
 mod run_instances;
 mod run_loop;
 mod slurm;
