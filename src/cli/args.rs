@@ -78,12 +78,12 @@ pub struct WaitArgs {
     #[arg(long)]
     pub wait: bool,
     #[command(flatten)]
-    pub watch: WatchArgs,
+    pub watch: FollowArgs,
 }
 
 /// How to follow a job (`watch`, and `submit`/`resubmit` with `--wait`).
 #[derive(clap::Args, Debug, Clone)]
-pub struct WatchArgs {
+pub struct FollowArgs {
     /// Seconds between polls.
     #[arg(long, default_value_t = 10.0)]
     interval: f64,
@@ -92,7 +92,7 @@ pub struct WatchArgs {
     no_download: bool,
 }
 
-impl WatchArgs {
+impl FollowArgs {
     /// The library's watch options.
     pub fn options(&self) -> WatchOptions {
         WatchOptions {

@@ -127,10 +127,27 @@ pub fn main_with(registry: Registry, args: impl IntoIterator<Item = OsString>) -
     match dispatch(cli.command, &ctx) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// An error and its causes on one line, `a: b: c`, leaving out a cause whose text the message
+/// already ends with (a library error that shows its cause and also hands it on as `source`).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -150,5 +167,18 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(args, ctx),
         Command::Resubmit(args) => submit::run_resubmit(args, ctx),
         Command::Cancel(args) => submit::run_cancel(args, ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own consistency checks (duplicate ids, conflicting flags) over every verb.
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

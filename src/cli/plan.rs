@@ -15,7 +15,7 @@ Examples:
   ludus plan benchmarks/quick.toml                       # -> instances/quick/
   ludus plan benchmarks/quick.toml --out /scratch/quick --groups 16
   ludus plan benchmarks/quick.toml --dry-run
-  ludus plan benchmarks/default.toml --agents best.toml  # stage two: the winners only
+  ludus plan benchmarks/continuous_ergodic.toml --agents best.toml  # stage two: the winners
 
 Planning the same spec again changes nothing; a changed spec adds its new instances, keeps
 existing ones and their results, and lists those no longer in the spec (removed only with

@@ -58,7 +58,18 @@ pub struct ReportArgs {
 }
 
 /// Runs `ludus report`.
-pub fn run(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
+pub fn run(args: ReportArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
+    let existed = args.out.exists();
+    let out = args.out.clone();
+    let result = write(args, ctx);
+    if result.is_err() && !existed {
+        // Leave no empty folder behind (remove_dir refuses a folder that has files).
+        let _ = std::fs::remove_dir(&out);
+    }
+    result
+}
+
+fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let opts = ReportOptions {
         select: args.select.options(),
         plots: !args.no_plots,

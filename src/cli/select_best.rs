@@ -23,13 +23,13 @@ unreadable (see the notes); 2 error.
 
 Examples:
   ludus select-best instances/hyperopt --out best.toml
+  ludus plan benchmarks/continuous_ergodic.toml --agents best.toml   # stage two: the winners
   ludus select-best run1 run2/logs --measure cumulative_regret --at 100000
   ludus select-best instances/hyperopt --incomplete include --json > ranking.json
   ludus select-best instances/lr-sweep --measure accuracy --maximize --at 10
 
 [[experiment]] programs rank the same way: configurations are the experiment's parameters,
-averaged over seeds; `--at STEP` reads the program's first column (e.g. its epoch).
-  ludus plan benchmarks/continuous_ergodic.toml --agents best.toml --out instances/ce";
+averaged over seeds; `--at STEP` reads the program's first column (e.g. its epoch).";
 
 /// Arguments of `ludus select-best`.
 #[derive(clap::Args, Debug)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::Context;
-use super::args::{SshArgs, WatchArgs as WatchFlags};
+use super::args::{FollowArgs, SshArgs};
 use super::terminal::{CliProgress, TtyPrompt, follow_job};
 use crate::remote::{Progress, RemoteSpec};
 use crate::slurm::{connect, last_submission};
@@ -26,7 +26,7 @@ pub struct WatchArgs {
     /// The folder submitted before.
     dir: PathBuf,
     #[command(flatten)]
-    watch: WatchFlags,
+    watch: FollowArgs,
     #[command(flatten)]
     ssh: SshArgs,
 }

@@ -7,6 +7,7 @@ mod support;
 mod analysis;
 mod benchmarks;
 mod cli_mdp;
+mod cli_messages;
 mod custom_agent;
 mod exec;
 mod families;
