@@ -20,3 +20,4 @@ mod run_agents;
 mod run_instances;
 mod run_loop;
 mod slurm;
+mod tables;
