@@ -1,7 +1,10 @@
 //! The command line: the only place with clap, progress bars, stdout/stderr and exit codes.
 //!
 //! Each verb lives in its own file with an `XxxArgs` struct and a `run` function; this module
-//! only parses and dispatches. Exit codes (also in `--help`): 0 success, 1 some instance or
+//! only parses and dispatches. Verbs call the library and the shared modules, never another
+//! verb: `args` (argument groups several verbs flatten in: SSH, ranking, watching, each turned
+//! into library options in one place), `planning`, `running`, `ranking` (what `run` shares
+//! with `plan`, `run-instances` and `select-best`), `terminal` and `progress` (displays). Exit codes (also in `--help`): 0 success, 1 some instance or
 //! check did not succeed (see the summary), 2 bad input or another error.
 #![allow(
     clippy::print_stdout,

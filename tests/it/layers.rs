@@ -475,6 +475,32 @@ fn no_module_imports_a_higher_layer() {
     );
 }
 
+/// Imports between the command line's verbs (files with a `pub fn run...`): a verb uses the
+/// library and the command line's shared modules, never another verb.
+fn verb_imports(g: &Graph, src: &Path) -> Vec<String> {
+    let is_verb = |f: &File| {
+        f.module.first().is_some_and(|m| m == "cli")
+            && std::fs::read_to_string(src.join(&f.rel))
+                .is_ok_and(|t| t.lines().any(|l| l.starts_with("pub fn run")))
+    };
+    let mut out = Vec::new();
+    for (&from, tos) in &g.edges {
+        for &to in tos {
+            if is_verb(&g.files[from]) && is_verb(&g.files[to]) {
+                out.push(format!("{} -> {}", g.files[from].rel, g.files[to].rel));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_verb_imports_another_verb() {
+    let g = build(&src());
+    let found = verb_imports(&g, &src());
+    assert!(found.is_empty(), "verbs importing verbs: {found:#?}");
+}
+
 #[test]
 fn the_checks_see_a_planted_circle_and_an_upward_import() {
     let d = crate::support::Dir::new();

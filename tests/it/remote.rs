@@ -269,19 +269,13 @@ fn hashed_known_hosts_entry_and_config_alias() {
     )
     .expect("cfg");
     let back = sshd.dir.path().join("back");
-    let out = sshd
-        .ludus()
-        .arg("download")
-        .arg("-F")
-        .arg(&other)
-        .arg(format!("{}@other:{}", sshd.user, dst.display()))
-        .arg(&back)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let config = other.display().to_string();
+    ludus(
+        &sshd,
+        &["download", "-F", &config],
+        format!("{}@other:{}", sshd.user, dst.display()),
+        &back,
+        0,
     );
     assert_eq!(std::fs::read(back.join("f")).expect("downloaded"), b"x");
 }
