@@ -11,9 +11,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::AnalysisError;
-use super::logs::{At, LogFiles, RunState, log_files, read_status, read_values};
+use super::logs::{At, read_values};
 use crate::plan::InstanceKind;
 use crate::plan::instance::config_id;
+use crate::store::StatusKind;
+use crate::store::runs::{self, RunFiles};
 use crate::value::{Params, Value};
 
 /// Files handled per parallel chunk: enough to keep both cores busy, few enough to bound memory.
@@ -81,7 +83,7 @@ pub struct RunRecord {
     /// The seed.
     pub seed: u64,
     /// How it ended.
-    pub state: RunState,
+    pub state: StatusKind,
     /// The values of [`Collection::columns`] at [`Collection::at`]; `None` when the run is not
     /// valid or its log could not be read (then `problem` says why).
     pub values: Option<Vec<f64>>,
@@ -94,7 +96,7 @@ pub struct RunRecord {
 impl RunRecord {
     /// A valid run with readable values.
     pub fn usable(&self) -> bool {
-        self.state.is_valid() && self.values.is_some()
+        self.state.is_success() && self.values.is_some()
     }
 }
 
@@ -137,7 +139,7 @@ enum Parsed {
         params: Params,
         mdp: (String, bool, Params),
         seed: u64,
-        state: RunState,
+        state: StatusKind,
         values: Option<Vec<f64>>,
         csv: Option<PathBuf>,
         problem: Option<String>,
@@ -146,22 +148,22 @@ enum Parsed {
     Bad(Problem),
 }
 
-fn parse(files: LogFiles, columns: &[&str], at: At) -> Parsed {
+fn parse(files: RunFiles, columns: &[&str], at: At) -> Parsed {
     let Some(status_path) = files.status else {
         return match files.csv {
             Some(csv) => Parsed::Unfinished(csv),
             None => Parsed::Bad(Problem {
-                path: PathBuf::from(files.id),
+                path: PathBuf::from(files.id.to_string()),
                 reason: "no files".into(),
             }),
         };
     };
-    let status = match read_status(&status_path) {
+    let status = match runs::read_outcome(&status_path) {
         Ok(s) => s,
         Err(e) => {
             return Parsed::Bad(Problem {
+                reason: super::store_error(&status_path, e).to_string(),
                 path: status_path,
-                reason: e.to_string(),
             });
         }
     };
@@ -184,7 +186,7 @@ fn parse(files: LogFiles, columns: &[&str], at: At) -> Parsed {
         ),
     };
     let mut problem = status.message.clone();
-    let values = if status.status.is_valid() {
+    let values = if status.status.is_success() {
         match &files.csv {
             Some(csv) => match read_values(csv, columns, at) {
                 Ok(v) => Some(v),
@@ -202,7 +204,7 @@ fn parse(files: LogFiles, columns: &[&str], at: At) -> Parsed {
         None
     };
     Parsed::Run {
-        id: files.id,
+        id: files.id.to_string(),
         kind: AgentKind {
             name: agent.name,
             episodic: mdp.episodic,
@@ -242,10 +244,10 @@ fn mdp_slug(family: &str, episodic: bool, params: &Params) -> String {
 /// A run replaces a duplicate of itself (the same id in two paths) only if it is more useful.
 fn rank_state(r: &RunRecord) -> u8 {
     match (r.usable(), r.state) {
-        (true, RunState::Done) => 0,
+        (true, StatusKind::Done) => 0,
         (true, _) => 1,
-        (false, RunState::Error) => 3,
-        (false, RunState::Interrupted) => 4,
+        (false, StatusKind::Error) => 3,
+        (false, StatusKind::Interrupted) => 4,
         (false, _) => 2,
     }
 }
@@ -268,12 +270,12 @@ pub fn collect(paths: &[PathBuf], columns: &[&str], at: At) -> Result<Collection
     };
     let mut files = Vec::new();
     for p in paths {
-        files.extend(log_files(p)?);
+        files.extend(runs::list(p).map_err(|e| super::store_error(p, e))?);
     }
     let mut intern = Interner::default();
     let mut files = files.into_iter().peekable();
     while files.peek().is_some() {
-        let chunk: Vec<LogFiles> = files.by_ref().take(CHUNK).collect();
+        let chunk: Vec<RunFiles> = files.by_ref().take(CHUNK).collect();
         let parsed: Vec<Parsed> = chunk
             .into_par_iter()
             .map(|f| parse(f, columns, at))

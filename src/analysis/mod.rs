@@ -14,7 +14,7 @@ pub mod stats;
 use std::path::{Path, PathBuf};
 
 pub use collect::{AgentKind, Collection, ConfigInfo, MdpInfo, Problem, RunRecord, collect};
-pub use logs::{At, RunState};
+pub use logs::At;
 pub use select::{AgentRanking, ConfigScore, Incomplete, SelectOptions, Selection, rank};
 pub use stats::{Accumulator, Stat, rounded};
 
@@ -80,6 +80,12 @@ pub fn atomic_write_with(
 fn store_error(path: &Path, e: crate::store::StoreError) -> AnalysisError {
     let source = match e {
         crate::store::StoreError::Io { cause, .. } => cause,
+        crate::store::StoreError::Json { path, message } => {
+            return AnalysisError::Format {
+                path,
+                reason: format!("not a run status file: {message}"),
+            };
+        }
         other => std::io::Error::other(other.to_string()),
     };
     AnalysisError::Io {

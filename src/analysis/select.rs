@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::collect::{AgentKind, Collection, Problem};
-use super::logs::{At, RunState};
+use super::logs::At;
 use super::stats::{Accumulator, Stat, rounded};
 use super::{AnalysisError, atomic_write};
+use crate::store::StatusKind;
 use crate::value::{Params, Value};
 
 /// What to do with a configuration that has fewer valid runs than expected.
@@ -155,14 +156,14 @@ pub fn rank(c: &Collection, opts: &SelectOptions) -> Selection {
         let t = &mut tallies[r.config];
         t.seen.insert((r.mdp, r.seed));
         let slot = match (r.state, r.usable()) {
-            (RunState::Done, true) => 0,
-            (RunState::Timeout, true) => 1,
-            (RunState::Interrupted, _) => 3,
+            (StatusKind::Done, true) => 0,
+            (StatusKind::Timeout, true) => 1,
+            (StatusKind::Interrupted, _) => 3,
             _ => 2,
         };
         t.counts[slot] += 1;
         match &r.values {
-            Some(v) if r.state.is_valid() => {
+            Some(v) if r.state.is_success() => {
                 t.acc.push(v[0]);
                 t.valid.insert((r.mdp, r.seed));
             }
@@ -342,7 +343,7 @@ mod tests {
     use super::*;
     use crate::analysis::collect::{ConfigInfo, MdpInfo, RunRecord};
 
-    fn collection(values: &[(i64, u64, RunState, Option<f64>)]) -> Collection {
+    fn collection(values: &[(i64, u64, StatusKind, Option<f64>)]) -> Collection {
         let mut c = Collection {
             kinds: vec![AgentKind {
                 program: false,
@@ -395,7 +396,7 @@ mod tests {
 
     #[test]
     fn timeouts_count_and_errors_flag() {
-        use RunState::*;
+        use StatusKind::*;
         let c = collection(&[
             (0, 0, Done, Some(0.3)),
             (0, 1, Timeout, Some(0.1)),
@@ -417,7 +418,7 @@ mod tests {
 
     #[test]
     fn agents_file_without_params_and_with_a_header() {
-        use RunState::*;
+        use StatusKind::*;
         let mut c = collection(&[(0, 0, Done, Some(0.5))]);
         c.configs[0].params.clear();
         c.paths = vec!["runs/a".into()];

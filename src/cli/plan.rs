@@ -9,7 +9,7 @@ use super::Context;
 use crate::plan::plan;
 use crate::spec::{Spec, load_agents};
 use crate::store::planned::{WriteOptions, write_plan};
-use crate::store::{ExperimentDir, read_instance_file};
+use crate::store::{Experiment, read_instance_file};
 
 /// Expand a spec into instance files.
 #[derive(clap::Args, Debug)]
@@ -119,7 +119,7 @@ pub(super) fn plan_into(
             plan.duplicates
         );
     }
-    let out = out.unwrap_or_else(|| PathBuf::from("instances").join(&spec.name));
+    let out = out.unwrap_or_else(|| Experiment::default_for_spec(&spec.name));
     if dry_run {
         println!(
             "{} instances (dry run: nothing written to {})",
@@ -128,7 +128,7 @@ pub(super) fn plan_into(
         );
         return Ok(out);
     }
-    let dir = ExperimentDir::new(&out);
+    let dir = Experiment::new(&out);
     let is_yaml = matches!(
         spec_path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")

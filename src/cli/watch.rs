@@ -70,10 +70,11 @@ pub fn run(args: WatchArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
 
 fn fetch_logs(conn: &Connection, local: &ExperimentDir, sub: &Submission) -> anyhow::Result<()> {
     let spec = RemoteSpec::parse(&sub.target)?;
+    // Run markers and half-written temporary files are not results.
+    let (include, exclude) = ExperimentDir::result_paths();
     let opts = TransferOptions {
-        include: vec!["logs".into(), ".ludus/slurm".into()],
-        // Run markers and half-written temporary files are not results.
-        exclude: vec!["logs/.*".into()],
+        include,
+        exclude,
         ..Default::default()
     };
     download_over(conn, &spec, local.root(), &opts, &mut NoProgress)?;

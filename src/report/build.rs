@@ -155,9 +155,9 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
         let cell = &mut cells[m][a];
         seen[m][a].insert(r.seed);
         match &r.values {
-            Some(v) if r.state.is_valid() => {
+            Some(v) if r.state.is_success() => {
                 cell.runs += 1;
-                if r.state == crate::analysis::RunState::Timeout {
+                if r.state == crate::store::StatusKind::Timeout {
                     cell.timeouts += 1;
                 }
                 regret[m][a].push(v[regret_ix]);

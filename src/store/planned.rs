@@ -9,7 +9,7 @@ use std::fs;
 
 use rayon::prelude::*;
 
-use super::{ExperimentDir, Manifest, StoreError, atomic_write, now_rfc3339};
+use super::{AtticBatch, ExperimentDir, Manifest, StoreError, atomic_write, now_rfc3339};
 use crate::plan::{InstanceId, Plan};
 
 /// Options for writing a plan.
@@ -62,11 +62,10 @@ pub fn write_plan(
     let mut stale: Vec<InstanceId> = existing.difference(&wanted).copied().collect();
     stale.sort();
     if opts.prune && !stale.is_empty() {
-        let label = format!("pruned-{}", now_rfc3339().replace(':', ""));
+        let batch = AtticBatch::new("pruned");
         for &id in &stale {
-            dir.move_to_attic(id, &label)?;
-            let p = dir.instance_path(id);
-            fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
+            dir.move_to_attic(id, &batch)?;
+            dir.remove_instance(id)?;
         }
     }
 

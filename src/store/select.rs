@@ -5,11 +5,12 @@
 //! the experiment folder's `logs/`: for `X/instances/` or a file inside it, that is `X/logs/`;
 //! for any other folder of `.bin` files, `that folder/logs/`.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::PathBuf;
 
-use crate::plan::InstanceId;
+use super::{Experiment, InstanceState, StatusKind, StoreError};
 use crate::plan::group::Group;
-use crate::store::{ExperimentDir, StoreError};
+use crate::plan::{Instance, InstanceId};
 
 /// One instance to consider: its experiment folder (index into `Selection::dirs`) and id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,10 +25,7 @@ pub struct Item {
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     /// Experiment folders.
-    pub dirs: Vec<ExperimentDir>,
-    /// For each folder, whether its instance files are loose (`<dir>/<id>.bin`) rather than
-    /// in `instances/`: decided once, so running an instance costs no extra `stat`.
-    pub loose: Vec<bool>,
+    pub dirs: Vec<Experiment>,
     /// Instances, in plan order (folders in argument order).
     pub items: Vec<Item>,
 }
@@ -51,21 +49,11 @@ pub enum SelectError {
     Store(#[from] StoreError),
 }
 
-fn dir_for_bin_folder(folder: &Path) -> ExperimentDir {
-    if folder.file_name().is_some_and(|n| n == "instances") {
-        ExperimentDir::new(folder.parent().unwrap_or(Path::new(".")))
-    } else {
-        // A loose folder of .bin files: it is its own experiment folder.
-        ExperimentDir::new(folder)
-    }
-}
-
 impl Selection {
-    fn dir_index(&mut self, dir: ExperimentDir) -> usize {
+    fn dir_index(&mut self, dir: Experiment) -> usize {
         match self.dirs.iter().position(|d| d.root() == dir.root()) {
             Some(i) => i,
             None => {
-                self.loose.push(!dir.instances_dir().is_dir());
                 self.dirs.push(dir);
                 self.dirs.len() - 1
             }
@@ -77,15 +65,8 @@ impl Selection {
         let mut sel = Selection::default();
         for p in paths {
             if p.is_file() {
-                let name = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let id = name
-                    .strip_suffix(".bin")
-                    .and_then(InstanceId::parse)
+                let (dir, id) = Experiment::for_instance_file(p)
                     .ok_or_else(|| SelectError::NotInstance(p.clone()))?;
-                let dir = dir_for_bin_folder(p.parent().unwrap_or(Path::new(".")));
                 let d = sel.dir_index(dir);
                 sel.push(Item { dir: d, id });
                 continue;
@@ -93,17 +74,7 @@ impl Selection {
             if !p.is_dir() {
                 return Err(SelectError::Missing(p.clone()));
             }
-            let planned = ExperimentDir::new(p);
-            let (dir, ids) = if let Some(m) = planned.read_manifest()? {
-                (planned, m.instances)
-            } else if planned.instances_dir().is_dir() {
-                let ids = planned.scan_instance_ids()?;
-                (planned, ids)
-            } else {
-                let dir = dir_for_bin_folder(p);
-                let ids = scan_bins(p)?;
-                (dir, ids)
-            };
+            let (dir, ids) = Experiment::open_folder(p)?;
             if ids.is_empty() {
                 return Err(SelectError::Empty(p.clone()));
             }
@@ -134,27 +105,72 @@ impl Selection {
 
     /// The path of an item's instance file.
     pub fn instance_path(&self, item: Item) -> PathBuf {
-        let d = &self.dirs[item.dir];
-        if self.loose[item.dir] {
-            d.root().join(format!("{}.bin", item.id))
-        } else {
-            d.instance_path(item.id)
-        }
+        self.dirs[item.dir].instance_path(item.id)
     }
-}
 
-fn scan_bins(folder: &Path) -> Result<Vec<InstanceId>, SelectError> {
-    let mut ids = Vec::new();
-    let rd = std::fs::read_dir(folder).map_err(|e| StoreError::Io {
-        path: folder.to_path_buf(),
-        cause: e,
-    })?;
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(id) = name.strip_suffix(".bin").and_then(InstanceId::parse) {
-            ids.push(id);
-        }
+    /// Reads an item's instance.
+    pub fn read_instance(&self, item: Item) -> Result<Instance, StoreError> {
+        self.dirs[item.dir].read_instance(item.id)
     }
-    ids.sort();
-    Ok(ids)
+
+    /// The items that still need running (no status, or `interrupted`, or `error` when
+    /// `retry_errors`), and how many were skipped because they ended in `error`. Lists each
+    /// folder's results once.
+    pub fn pending(&self, retry_errors: bool) -> Result<(Vec<Item>, usize), StoreError> {
+        let with_status = self
+            .dirs
+            .iter()
+            .map(Experiment::result_ids)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(self.items.len());
+        let mut errors = 0;
+        for &it in &self.items {
+            if !with_status[it.dir].contains(&it.id) {
+                out.push(it);
+                continue;
+            }
+            let finished = match self.dirs[it.dir].read_status(it.id) {
+                Ok(Some(s)) => match s.status {
+                    StatusKind::Done | StatusKind::Timeout => true,
+                    StatusKind::Error => {
+                        errors += usize::from(!retry_errors);
+                        !retry_errors
+                    }
+                    StatusKind::Interrupted => false,
+                },
+                // A status that vanished or does not parse is not a result: run again.
+                Ok(None) | Err(_) => false,
+            };
+            if !finished {
+                out.push(it);
+            }
+        }
+        Ok((out, errors))
+    }
+
+    /// Every item with its state and what the folder knows of it (its final status, else its
+    /// instance file), for `status`. `me` is this host's name (a running list of a dead
+    /// process on this host is ignored).
+    pub fn states(&self, me: &str) -> Vec<(Item, InstanceState, Option<super::Status>)> {
+        let running: Vec<HashSet<InstanceId>> =
+            self.dirs.iter().map(|d| d.running_ids(me)).collect();
+        self.items
+            .iter()
+            .map(|&it| {
+                let status = self.dirs[it.dir].read_status(it.id).ok().flatten();
+                let kind = status.as_ref().map(|s| s.status);
+                let state = if kind.is_none_or(|k| k == StatusKind::Interrupted)
+                    && running[it.dir].contains(&it.id)
+                {
+                    InstanceState::Running
+                } else {
+                    match kind {
+                        Some(k) => InstanceState::Finished(k),
+                        None => InstanceState::Pending,
+                    }
+                };
+                (it, state, status)
+            })
+            .collect()
+    }
 }
