@@ -81,27 +81,11 @@ pub(super) fn plan_into(
 
     // A short table: instances per agent and MDP family.
     let mut table: Vec<(String, String, usize)> = Vec::new();
-    for &(a, m, _) in &plan.entries {
-        let agent = &plan.agents[a as usize].1.name;
-        let mdp = &plan.mdps[m as usize].1;
-        let mdp = format!(
-            "{}{}",
-            mdp.family,
-            if mdp.episodic { " (episodic)" } else { "" }
-        );
-        match table.iter_mut().find(|r| &r.0 == agent && r.1 == mdp) {
+    for &e in &plan.entries {
+        let (subject, setting) = plan.table_labels(e);
+        match table.iter_mut().find(|r| r.0 == subject && r.1 == setting) {
             Some(r) => r.2 += 1,
-            None => table.push((agent.clone(), mdp, 1)),
-        }
-    }
-    for &(e, _) in &plan.exec_entries {
-        let name = &plan.experiments[e as usize].1.name;
-        match table
-            .iter_mut()
-            .find(|r| &r.0 == name && r.1 == "(program)")
-        {
-            Some(r) => r.2 += 1,
-            None => table.push((name.clone(), "(program)".into(), 1)),
+            None => table.push((subject.to_string(), setting, 1)),
         }
     }
     let w = table.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use super::Context;
 use crate::exec::Selection;
-use crate::plan::InstanceKind;
 use crate::store::{AtticBatch, InstanceState, StatusKind, hostname};
 
 /// Count instances per status, in total and per agent and MDP.
@@ -60,9 +59,9 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut per: BTreeMap<(String, String), Counts> = BTreeMap::new();
     for (it, state, status) in sel.states(&hostname()) {
         let (agent, mdp) = match status.as_ref().map(|s| s.instance.clone()) {
-            Some(i) => label(&i.kind),
+            Some(i) => i.kind.table_labels(),
             None => match sel.read_instance(it) {
-                Ok(i) => label(&i.kind),
+                Ok(i) => i.kind.table_labels(),
                 Err(_) => ("(unreadable)".into(), "(unreadable)".into()),
             },
         };
@@ -113,20 +112,6 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         row("all", "", &all);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn label(kind: &InstanceKind) -> (String, String) {
-    match kind {
-        InstanceKind::Builtin { agent, mdp } => (
-            agent.name.clone(),
-            format!(
-                "{}{}",
-                mdp.family,
-                if mdp.episodic { " (episodic)" } else { "" }
-            ),
-        ),
-        InstanceKind::Exec(e) => (e.name.clone(), "(program)".into()),
-    }
 }
 
 /// Make instances pending again: their log and status move to attic/reset-<time>/.
