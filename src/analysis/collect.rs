@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::AnalysisError;
 use super::logs::{At, read_values};
-use crate::plan::InstanceKind;
+use crate::plan::MdpSpec;
 use crate::plan::instance::config_id;
 use crate::store::StatusKind;
 use crate::store::runs::{self, RunFiles};
@@ -29,7 +29,7 @@ pub struct AgentKind {
     pub name: String,
     /// Whether it ran on episodic MDPs.
     pub episodic: bool,
-    /// A user's program (an `[[experiment]]`), not a built-in agent.
+    /// A user's program (an `[[experiment]]`), not a built-in agent: it runs in no MDP.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub program: bool,
 }
@@ -78,8 +78,8 @@ pub struct RunRecord {
     pub id: String,
     /// Index into [`Collection::configs`].
     pub config: usize,
-    /// Index into [`Collection::mdps`].
-    pub mdp: usize,
+    /// Index into [`Collection::mdps`]; `None` for a program, which runs in no MDP.
+    pub mdp: Option<usize>,
     /// The seed.
     pub seed: u64,
     /// How it ended.
@@ -137,7 +137,7 @@ enum Parsed {
         id: String,
         kind: AgentKind,
         params: Params,
-        mdp: (String, bool, Params),
+        mdp: Option<MdpSpec>,
         seed: u64,
         state: StatusKind,
         values: Option<Vec<f64>>,
@@ -168,23 +168,15 @@ fn parse(files: RunFiles, columns: &[&str], at: At) -> Parsed {
         }
     };
     let seed = status.instance.seed;
-    // An experiment's runs group like an agent's: its name is the kind, its parameters the
-    // configuration, and one pseudo-MDP (`program`) stands for "no MDP".
-    let (agent, mdp, program) = match status.instance.kind {
-        InstanceKind::Builtin { agent, mdp } => (agent, mdp, false),
-        InstanceKind::Exec(e) => (
-            crate::plan::AgentSpec {
-                name: e.name,
-                params: e.params,
-            },
-            crate::plan::MdpSpec {
-                family: "program".into(),
-                episodic: false,
-                params: Params::new(),
-            },
-            true,
-        ),
+    // A run groups by its subject (an agent, or a program: its name is the kind, its
+    // parameters the configuration) and its setting (an MDP, or none for a program).
+    let kind = AgentKind {
+        name: status.instance.kind.subject().name().to_string(),
+        episodic: status.instance.kind.setting().is_some_and(|m| m.episodic),
+        program: status.instance.kind.subject().is_program(),
     };
+    let params = status.instance.kind.subject().params().clone();
+    let mdp = status.instance.kind.setting().cloned();
     let mut problem = status.message.clone();
     let values = if status.status.is_success() {
         match &files.csv {
@@ -205,13 +197,9 @@ fn parse(files: RunFiles, columns: &[&str], at: At) -> Parsed {
     };
     Parsed::Run {
         id: files.id.to_string(),
-        kind: AgentKind {
-            name: agent.name,
-            episodic: mdp.episodic,
-            program,
-        },
-        params: agent.params,
-        mdp: (mdp.family, mdp.episodic, mdp.params),
+        kind,
+        params,
+        mdp,
         seed,
         state: status.status,
         values,
@@ -324,21 +312,22 @@ fn merge(c: &mut Collection, intern: &mut Interner, p: Parsed) {
             });
             c.configs.len() - 1
         });
-    let (family, episodic, mparams) = mdp;
-    let key = (
-        family.clone(),
-        episodic,
-        serde_json::to_string(&mparams).unwrap_or_default(),
-    );
-    let mdp = *intern.mdps.entry(key).or_insert_with(|| {
-        c.mdps.push(MdpInfo {
-            label: mdp_label(&family, episodic, &mparams),
-            slug: mdp_slug(&family, episodic, &mparams),
-            family,
-            episodic,
-            params: mparams,
-        });
-        c.mdps.len() - 1
+    let mdp = mdp.map(|m| {
+        let key = (
+            m.family.clone(),
+            m.episodic,
+            serde_json::to_string(&m.params).unwrap_or_default(),
+        );
+        *intern.mdps.entry(key).or_insert_with(|| {
+            c.mdps.push(MdpInfo {
+                label: mdp_label(&m.family, m.episodic, &m.params),
+                slug: mdp_slug(&m.family, m.episodic, &m.params),
+                family: m.family,
+                episodic: m.episodic,
+                params: m.params,
+            });
+            c.mdps.len() - 1
+        })
     });
     let record = RunRecord {
         id: id.clone(),

@@ -128,15 +128,16 @@ const PROBLEM_EXAMPLES: usize = 20;
 /// Ranks the configurations of `c`, whose first column must be the measure.
 pub fn rank(c: &Collection, opts: &SelectOptions) -> Selection {
     let maximize = opts.maximize();
-    let mut per_kind: BTreeMap<&AgentKind, (BTreeSet<usize>, BTreeSet<u64>)> = BTreeMap::new();
+    let mut per_kind: BTreeMap<&AgentKind, (BTreeSet<Option<usize>>, BTreeSet<u64>)> =
+        BTreeMap::new();
     for k in &c.kinds {
         per_kind.insert(k, Default::default());
     }
     struct Tally {
         acc: Accumulator,
         counts: [usize; 4],
-        seen: HashSet<(usize, u64)>,
-        valid: HashSet<(usize, u64)>,
+        seen: HashSet<(Option<usize>, u64)>,
+        valid: HashSet<(Option<usize>, u64)>,
     }
     let mut tallies: Vec<Tally> = (0..c.configs.len())
         .map(|_| Tally {
@@ -373,7 +374,7 @@ mod tests {
             c.runs.push(RunRecord {
                 id: format!("{i:016x}"),
                 config: cfg,
-                mdp: 0,
+                mdp: Some(0),
                 seed,
                 state,
                 values: v.map(|v| vec![v]),
