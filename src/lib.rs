@@ -7,8 +7,12 @@
 //!                              a cluster                        select-best -> report (tables, plots)
 //! ```
 //!
-//! Layers, lowest first; a module only uses modules of lower layers:
-//! `value`, `rng` | `spec`, `model` | `plan` | `store`, `run` | `exec` | `cli`.
+//! The pipeline: spec -> plan -> store -> run/exec -> analysis -> report, with `cli`, `remote`
+//! and `slurm` at the edges. Layers, lowest first; a module only uses modules of lower layers:
+//! `value`, `rng` | `spec`, `model` | `plan` | `store` (the only module that knows the
+//! experiment folder's layout) | `run` (one instance in memory) | `exec` (many instances,
+//! claimed and committed through the store) | `analysis` (finished runs, read through the
+//! store) | `report` | `remote`, `slurm` | `cli`. See `docs/architecture.md`.
 //! The library never prints; only `cli` touches the terminal.
 #![warn(missing_docs)]
 

@@ -1,6 +1,8 @@
-//! Analysis of finished runs: reading logs and statuses from any number of experiment folders
-//! (local or downloaded), grouping runs by agent configuration, MDP and seed, and ranking each
-//! agent's configurations (`select-best`). The report builds on the same collection.
+//! Analysis of finished runs: the runs of any number of experiment folders (local or
+//! downloaded), listed and read through the store (`store::runs`), grouped by subject (an
+//! agent kind or a program) and its configuration, setting (an MDP, or none for a program) and
+//! seed, and each subject's configurations ranked (`select-best`). The report builds on the
+//! same collection.
 //!
 //! Logs are read one file at a time, in bounded parallel chunks; only a few values per run are
 //! kept. Incomplete data is never averaged silently: every ranking counts missing, failed,

@@ -1,8 +1,10 @@
 //! Executors: run many instances, skipping finished ones, and report through events.
 //!
 //! The local executor runs a pool of worker threads; the MPI executor (feature `mpi`) hands
-//! instances out from rank 0. Both commit results with the same rules (`one`), so a result is
-//! the same file whoever ran it, and both report `ExecEvent`s to a callback instead of printing.
+//! instances out from rank 0. What is pending comes from the store (`Selection::pending`); a
+//! worker claims an instance from the store before it runs it and commits its result through
+//! the claim (`one`), so a result is the same file whoever ran it. Both report `ExecEvent`s to
+//! a callback instead of printing.
 
 pub mod child;
 pub mod local;

@@ -3,7 +3,10 @@
 //!
 //! One result type, [`Report`], is built once from the logs ([`build_report`]); each output
 //! format is an [`Exporter`] over it, in its own small file, so adding a format is adding a
-//! file. Every output file is written atomically (temp file, then rename).
+//! file. `[[experiment]]` programs, which run in no MDP, are the report's `programs` section,
+//! written by their own exporter (`programs.md`, `programs.csv`, their plots). `index.md` is
+//! written once, last, by [`write_report`]. Every output file is written atomically (temp
+//! file, then rename).
 
 mod build;
 pub mod csv;

@@ -1,4 +1,4 @@
-//! The on-disk layout of an experiment folder, and the only module that knows its paths.
+//! The experiment folder: the only module that knows its layout.
 //!
 //! ```text
 //! DIR/ludus.toml            the spec as planned (ludus.yaml for YAML specs)
@@ -6,11 +6,38 @@
 //! DIR/instances/<id>.bin    one instance (see `codec`)
 //! DIR/logs/<id>.csv         its log, one row per log point (complete when visible)
 //! DIR/logs/<id>.json        its final status: done | timeout | error | interrupted
-//! DIR/attic/                logs moved aside by `reset` or `plan --prune`; never read
+//! DIR/logs/.running-<host>-<pid>   the ids a live process runs now
+//! DIR/runs/<id>/            a program's own folder (LUDUS_RUN_DIR, its metrics)
+//! DIR/attic/<batch>/        results moved aside by `reset` or `plan --prune`; never read
 //! DIR/.ludus/               submissions to SLURM (see `submissions`)
 //! ```
 //! Every file is written to a hidden temporary name in the same folder and renamed into place,
 //! so a reader (or a re-run after a kill) never sees half a file under a real name.
+//!
+//! The API, by question (callers never join a path of the layout themselves; a test scans
+//! `src/` to keep it so):
+//! - which instances: [`Selection::resolve`] turns PATH arguments (a planned folder, its
+//!   `instances/`, a loose folder of `.bin` files, single `.bin` files) into [`Experiment`]s
+//!   and ids in plan order; [`Experiment::read_manifest`] gives the current plan;
+//! - in which state: [`Selection::pending`] (what a run would run, one listing of results per
+//!   folder), [`Selection::states`] (pending, running, finished with its [`StatusKind`]),
+//!   [`Experiment::running_ids`];
+//! - running one: [`Experiment::claim`] hands out a [`Claim`], and [`Claim::commit`] writes
+//!   the log then the status (the commit point). Today a claim is granted without a file;
+//!   exclusive ownership across processes and hosts (a claim file made by exclusive create,
+//!   with host, pid, start time and a lease) goes inside `claim` and `Claim`'s drop, with no
+//!   change to callers;
+//! - analysis: [`runs::list`] lists the finished runs of a folder (or of a folder of
+//!   downloaded logs) and [`runs::read_outcome`] reads one;
+//! - planning and cleaning: [`planned::write_plan`], [`Experiment::move_to_attic`] with an
+//!   [`AtticBatch`].
+//!
+//! A packed layout (many instances per file, results appended to per-process segment files,
+//! for clusters with file-count quotas) would replace the bodies of these methods: ids still
+//! come from the manifest, `read_instance` would seek into a pack, `Claim::commit` would append
+//! to this process's segment and `runs::list`/`result_ids` would read the segments' indexes.
+//! Per-instance paths are handed out only where a program needs a real file of its own
+//! (`run_dir`, `metrics_path`, `stdout_path`, `stderr_path`), which a packed layout keeps.
 
 pub mod codec;
 mod experiment;
