@@ -125,6 +125,20 @@ pub(super) fn plan_into(
         s.written,
         s.kept
     );
+    if !s.repaired.is_empty() {
+        let names: Vec<String> = s
+            .repaired
+            .iter()
+            .take(5)
+            .map(|p| p.display().to_string())
+            .collect();
+        println!(
+            "repaired {} instance file(s) that were damaged or held another instance: {}{}",
+            s.repaired.len(),
+            names.join(", "),
+            if s.repaired.len() > 5 { ", ..." } else { "" }
+        );
+    }
     if !s.stale.is_empty() {
         if s.pruned {
             println!(

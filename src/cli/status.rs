@@ -57,27 +57,43 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     let mut all = Counts::default();
     let mut per: BTreeMap<(String, String), Counts> = BTreeMap::new();
-    for (it, state, status) in sel.states(&hostname()) {
-        let (agent, mdp) = match status.as_ref().map(|s| s.instance.clone()) {
-            Some(i) => i.kind.table_labels(),
-            None => match sel.read_instance(it) {
-                Ok(i) => i.kind.table_labels(),
-                Err(_) => ("(unreadable)".into(), "(unreadable)".into()),
-            },
+    let mut broken = Vec::new();
+    for st in sel.states(&hostname()) {
+        let (agent, mdp) = match &st.instance {
+            Ok(i) => i.kind.table_labels(),
+            Err(_) => ("(unreadable)".into(), "(unreadable)".into()),
         };
-        let running = state == InstanceState::Running;
+        if st.state == InstanceState::Broken
+            && let Err(e) = &st.instance
+        {
+            broken.push(e.to_string());
+        }
         let c = per.entry((agent, mdp)).or_default();
         for c in [&mut all, c] {
             c.total += 1;
-            c.running += running as usize;
-            match status.as_ref().map(|s| s.status) {
+            match st.state {
+                InstanceState::Running => c.running += 1,
+                InstanceState::Broken => c.error += 1,
+                _ => {}
+            }
+            match st.status.as_ref().map(|s| s.status) {
                 Some(StatusKind::Done) => c.done += 1,
                 Some(StatusKind::Timeout) => c.timeout += 1,
                 Some(StatusKind::Error) => c.error += 1,
                 Some(StatusKind::Interrupted) => c.interrupted += 1,
+                None if st.state == InstanceState::Broken => {}
                 None => c.pending += 1,
             }
         }
+    }
+    for e in broken.iter().take(10) {
+        eprintln!("error: {e}");
+    }
+    if broken.len() > 10 {
+        eprintln!(
+            "error: ... and {} more unusable instance files",
+            broken.len() - 10
+        );
     }
     if args.json {
         let v = serde_json::json!({

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{Manifest, Status, StatusKind, StoreError, atomic_write, codec, read_instance_file};
 use crate::plan::{Instance, InstanceId};
@@ -39,6 +39,9 @@ pub enum InstanceState {
     Running,
     /// A final status.
     Finished(StatusKind),
+    /// No final status, and its instance file cannot be used (damaged, or another instance's
+    /// content): an error, which running again does not fix.
+    Broken,
 }
 
 impl Experiment {
@@ -291,9 +294,20 @@ impl Experiment {
         Ok(id)
     }
 
-    /// Reads one instance by id.
+    /// Reads one instance by id. A file that does not decode, or whose content is another
+    /// instance than its name says, is an error naming the file.
     pub fn read_instance(&self, id: InstanceId) -> Result<Instance, StoreError> {
-        read_instance_file(&self.instance_path(id))
+        let path = self.instance_path(id);
+        let instance = read_instance_file(&path)?;
+        let found = instance.id();
+        if found != id {
+            return Err(StoreError::WrongInstance {
+                path,
+                expected: id,
+                found,
+            });
+        }
+        Ok(instance)
     }
 
     /// The ids of every instance file, sorted.
@@ -356,8 +370,7 @@ impl Experiment {
     /// Moves an instance's log and status (and an exec instance's output and run folder) into
     /// the attic batch `batch` (nothing is deleted), so it starts afresh.
     pub fn move_to_attic(&self, id: InstanceId, batch: &AtticBatch) -> Result<(), StoreError> {
-        let dest = self.attic_dir().join(&batch.0);
-        fs::create_dir_all(&dest).map_err(|e| StoreError::io(&dest, e))?;
+        let dest = batch.folder(&self.root, &self.attic_dir())?;
         let run = self.run_dir(id);
         if run.exists() {
             let to = dest.join(format!("run-{id}"));
@@ -385,19 +398,64 @@ impl Experiment {
 }
 
 /// One batch of results moved to the attic (`attic/<name>/`): by one `reset` or one
-/// `plan --prune`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AtticBatch(String);
+/// `plan --prune`. A batch never reuses a folder: when `attic/<why>-<time>/` exists already
+/// (two resets within a second), it takes the first free `<why>-<time>-<n>/`.
+#[derive(Debug)]
+pub struct AtticBatch {
+    base: String,
+    /// The folder name taken in each experiment, once the batch moved something there.
+    taken: Mutex<Vec<(PathBuf, String)>>,
+}
 
 impl AtticBatch {
     /// A batch named for `why` (`reset`, `pruned`) and the current time.
     pub fn new(why: &str) -> AtticBatch {
-        AtticBatch(format!("{why}-{}", super::now_rfc3339().replace(':', "")))
+        AtticBatch {
+            base: format!("{why}-{}", super::now_rfc3339().replace(':', "")),
+            taken: Mutex::new(Vec::new()),
+        }
     }
 
-    /// Where the batch is, relative to the experiment folder, for messages.
+    /// Where the batch is, relative to the experiment folder, for messages: the folder taken
+    /// (several, comma-separated, when experiments differ).
     pub fn relative_path(&self) -> String {
-        format!("{ATTIC}/{}/", self.0)
+        let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<&str> = taken.iter().map(|(_, n)| n.as_str()).collect();
+        names.dedup();
+        if names.is_empty() {
+            names.push(&self.base);
+        }
+        names
+            .iter()
+            .map(|n| format!("{ATTIC}/{n}/"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// This batch's folder in `attic`, created now if the batch has none there yet.
+    fn folder(&self, root: &Path, attic: &Path) -> Result<PathBuf, StoreError> {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, n)) = taken.iter().find(|(r, _)| r == root) {
+            return Ok(attic.join(n));
+        }
+        fs::create_dir_all(attic).map_err(|e| StoreError::io(attic, e))?;
+        for k in 1u32.. {
+            let name = if k == 1 {
+                self.base.clone()
+            } else {
+                format!("{}-{k}", self.base)
+            };
+            let dest = attic.join(&name);
+            match fs::create_dir(&dest) {
+                Ok(()) => {
+                    taken.push((root.to_path_buf(), name));
+                    return Ok(dest);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(StoreError::io(&dest, e)),
+            }
+        }
+        unreachable!("some attic folder name is free")
     }
 }
 

@@ -56,7 +56,7 @@ use serde::{Deserialize, Serialize};
 
 pub use codec::{CodecError, FORMAT_VERSION};
 pub use experiment::{AtticBatch, Claim, Experiment, ExperimentDir, InstanceState};
-pub use select::{Item, SelectError, Selection};
+pub use select::{Item, ItemState, SelectError, Selection};
 pub use status::{Status, StatusKind};
 
 use crate::plan::{Instance, InstanceId};
@@ -71,6 +71,18 @@ pub enum StoreError {
         path: PathBuf,
         /// The cause (shown in the message, so not a `source` too).
         cause: io::Error,
+    },
+    /// An instance file holds another instance than its name says.
+    #[error(
+        "{path}: holds instance {found}, not {expected} as its name says (a copied or renamed file); planning the spec again rewrites it"
+    )]
+    WrongInstance {
+        /// The file.
+        path: PathBuf,
+        /// The id in its name.
+        expected: InstanceId,
+        /// The id of its content.
+        found: InstanceId,
     },
     /// An instance file is not usable.
     #[error("{path}: {problem}")]

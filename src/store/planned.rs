@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
@@ -34,6 +35,8 @@ pub struct WriteSummary {
     pub stale: Vec<InstanceId>,
     /// Whether the stale ones were pruned.
     pub pruned: bool,
+    /// Instance files that were there but damaged or held another instance, rewritten now.
+    pub repaired: Vec<PathBuf>,
 }
 
 /// Writes `plan` into `dir`: instance files first, then the spec copy, then the manifest, each
@@ -47,16 +50,28 @@ pub fn write_plan(
 ) -> Result<WriteSummary, StoreError> {
     dir.create()?;
     let existing: HashSet<InstanceId> = dir.scan_instance_ids()?.into_iter().collect();
-    let written = (0..plan.len())
+    // An existing file is kept only when it holds exactly this instance; a damaged file, or
+    // one holding another instance (copied or renamed), is rewritten and reported.
+    let outcomes = (0..plan.len())
         .into_par_iter()
         .map(|i| {
-            if existing.contains(&plan.ids[i]) {
-                return Ok(0usize);
+            let id = plan.ids[i];
+            if !existing.contains(&id) {
+                dir.write_instance(&plan.instance(i))?;
+                return Ok(Some(None));
             }
-            dir.write_instance(&plan.instance(i))?;
-            Ok(1)
+            match dir.read_instance(id) {
+                Ok(_) => Ok(None),
+                Err(_) => {
+                    dir.write_instance(&plan.instance(i))?;
+                    Ok(Some(Some(dir.instance_path(id))))
+                }
+            }
         })
-        .try_reduce(|| 0, |a, b| Ok(a + b))?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let written = outcomes.iter().filter(|o| matches!(o, Some(None))).count();
+    let mut repaired: Vec<PathBuf> = outcomes.into_iter().flatten().flatten().collect();
+    repaired.sort();
 
     let wanted: HashSet<InstanceId> = plan.ids.iter().copied().collect();
     let mut stale: Vec<InstanceId> = existing.difference(&wanted).copied().collect();
@@ -101,7 +116,8 @@ pub fn write_plan(
     Ok(WriteSummary {
         total: plan.len(),
         written,
-        kept: plan.len() - written,
+        kept: plan.len() - written - repaired.len(),
+        repaired,
         pruned: opts.prune && !stale.is_empty(),
         stale,
     })

@@ -148,29 +148,52 @@ impl Selection {
         Ok((out, errors))
     }
 
-    /// Every item with its state and what the folder knows of it (its final status, else its
-    /// instance file), for `status`. `me` is this host's name (a running list of a dead
-    /// process on this host is ignored).
-    pub fn states(&self, me: &str) -> Vec<(Item, InstanceState, Option<super::Status>)> {
+    /// Every item with its state, its final status if it has one, and its instance (from the
+    /// status, else from its file), for `status`. `me` is this host's name (a running list of
+    /// a dead process on this host is ignored).
+    pub fn states(&self, me: &str) -> Vec<ItemState> {
         let running: Vec<HashSet<InstanceId>> =
             self.dirs.iter().map(|d| d.running_ids(me)).collect();
         self.items
             .iter()
-            .map(|&it| {
-                let status = self.dirs[it.dir].read_status(it.id).ok().flatten();
+            .map(|&item| {
+                let status = self.dirs[item.dir].read_status(item.id).ok().flatten();
+                let instance = match &status {
+                    Some(s) => Ok(s.instance.clone()),
+                    None => self.read_instance(item),
+                };
                 let kind = status.as_ref().map(|s| s.status);
                 let state = if kind.is_none_or(|k| k == StatusKind::Interrupted)
-                    && running[it.dir].contains(&it.id)
+                    && running[item.dir].contains(&item.id)
                 {
                     InstanceState::Running
                 } else {
                     match kind {
                         Some(k) => InstanceState::Finished(k),
+                        None if instance.is_err() => InstanceState::Broken,
                         None => InstanceState::Pending,
                     }
                 };
-                (it, state, status)
+                ItemState {
+                    item,
+                    state,
+                    status,
+                    instance,
+                }
             })
             .collect()
     }
+}
+
+/// What [`Selection::states`] says of one item.
+#[derive(Debug)]
+pub struct ItemState {
+    /// The item.
+    pub item: Item,
+    /// Its state.
+    pub state: InstanceState,
+    /// Its final status, if it has one.
+    pub status: Option<super::Status>,
+    /// Its instance (from the status, else from its file), or why the file is unusable.
+    pub instance: Result<Instance, StoreError>,
 }
