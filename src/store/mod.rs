@@ -72,6 +72,18 @@ pub enum StoreError {
         /// The cause (shown in the message, so not a `source` too).
         cause: io::Error,
     },
+    /// The folder holds the experiment of another spec.
+    #[error(
+        "{path}: holds the experiment `{found}`, not `{planned}`; plan into another folder (--out), or pass --other-spec to add this spec's instances to it"
+    )]
+    OtherSpec {
+        /// The experiment folder.
+        path: PathBuf,
+        /// The spec name in its manifest.
+        found: String,
+        /// The spec name being planned.
+        planned: String,
+    },
     /// An instance file holds another instance than its name says.
     #[error(
         "{path}: holds instance {found}, not {expected} as its name says (a copied or renamed file); planning the spec again rewrites it"

@@ -20,6 +20,9 @@ pub struct WriteOptions {
     pub groups: Option<u32>,
     /// Remove instances no longer in the spec (their logs go to `attic/`).
     pub prune: bool,
+    /// Plan into a folder that holds the experiment of a spec of another name (refused
+    /// otherwise, so two experiments are not merged by mistake).
+    pub other_spec: bool,
 }
 
 /// What writing a plan did.
@@ -48,6 +51,16 @@ pub fn write_plan(
     spec_is_yaml: bool,
     opts: &WriteOptions,
 ) -> Result<WriteSummary, StoreError> {
+    if let Some(m) = dir.read_manifest()?
+        && m.spec_name != plan.spec_name
+        && !opts.other_spec
+    {
+        return Err(StoreError::OtherSpec {
+            path: dir.root().to_path_buf(),
+            found: m.spec_name,
+            planned: plan.spec_name.clone(),
+        });
+    }
     dir.create()?;
     let existing: HashSet<InstanceId> = dir.scan_instance_ids()?.into_iter().collect();
     // An existing file is kept only when it holds exactly this instance; a damaged file, or

@@ -196,3 +196,31 @@ fn attic_folders_are_never_reused() {
         2
     );
 }
+
+#[test]
+fn planning_a_spec_of_another_name_into_a_folder_is_refused_unless_asked_for() {
+    let d = Dir::new();
+    let (code, _, err) = plan(&d);
+    assert_eq!(code, 0, "{err}");
+    let before = crate::support::snapshot(&d.join("x"));
+    d.write("o.toml", &SPEC.replace("name = \"t\"", "name = \"other\""));
+    let (code, _, err) = run(d.ludus().args(["plan", "o.toml", "--out", "x"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("holds the experiment `t`, not `other`"),
+        "{err}"
+    );
+    assert!(err.contains("--other-spec"), "{err}");
+    assert_eq!(
+        crate::support::snapshot(&d.join("x")),
+        before,
+        "nothing was written"
+    );
+    let (code, _, err) = run(d
+        .ludus()
+        .args(["plan", "o.toml", "--out", "x", "--other-spec"]));
+    assert_eq!(code, 0, "{err}");
+    // The same spec again is fine.
+    let (code, _, err) = run(d.ludus().args(["plan", "o.toml", "--out", "x"]));
+    assert_eq!(code, 0, "{err}");
+}
