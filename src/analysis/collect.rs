@@ -130,6 +130,9 @@ pub struct Collection {
     pub unfinished: Vec<PathBuf>,
     /// Status files that could not be read.
     pub unreadable: Vec<Problem>,
+    /// Results of instances that their folder's current plan no longer holds (an earlier
+    /// plan's), left out unless asked for.
+    pub stale: usize,
 }
 
 enum Parsed {
@@ -249,7 +252,15 @@ struct Interner {
 }
 
 /// Reads every run of `paths`, with the values of `columns` at `at` for valid runs.
-pub fn collect(paths: &[PathBuf], columns: &[&str], at: At) -> Result<Collection, AnalysisError> {
+///
+/// Results of instances not in their folder's current plan (stale) are left out and counted,
+/// unless `include_stale`.
+pub fn collect(
+    paths: &[PathBuf],
+    columns: &[&str],
+    at: At,
+    include_stale: bool,
+) -> Result<Collection, AnalysisError> {
     let mut c = Collection {
         paths: paths.to_vec(),
         columns: columns.iter().map(|s| s.to_string()).collect(),
@@ -259,6 +270,11 @@ pub fn collect(paths: &[PathBuf], columns: &[&str], at: At) -> Result<Collection
     let mut files = Vec::new();
     for p in paths {
         files.extend(runs::list(p).map_err(|e| super::store_error(p, e))?);
+    }
+    if !include_stale {
+        let before = files.len();
+        files.retain(|f| !f.stale);
+        c.stale = before - files.len();
     }
     let mut intern = Interner::default();
     let mut files = files.into_iter().peekable();

@@ -53,8 +53,8 @@ pub enum AnalysisError {
 /// logs folders). Errors only when a path cannot be read or holds no runs at all; incomplete
 /// data is reported in the [`Selection`].
 pub fn select_best(paths: &[PathBuf], opts: &SelectOptions) -> Result<Selection, AnalysisError> {
-    let c = collect(paths, &[opts.measure.as_str()], opts.at)?;
-    if c.runs.is_empty() && c.unfinished.is_empty() && c.unreadable.is_empty() {
+    let c = collect(paths, &[opts.measure.as_str()], opts.at, opts.include_stale)?;
+    if c.runs.is_empty() && c.unfinished.is_empty() && c.unreadable.is_empty() && c.stale == 0 {
         return Err(AnalysisError::NoRuns {
             paths: paths
                 .iter()

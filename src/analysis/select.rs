@@ -36,6 +36,8 @@ pub struct SelectOptions {
     pub higher_is_better: Option<bool>,
     /// What to do with incomplete configurations.
     pub incomplete: Incomplete,
+    /// Also use results of instances that their folder's current plan no longer holds.
+    pub include_stale: bool,
 }
 
 impl Default for SelectOptions {
@@ -45,6 +47,7 @@ impl Default for SelectOptions {
             at: At::Final,
             higher_is_better: None,
             incomplete: Incomplete::Exclude,
+            include_stale: false,
         }
     }
 }
@@ -120,6 +123,8 @@ pub struct Selection {
     pub unreadable: Vec<Problem>,
     /// Why valid runs were unusable or runs failed: the first few messages.
     pub run_problems: Vec<String>,
+    /// Results left out because their folder's current plan no longer holds them.
+    pub stale: usize,
 }
 
 /// How many run problems a selection keeps as examples.
@@ -244,6 +249,7 @@ pub fn rank(c: &Collection, opts: &SelectOptions) -> Selection {
         unfinished: c.unfinished.clone(),
         unreadable: c.unreadable.clone(),
         run_problems,
+        stale: c.stale,
     }
 }
 

@@ -49,6 +49,9 @@ pub struct ReportArgs {
     /// Incomplete configurations: `exclude` from selection or `include`.
     #[arg(long, value_enum, default_value = "exclude")]
     pub incomplete: Incomplete,
+    /// Also use results of instances that the folder's current plan no longer holds.
+    #[arg(long)]
+    pub include_stale: bool,
     /// Higher values of the measure are better (default: only for `*reward*` measures).
     #[arg(long, visible_alias = "higher-is-better")]
     pub maximize: bool,
@@ -74,6 +77,7 @@ pub fn run(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> 
             at: args.at,
             higher_is_better: args.maximize.then_some(true),
             incomplete: args.incomplete,
+            include_stale: args.include_stale,
         },
         plots: !args.no_plots,
         curves: !args.no_plots,

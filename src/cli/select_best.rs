@@ -51,6 +51,10 @@ pub struct SelectBestArgs {
     /// or `include` (ranked by the runs they have, still flagged).
     #[arg(long, value_enum, default_value = "exclude")]
     pub incomplete: Incomplete,
+    /// Also use results of instances that the folder's current plan no longer holds (an
+    /// earlier plan's); left out by default.
+    #[arg(long)]
+    pub include_stale: bool,
     /// Higher values of the measure are better (default: only for `*reward*` measures).
     #[arg(long, visible_alias = "maximize")]
     pub higher_is_better: bool,
@@ -69,6 +73,7 @@ pub fn run(args: SelectBestArgs, _ctx: &super::Context) -> anyhow::Result<ExitCo
         at: args.at,
         higher_is_better: args.higher_is_better.then_some(true),
         incomplete: args.incomplete,
+        include_stale: args.include_stale,
     };
     let selection = select_best(&args.paths, &opts)?;
     if args.json {
@@ -216,6 +221,13 @@ pub fn render(s: &Selection, top: usize) -> String {
         let _ = writeln!(
             out,
             "! {flagged} configuration(s) have fewer valid runs than expected (missing, failed or interrupted runs)"
+        );
+    }
+    if s.stale > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} result(s) of instances no longer in the current plan were left out (--include-stale uses them)",
+            s.stale
         );
     }
     if !s.unfinished.is_empty() {

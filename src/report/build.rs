@@ -60,7 +60,7 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
     }
     let col = |name: &str| columns.iter().position(|c| *c == name).unwrap_or(0);
     let (regret_ix, norm_ix) = (col(REGRET), col(NORMALIZED));
-    let c = collect(paths, &columns, opts.select.at)?;
+    let c = collect(paths, &columns, opts.select.at, opts.select.include_stale)?;
     if c.runs.is_empty() {
         return Err(ReportError::Analysis(AnalysisError::NoRuns {
             paths: paths

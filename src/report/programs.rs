@@ -36,7 +36,12 @@ impl Programs {
         x: Option<&str>,
         plots: bool,
     ) -> Result<Option<Programs>, ReportError> {
-        let c = collect(paths, &[select.measure.as_str()], select.at)?;
+        let c = collect(
+            paths,
+            &[select.measure.as_str()],
+            select.at,
+            select.include_stale,
+        )?;
         if !c.kinds.iter().any(|k| k.program) {
             return Ok(None);
         }

@@ -18,6 +18,9 @@ pub struct RunFiles {
     pub status: Option<PathBuf>,
     /// Its performance log.
     pub csv: Option<PathBuf>,
+    /// The folder's current plan (its manifest) does not hold this instance: a result of an
+    /// earlier plan. False when there is no manifest (a folder of downloaded logs).
+    pub stale: bool,
 }
 
 /// The part of a final status that analysis needs; other fields are ignored, so results of
@@ -47,6 +50,9 @@ fn results_dir(path: &Path) -> PathBuf {
 /// Lists the runs of `path` (an experiment folder or a folder of logs), sorted by id.
 /// Temporary files (`*.tmp*`, dot files), folders and other names are skipped.
 pub fn list(path: &Path) -> Result<Vec<RunFiles>, StoreError> {
+    let plan: Option<std::collections::HashSet<InstanceId>> = super::Experiment::new(path)
+        .read_manifest()?
+        .map(|m| m.instances.into_iter().collect());
     let dir = results_dir(path);
     let read_dir = std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
     let mut by_id: BTreeMap<InstanceId, RunFiles> = BTreeMap::new();
@@ -73,6 +79,7 @@ pub fn list(path: &Path) -> Result<Vec<RunFiles>, StoreError> {
             id,
             status: None,
             csv: None,
+            stale: plan.as_ref().is_some_and(|p| !p.contains(&id)),
         });
         if ext == "json" {
             files.status = Some(entry.path());

@@ -224,3 +224,43 @@ fn planning_a_spec_of_another_name_into_a_folder_is_refused_unless_asked_for() {
     let (code, _, err) = run(d.ludus().args(["plan", "o.toml", "--out", "x"]));
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn analysis_counts_only_the_current_plan_and_lists_stale_results_apart() {
+    let d = Dir::new();
+    let (code, _, err) = plan(&d);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(d.ludus().args(["run-instances", "x", "--progress", "none"]));
+    assert_eq!(code, 0, "{err}");
+    // The spec is edited (more steps: new instances) and planned again; the old results stay.
+    d.write("s.toml", &SPEC.replace("steps = 200", "steps = 300"));
+    let (code, _, err) = run(d.ludus().args(["plan", "s.toml", "--out", "x"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(d.ludus().args(["run-instances", "x", "--progress", "none"]));
+    assert_eq!(code, 0, "{err}");
+    let select = |extra: &[&str]| -> serde_json::Value {
+        let (code, out, err) = run(d.ludus().args(["select-best", "x", "--json"]).args(extra));
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let v = select(&[]);
+    assert_eq!(v["stale"].as_u64(), Some(2), "{v}");
+    assert_eq!(
+        v["agents"][0]["configs"][0]["stat"]["n"].as_u64(),
+        Some(2),
+        "{v}"
+    );
+    let (_, out, _) = run(d.ludus().args(["select-best", "x"]));
+    assert!(
+        out.contains("2 result(s) of instances no longer in the current plan"),
+        "{out}"
+    );
+    let v = select(&["--include-stale"]);
+    assert_eq!(
+        v["agents"][0]["configs"][0]["stat"]["n"].as_u64(),
+        Some(4),
+        "{v}"
+    );
+    // status counts the current plan only.
+    assert_eq!(status_json(&d)["total"].as_u64(), Some(2));
+}
