@@ -10,10 +10,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use ludus::model::Registry;
-use ludus::plan::{AgentSpec, Instance, InstanceKind, MdpSpec};
 use ludus::rng::Rng;
 use ludus::run::{LogSink, RunControl, run_instance};
 use ludus::value::{Params, Value};
+
+#[path = "../tests/it/support/instance.rs"]
+mod instance;
 
 const STEPS: u64 = 200_000;
 const REPS: usize = 7;
@@ -74,24 +76,13 @@ fn bare_q_learning(seed: u64) -> f64 {
 }
 
 fn run(agent: &str, family: &str, mdp: Params, log_every: u64, reg: &Registry) -> f64 {
-    let inst = Instance {
-        spec_name: "bench".into(),
-        kind: InstanceKind::Builtin {
-            agent: AgentSpec {
-                name: agent.into(),
-                params: Params::new(),
-            },
-            mdp: MdpSpec {
-                family: family.into(),
-                episodic: false,
-                params: mdp,
-            },
-        },
-        seed: 42,
-        steps: STEPS,
-        log_every,
-        time_limit_ms: 0,
-    };
+    let inst = instance::builtin(agent, family)
+        .spec("bench")
+        .mdp_params(mdp)
+        .seed(42)
+        .steps(STEPS)
+        .log_every(log_every)
+        .build();
     let flag = AtomicBool::new(false);
     let ctl = RunControl {
         time_limit: None,

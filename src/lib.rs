@@ -7,6 +7,11 @@
 //!                              a cluster                        select-best -> report (tables, plots)
 //! ```
 //!
+//! The pipeline: spec -> plan -> store -> run/exec -> analysis -> report, with `cli`, `remote`
+//! and `slurm` at the edges. `store` is the only module that knows the experiment folder's
+//! layout; `run` runs one instance in memory; `exec` runs many, claimed and committed through
+//! the store; `analysis` reads finished runs through the store. See `docs/architecture.md`.
+//!
 //! Layers, lowest first; a module uses modules of its own or lower layers, never a higher one,
 //! and no two files import each other, directly or around a circle:
 //! `value`, `rng` | `spec`, `model` | `plan` | `store`, `run` | `exec`, `analysis`, `remote` |

@@ -57,6 +57,10 @@ pub struct SelectArgs {
     /// Higher values of the measure are better (default: only for `*reward*` measures).
     #[arg(long, visible_alias = "maximize")]
     higher_is_better: bool,
+    /// Also use results of instances that the folder's current plan no longer holds (stale
+    /// results: another version of the spec).
+    #[arg(long)]
+    include_stale: bool,
 }
 
 impl SelectArgs {
@@ -67,6 +71,7 @@ impl SelectArgs {
             at: self.at,
             higher_is_better: self.higher_is_better.then_some(true),
             incomplete: self.incomplete,
+            include_stale: self.include_stale,
         }
     }
 }

@@ -38,6 +38,10 @@ pub struct PlanArgs {
     /// Remove instances that are no longer in the spec (their logs go to attic/).
     #[arg(long)]
     prune: bool,
+    /// Plan into a folder that holds the experiment of a spec of another name (refused
+    /// otherwise).
+    #[arg(long)]
+    other_spec: bool,
 }
 
 /// Runs `ludus plan`.
@@ -48,6 +52,7 @@ pub fn run(args: PlanArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let opts = WriteOptions {
         groups: args.groups,
         prune: args.prune,
+        other_spec: args.other_spec,
     };
     plan_into(
         &args.spec,

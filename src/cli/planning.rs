@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use super::Context;
 use crate::plan::plan;
 use crate::spec::{Spec, load_agents};
-use crate::store::ExperimentDir;
+use crate::store::Experiment;
 use crate::store::planned::{WriteOptions, write_plan};
 
 /// Plans a spec into a folder (default `instances/<name>`), printing the short table and what
@@ -30,27 +30,11 @@ pub(super) fn plan_into(
 
     // A short table: instances per agent and MDP family.
     let mut table: Vec<(String, String, usize)> = Vec::new();
-    for &(a, m, _) in &plan.entries {
-        let agent = &plan.agents[a as usize].1.name;
-        let mdp = &plan.mdps[m as usize].1;
-        let mdp = format!(
-            "{}{}",
-            mdp.family,
-            if mdp.episodic { " (episodic)" } else { "" }
-        );
-        match table.iter_mut().find(|r| &r.0 == agent && r.1 == mdp) {
+    for &e in &plan.entries {
+        let (subject, setting) = plan.table_labels(e);
+        match table.iter_mut().find(|r| r.0 == subject && r.1 == setting) {
             Some(r) => r.2 += 1,
-            None => table.push((agent.clone(), mdp, 1)),
-        }
-    }
-    for &(e, _) in &plan.exec_entries {
-        let name = &plan.experiments[e as usize].1.name;
-        match table
-            .iter_mut()
-            .find(|r| &r.0 == name && r.1 == "(program)")
-        {
-            Some(r) => r.2 += 1,
-            None => table.push((name.clone(), "(program)".into(), 1)),
+            None => table.push((subject.to_string(), setting, 1)),
         }
     }
     let w = table.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
@@ -68,7 +52,7 @@ pub(super) fn plan_into(
             plan.duplicates
         );
     }
-    let out = out.unwrap_or_else(|| PathBuf::from("instances").join(&spec.name));
+    let out = out.unwrap_or_else(|| Experiment::default_for_spec(&spec.name));
     if dry_run {
         println!(
             "{} instances (dry run: nothing written to {})",
@@ -77,7 +61,7 @@ pub(super) fn plan_into(
         );
         return Ok(out);
     }
-    let dir = ExperimentDir::new(&out);
+    let dir = Experiment::new(&out);
     let is_yaml = matches!(
         spec_path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
@@ -90,6 +74,20 @@ pub(super) fn plan_into(
         s.written,
         s.kept
     );
+    if !s.repaired.is_empty() {
+        let names: Vec<String> = s
+            .repaired
+            .iter()
+            .take(5)
+            .map(|p| p.display().to_string())
+            .collect();
+        println!(
+            "repaired {} instance file(s) that were damaged or held another instance: {}{}",
+            s.repaired.len(),
+            names.join(", "),
+            if s.repaired.len() > 5 { ", ..." } else { "" }
+        );
+    }
     if !s.stale.is_empty() {
         if s.pruned {
             println!(

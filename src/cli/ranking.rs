@@ -120,6 +120,13 @@ pub fn render(s: &Selection, top: usize) -> String {
             "! {flagged} configuration(s) have fewer valid runs than expected (missing, failed or interrupted runs)"
         );
     }
+    if s.stale > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} result(s) of instances no longer in the current plan were left out (--include-stale uses them)",
+            s.stale
+        );
+    }
     if !s.unfinished.is_empty() {
         let _ = writeln!(
             out,

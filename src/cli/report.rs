@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use super::args::SelectArgs;
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::report::programs::write_program_report;
-use crate::report::{OutDir, ReportOptions, write_report};
+use crate::report::{ReportOptions, write_report};
 
 const AFTER_HELP: &str = "\
 Writes into DIR: tables.md, results.csv and tables.tex (booktabs) with the final cumulative
@@ -75,55 +74,28 @@ fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
         plots: !args.no_plots,
         curves: !args.no_plots,
         title: args.title,
+        x: args.x,
     };
-    let mut out = OutDir::new(&args.out)?;
-    let programs = write_program_report(
-        &args.paths,
-        &opts.select,
-        args.x.as_deref(),
-        opts.plots,
-        &mut out,
-    )?;
-    if let Some(p) = programs.filter(|p| !p.has_builtin) {
-        let mut index = format!(
-            "# {}
-
-",
-            opts.title.as_deref().unwrap_or("Report")
-        );
-        for f in &p.files {
-            index.push_str(&format!("- [{0}]({0})\n", f.display()));
-        }
-        out.write("index.md", index.as_bytes())?;
+    let summary = write_report(&args.paths, &opts, &args.out)?;
+    if summary.agents == 0 && summary.experiments > 0 {
+        // Programs alone.
         if args.json {
-            let files: Vec<_> = out
-                .written()
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect();
             println!(
                 "{}",
-                serde_json::json!({"files": files, "experiments": p.experiments, "complete": p.complete})
+                serde_json::json!({"files": summary.files, "experiments": summary.experiments, "complete": summary.complete})
             );
         } else {
             println!(
                 "wrote {} files for {} experiment(s) to {}",
-                out.written().len(),
-                p.experiments,
+                summary.files.len(),
+                summary.experiments,
                 args.out.join("index.md").display()
             );
-            if !p.complete {
+            if !summary.complete {
                 eprintln!("warning: some runs are missing, failed or unreadable");
             }
         }
-        return Ok(ExitCode::from(if p.complete {
-            EXIT_OK
-        } else {
-            EXIT_FAILED
-        }));
-    }
-    let summary = write_report(&args.paths, &opts, &args.out)?;
-    if args.json {
+    } else if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(

@@ -21,7 +21,7 @@ use super::metrics;
 use crate::plan::command::{render, value_text};
 use crate::plan::{ExecSpec, Instance};
 use crate::run::RunControl;
-use crate::store::{ExperimentDir, StatusKind, StoreError, atomic_write};
+use crate::store::{Experiment, StatusKind, StoreError, atomic_write};
 
 /// stdout and stderr keep at most this many bytes each: the tail.
 pub const OUTPUT_CAP: usize = 1 << 20;
@@ -230,7 +230,7 @@ fn write_output(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 /// Runs one `[[experiment]]` instance to its end. Errors are the disk's; everything the
 /// program does wrong is a result.
 pub fn run_child(
-    dir: &ExperimentDir,
+    dir: &Experiment,
     instance: &Instance,
     exec: &ExecSpec,
     ctl: &RunControl<'_>,
@@ -239,7 +239,7 @@ pub fn run_child(
     let id = instance.id();
     let id_text = id.to_string();
     // The program runs elsewhere: every path it is given is absolute.
-    let dir = ExperimentDir::new(std::path::absolute(dir.root()).unwrap_or(dir.root().into()));
+    let dir = dir.absolute();
     let run_dir = dir.run_dir(id);
     fs::create_dir_all(&run_dir).map_err(|e| StoreError::io(&run_dir, e))?;
     // One parameters file per configuration, shared by its seeds: creating files is most of

@@ -12,11 +12,9 @@ use std::time::{Duration, Instant};
 use super::ExecOptions;
 use super::child::run_child;
 use crate::model::Registry;
-use crate::plan::{Instance, InstanceId, InstanceKind};
+use crate::plan::{Instance, InstanceKind};
 use crate::run::{LogSink, Outcome, RunControl, run_instance};
-use crate::store::{
-    ExperimentDir, Status, StatusKind, StoreError, atomic_write, hostname, now_rfc3339,
-};
+use crate::store::{Claim, Status, StatusKind, StoreError, hostname, now_rfc3339};
 
 /// The log of a running instance, kept in memory and shared with the watchdog, which commits
 /// what is there if the run is stuck past its hard cap.
@@ -35,15 +33,13 @@ struct LogState {
 impl SharedLog {
     /// Commits a result once: writes the log then the status. Returns false when someone else
     /// already did.
-    pub fn commit(&self, dir: &ExperimentDir, status: &Status) -> Result<bool, StoreError> {
+    pub fn commit(&self, claim: &Claim, status: &Status) -> Result<bool, StoreError> {
         let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if st.committed {
             return Ok(false);
         }
         st.committed = true;
-        let id = status.instance.id();
-        atomic_write(&dir.log_path(id), st.csv.as_bytes())?;
-        dir.write_status(status)?;
+        claim.commit(st.csv.as_bytes(), status)?;
         Ok(true)
     }
 
@@ -112,7 +108,7 @@ pub fn status_of(
     origin: &Origin,
 ) -> Status {
     Status {
-        id: instance.id().to_string(),
+        id: instance.id(),
         status: kind,
         steps_completed: steps,
         wall_seconds: wall.as_secs_f64(),
@@ -144,7 +140,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// Runs one instance and commits its result. Returns the committed status, or `None` when
 /// the watchdog committed first. Errors are store errors (the disk), never instance failures.
 pub fn run_and_commit(
-    dir: &ExperimentDir,
+    claim: &Claim,
     instance: &Instance,
     registry: &Registry,
     log: &Arc<SharedLog>,
@@ -154,7 +150,7 @@ pub fn run_and_commit(
     let origin = &opts.origin;
     let start = Instant::now();
     if let InstanceKind::Exec(exec) = &instance.kind {
-        let r = run_child(dir, instance, exec, ctl, &opts.child)?;
+        let r = run_child(claim.experiment(), instance, exec, ctl, &opts.child)?;
         let mut s = status_of(
             instance,
             r.kind.unwrap_or(StatusKind::Error),
@@ -168,7 +164,7 @@ pub fn run_and_commit(
         s.peak_memory_bytes = r.peak_memory_bytes;
         s.stderr_tail = r.stderr_tail;
         log.set_csv(r.csv);
-        return Ok(log.commit(dir, &s)?.then_some(s));
+        return Ok(log.commit(claim, &s)?.then_some(s));
     }
     let mut sink = Sink {
         log,
@@ -231,10 +227,5 @@ pub fn run_and_commit(
             origin,
         ),
     };
-    Ok(log.commit(dir, &status)?.then_some(status))
-}
-
-/// The id of the instance a status belongs to.
-pub fn status_id(s: &Status) -> InstanceId {
-    InstanceId::parse(&s.id).unwrap_or(InstanceId(0))
+    Ok(log.commit(claim, &status)?.then_some(status))
 }

@@ -111,6 +111,73 @@ impl fmt::Display for InstanceId {
     }
 }
 
+/// Who acts in an instance: a built-in agent, or a user's program.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Subject<'a> {
+    /// A built-in (or registered) agent.
+    Agent(&'a AgentSpec),
+    /// An `[[experiment]]` program.
+    Program(&'a ExecSpec),
+}
+
+impl<'a> Subject<'a> {
+    /// The agent's registered name, or the experiment's name.
+    pub fn name(&self) -> &'a str {
+        match self {
+            Subject::Agent(a) => &a.name,
+            Subject::Program(e) => &e.name,
+        }
+    }
+
+    /// Its parameter values (what a configuration is).
+    pub fn params(&self) -> &'a Params {
+        match self {
+            Subject::Agent(a) => &a.params,
+            Subject::Program(e) => &e.params,
+        }
+    }
+
+    /// True for a user's program.
+    pub fn is_program(&self) -> bool {
+        matches!(self, Subject::Program(_))
+    }
+}
+
+/// The label of a setting in tables: `family` or `family (episodic)`; `(program)` for none.
+pub fn setting_label(setting: Option<&MdpSpec>) -> String {
+    match setting {
+        Some(m) if m.episodic => format!("{} (episodic)", m.family),
+        Some(m) => m.family.clone(),
+        None => "(program)".into(),
+    }
+}
+
+impl InstanceKind {
+    /// Who acts: the agent, or the program.
+    pub fn subject(&self) -> Subject<'_> {
+        match self {
+            InstanceKind::Builtin { agent, .. } => Subject::Agent(agent),
+            InstanceKind::Exec(e) => Subject::Program(e),
+        }
+    }
+
+    /// Where it acts: the MDP, or none (a program brings its own environment).
+    pub fn setting(&self) -> Option<&MdpSpec> {
+        match self {
+            InstanceKind::Builtin { mdp, .. } => Some(mdp),
+            InstanceKind::Exec(_) => None,
+        }
+    }
+
+    /// The (subject, setting) labels of status and plan tables.
+    pub fn table_labels(&self) -> (String, String) {
+        (
+            self.subject().name().to_string(),
+            setting_label(self.setting()),
+        )
+    }
+}
+
 impl Instance {
     /// The time limit, if any.
     pub fn time_limit(&self) -> Option<Duration> {
@@ -157,21 +224,21 @@ impl Instance {
 
     /// A short human label: `agent on mdp, seed n`.
     pub fn label(&self) -> String {
-        match &self.kind {
-            InstanceKind::Builtin { agent, mdp } => format!(
-                "{} on {}{} seed {}",
-                agent.name,
-                mdp.family,
-                if mdp.episodic { " (episodic)" } else { "" },
+        let subject = self.kind.subject();
+        match self.kind.setting() {
+            Some(_) => format!(
+                "{} on {} seed {}",
+                subject.name(),
+                setting_label(self.kind.setting()),
                 self.seed
             ),
-            InstanceKind::Exec(e) if e.params.is_empty() => {
-                format!("{} seed {}", e.name, self.seed)
+            None if subject.params().is_empty() => {
+                format!("{} seed {}", subject.name(), self.seed)
             }
-            InstanceKind::Exec(e) => format!(
+            None => format!(
                 "{} {} seed {}",
-                e.name,
-                crate::value::Value::Table(e.params.clone()),
+                subject.name(),
+                crate::value::Value::Table(subject.params().clone()),
                 self.seed
             ),
         }

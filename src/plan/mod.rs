@@ -5,5 +5,8 @@ mod expand;
 pub mod group;
 pub mod instance;
 
-pub use expand::{Plan, plan};
-pub use instance::{AgentSpec, ExecSpec, Instance, InstanceId, InstanceKind, MdpSpec, config_id};
+pub use expand::{Entry, Plan, plan};
+pub use instance::{
+    AgentSpec, ExecSpec, Instance, InstanceId, InstanceKind, MdpSpec, Subject, config_id,
+    setting_label,
+};

@@ -65,10 +65,11 @@ fn fetch_logs(
     sub: &Submission,
 ) -> Result<(), SlurmError> {
     let spec = RemoteSpec::parse(&sub.target)?;
+    // Run markers and half-written temporary files are not results.
+    let (include, exclude) = ExperimentDir::result_paths();
     let opts = TransferOptions {
-        include: vec!["logs".into(), ".ludus/slurm".into()],
-        // Run markers and half-written temporary files are not results.
-        exclude: vec!["logs/.*".into()],
+        include,
+        exclude,
         ..Default::default()
     };
     download_over(conn, &spec, local.root(), &opts, &mut NoProgress)?;

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::plan::Instance;
+use crate::plan::{Instance, InstanceId};
 
 /// How an instance ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ impl StatusKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     /// The instance id.
-    pub id: String,
+    pub id: InstanceId,
     /// How it ended.
     pub status: StatusKind,
     /// Interaction steps completed.

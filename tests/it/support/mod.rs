@@ -2,6 +2,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod common;
+pub mod instance;
 pub mod slurm;
 pub mod sshd;
 pub mod tree;
