@@ -71,14 +71,19 @@ impl LocalTree {
                 .create_new(true)
                 .open(&tmp)
         };
+        // Errors name the real file: the temporary name is ludus's business.
+        let fail = |e: std::io::Error| {
+            let _ = std::fs::remove_file(&tmp);
+            RemoteError::io(&path, e)
+        };
         let mut f = match open() {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 // Left by an interrupted run: replace it (never write through it).
-                std::fs::remove_file(&tmp).map_err(|e| RemoteError::io(&tmp, e))?;
-                open().map_err(|e| RemoteError::io(&tmp, e))?
+                std::fs::remove_file(&tmp).map_err(|e| RemoteError::io(&path, e))?;
+                open().map_err(|e| RemoteError::io(&path, e))?
             }
-            Err(e) => return Err(RemoteError::io(&tmp, e)),
+            Err(e) => return Err(RemoteError::io(&path, e)),
         };
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
@@ -97,15 +102,14 @@ impl LocalTree {
                     });
                 }
             };
-            f.write_all(&buf[..n])
-                .map_err(|e| RemoteError::io(&tmp, e))?;
+            f.write_all(&buf[..n]).map_err(fail)?;
             total += n as u64;
         }
         f.set_permissions(Permissions::from_mode(mode & 0o1777))
-            .map_err(|e| RemoteError::io(&tmp, e))?;
+            .map_err(fail)?;
         let t = to_time(mtime);
         f.set_times(FileTimes::new().set_modified(t).set_accessed(t))
-            .map_err(|e| RemoteError::io(&tmp, e))?;
+            .map_err(fail)?;
         drop(f);
         // rename() replaces a file or symlink but fails on a directory: a kind conflict.
         std::fs::rename(&tmp, &path).map_err(|e| {
@@ -131,8 +135,11 @@ impl LocalTree {
         let path = join(&self.root, name);
         let tmp = part_name(&path);
         let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(target, &tmp).map_err(|e| RemoteError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| RemoteError::io(&path, e))
+        std::os::unix::fs::symlink(target, &tmp).map_err(|e| RemoteError::io(&path, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            RemoteError::io(&path, e)
+        })
     }
 
     /// Creates a received directory with its mode.
