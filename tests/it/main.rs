@@ -13,6 +13,7 @@ mod families;
 mod isolation;
 mod plan;
 mod remote;
+mod remote_escape;
 mod remote_resume;
 mod run_instances;
 mod run_loop;
