@@ -6,9 +6,10 @@
 //! all, which would start a new shell line) is refused with the option it came from. What is
 //! legal is quoted for the reader of each line: `#SBATCH` lines are not read by a shell but by
 //! sbatch's own tokenizer, which splits on white space, ends the line at an unquoted `#`, and
-//! takes `'...'`, `"..."` and a backslash before any character as quoting (no variables, no
-//! globs); so a value there gets a backslash before each space, tab, quote, backslash and `#`,
-//! and becomes exactly one sbatch argument. In `--output`, `%` is SLURM's pattern character, so
+//! takes `'...'` and `"..."` as grouping, with a backslash escaping the next character (but not
+//! a space outside quotes); no variables, no globs. So a value there with a space, a quote, a
+//! backslash or a `#` is written inside double quotes with `\` and `"` escaped, and becomes
+//! exactly one sbatch argument (tested against a real sbatch in tests/it/slurm_script.rs). In `--output`, `%` is SLURM's pattern character, so
 //! a `%` of the folder is doubled; a backslash there would switch patterns off for the whole
 //! name, so a remote folder with a backslash is refused. The shell part quotes with `'...'`.
 
@@ -86,16 +87,24 @@ pub fn check(options: &SubmitOptions, remote_dir: &str) -> Result<(), ScriptErro
     Ok(())
 }
 
-/// One sbatch argument on a `#SBATCH` line: a backslash before each character sbatch's
-/// tokenizer would split on or treat as quoting or a comment.
+/// One sbatch argument on a `#SBATCH` line. sbatch's tokenizer splits on white space (a
+/// backslash does not protect a space: the split is checked before the escape is applied),
+/// ends the line at an unquoted `#`, and takes `"..."` or `'...'` as grouping, with a backslash
+/// escaping the next character even inside quotes. So a value with any of these characters is
+/// written inside double quotes, with `\` and `"` escaped.
 fn sbatch_word(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    if !s.contains([' ', '"', '\'', '\\', '#']) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
     for c in s.chars() {
-        if matches!(c, ' ' | '\t' | '"' | '\'' | '\\' | '#') {
+        if matches!(c, '"' | '\\') {
             out.push('\\');
         }
         out.push(c);
     }
+    out.push('"');
     out
 }
 
@@ -393,12 +402,13 @@ mod tests {
             ..Default::default()
         };
         let s = render(&input("/scratch/my runs/100%", &o)).expect("renders");
-        assert!(s.contains("#SBATCH --partition=a\\ b\n"), "{s}");
-        assert!(s.contains("#SBATCH --comment=it\\'s\\ \\#1\n"), "{s}");
+        assert!(s.contains("#SBATCH \"--partition=a b\"\n"), "{s}");
+        assert!(s.contains("#SBATCH \"--comment=it's #1\"\n"), "{s}");
         assert!(
-            s.contains("#SBATCH --output=/scratch/my\\ runs/100%%/.ludus/slurm/1-%A_%a.out\n"),
+            s.contains("#SBATCH \"--output=/scratch/my runs/100%%/.ludus/slurm/1-%A_%a.out\"\n"),
             "{s}"
         );
+        assert_eq!(sbatch_word(r#"a"b\c"#), r#""a\"b\\c""#);
         // The shell part quotes the folder as one word.
         assert!(
             s.contains("run-instances '/scratch/my runs/100%' --ids"),

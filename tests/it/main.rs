@@ -18,3 +18,4 @@ mod remote_resume;
 mod run_instances;
 mod run_loop;
 mod slurm;
+mod slurm_script;

@@ -200,15 +200,15 @@ fn upload_never_writes_through_a_planted_staging_link() {
     write(&src, "logs/a.csv", b"1");
     let before = snapshot(&victim);
     let (code, err) = upload(&sshd, &src, &dst, false);
-    assert_eq!(code, 2, "planted staging link accepted: {err}");
-    assert!(
-        err.contains("refusing") && err.contains(".ludus-partial"),
-        "{err}"
-    );
     assert_eq!(snapshot(&victim), before, "the victim's files changed");
     assert!(
         !dst.join("secret").exists(),
         "an outside file was linked in"
+    );
+    assert_eq!(code, 2, "planted staging link accepted: {err}");
+    assert!(
+        err.contains("refusing") && err.contains(".ludus-partial"),
+        "{err}"
     );
     assert!(
         std::fs::symlink_metadata(dst.join(".ludus-partial"))
@@ -251,13 +251,13 @@ fn upload_refuses_a_staging_link_planted_while_it_runs() {
     let before = snapshot(&victim);
     let (code, err) = upload(&sshd, &src, &dst, false);
     assert!(flag.exists(), "the race was not staged");
-    assert_eq!(code, 2, "planted staging link followed: {err}");
-    assert!(err.contains(".ludus-partial"), "{err}");
     assert_eq!(snapshot(&victim), before, "the victim's files changed");
     assert!(
         !dst.join("secret").exists(),
         "an outside file was linked in"
     );
+    assert_eq!(code, 2, "planted staging link followed: {err}");
+    assert!(err.contains(".ludus-partial"), "{err}");
 }
 
 #[test]
