@@ -230,46 +230,6 @@ pub fn join(root: &Path, name: &str) -> PathBuf {
     p
 }
 
-/// Creates the parent directories of `root/name`, refusing to go through any symlink.
-pub fn prepare_parents(root: &Path, name: &str) -> Result<(), RemoteError> {
-    let mut dir = root.to_path_buf();
-    let parts: Vec<&str> = name.split('/').collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        dir.push(part);
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(RemoteError::UnsafePath {
-                    side: "local directory".to_string(),
-                    path: name.to_string(),
-                    problem: format!(
-                        "{} is a symlink; ludus does not write through symlinks",
-                        dir.display()
-                    ),
-                });
-            }
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(RemoteError::KindConflict {
-                    path: name.to_string(),
-                    source_kind: "directory",
-                    dest_kind: "file",
-                });
-            }
-            Err(_) => std::fs::create_dir(&dir).map_err(|e| RemoteError::io(&dir, e))?,
-        }
-    }
-    Ok(())
-}
-
-/// The temporary name a file is written under before its final rename.
-pub fn part_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(part_base(&name))
-}
-
 /// The temporary base name for the base name `name`: `.NAME.ludus-part`, or, when that would
 /// exceed [`NAME_MAX`] bytes, a shortened `NAME` followed by a hash of the whole name (so the
 /// same file always gets the same temporary name, and an interrupted one is replaced).
@@ -412,9 +372,5 @@ mod tests {
         assert!(is_internal(".ludus-partial/a"));
         assert!(is_internal("d/.f.txt.ludus-part"));
         assert!(!is_internal("d/f.txt"));
-        assert_eq!(
-            part_name(Path::new("/r/a/f.txt")),
-            PathBuf::from("/r/a/.f.txt.ludus-part")
-        );
     }
 }

@@ -418,7 +418,7 @@ fn download_via(
         return Ok(summary);
     }
     std::fs::create_dir_all(local_dir).map_err(|e| RemoteError::io(local_dir, e))?;
-    let mut tree = local::LocalTree::new(local_dir, &host);
+    let mut tree = local::LocalTree::new(local_dir, &host)?;
     for d in &plan.dirs {
         tree.make_dir(&d.name, d.mode)?;
     }
