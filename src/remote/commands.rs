@@ -273,7 +273,12 @@ pub(super) fn delete_remote(
             .map(|e| e.name.as_str()),
     );
     let dirs: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::Dir).collect();
-    let script = format!("cd -- {} && xargs -0 rm -f --", quote(dir));
+    // Each name is removed only when every directory above it (inside the target) is a real
+    // directory, not a symlink someone put there since the listing.
+    let script = format!(
+        "cd -- {} || exit 1; xargs -0 sh -c 'for f; do p=$f; while case $p in */*) true;; *) false;; esac; do p=${{p%/*}}; if [ -L \"$p\" ] || [ ! -d \"$p\" ]; then echo \"ludus: not deleting $f: $p is not a real directory\" >&2; exit 3; fi; done; rm -f -- \"$f\" || exit 1; done' sh",
+        quote(dir)
+    );
     let out = conn.run(&sh(&script), &files)?;
     check_status(conn, "deleting files", out)?;
     if !dirs.is_empty() {

@@ -258,6 +258,30 @@ impl LocalTree {
     }
 }
 
+impl LocalTree {
+    /// Deletes local entries that have no counterpart on the remote side (`--delete`), each
+    /// through a descriptor of its parent (never through a symlink). Directories are removed
+    /// only when empty.
+    pub fn delete(&mut self, entries: &[Entry]) -> Result<u64, RemoteError> {
+        let mut n = 0;
+        for e in entries {
+            check_relative("local directory", &e.name)?;
+            let path = join(&self.root, &e.name);
+            let (dir, base) = self.parent(&e.name)?;
+            let flags = match e.kind {
+                Kind::Dir => AtFlags::REMOVEDIR,
+                _ => AtFlags::empty(),
+            };
+            match rustix::fs::unlinkat(dir, base, flags) {
+                Ok(()) => n += 1,
+                Err(Errno::NOTEMPTY | Errno::EXIST) if e.kind == Kind::Dir => {}
+                Err(err) => return Err(RemoteError::io(&path, err.into())),
+            }
+        }
+        Ok(n)
+    }
+}
+
 fn self_symlink(root: &Path, name: &str) -> RemoteError {
     RemoteError::UnsafePath {
         side: "local directory".to_string(),
@@ -267,27 +291,6 @@ fn self_symlink(root: &Path, name: &str) -> RemoteError {
             join(root, name).display()
         ),
     }
-}
-
-/// Deletes local entries that have no counterpart on the remote side (`--delete`).
-/// Directories are removed only when empty.
-pub fn delete(root: &Path, entries: &[Entry]) -> Result<u64, RemoteError> {
-    let mut n = 0;
-    for e in entries {
-        check_relative("local directory", &e.name)?;
-        let path = join(root, &e.name);
-        let r = match e.kind {
-            Kind::Dir => std::fs::remove_dir(&path),
-            _ => std::fs::remove_file(&path),
-        };
-        match r {
-            Ok(()) => n += 1,
-            Err(err)
-                if e.kind == Kind::Dir && err.kind() == std::io::ErrorKind::DirectoryNotEmpty => {}
-            Err(err) => return Err(RemoteError::io(&path, err)),
-        }
-    }
-    Ok(n)
 }
 
 /// SHA-256 of a local file.

@@ -304,7 +304,9 @@ pub fn delete(
     entries: &[Entry],
 ) -> Result<u64, RemoteError> {
     let mut n = 0;
+    let mut checked = std::collections::HashSet::new();
     for e in entries {
+        real_parents(sftp, host, remote_dir, &e.name, &mut checked)?;
         let p = remote_path(remote_dir, &e.name);
         let r = if e.kind == Kind::Dir {
             sftp.rmdir(&p)

@@ -437,7 +437,7 @@ fn download_via(
     }
     dismiss(&conn, &mut probe.channel);
     if opts.delete {
-        summary.deleted = local::delete(local_dir, &plan.delete)?;
+        summary.deleted = tree.delete(&plan.delete)?;
     }
     progress.finish();
     summary.seconds = t0.elapsed().as_secs_f64();

@@ -345,3 +345,49 @@ fn a_write_error_names_the_real_file() {
         );
     }
 }
+
+#[test]
+fn upload_delete_never_removes_through_a_link_planted_while_it_runs() {
+    // An `xargs` that swaps a directory about to be emptied for a link to someone else's files,
+    // just before `--delete` removes its contents.
+    let bin = tempfile::tempdir().expect("bin");
+    let shared_dir = tempfile::tempdir().expect("shared");
+    let shared = shared_dir.path().join("shared");
+    let victim = shared.join("victim");
+    write(&victim, "x", b"victim's x");
+    let dst = shared.join("project");
+    write(&dst, "old/x", b"stale");
+    let flag = bin.path().join("planted");
+    fake_tool(
+        bin.path(),
+        "xargs",
+        &format!(
+            "case \"$*\" in *rm*) if [ ! -e {flag} ]; then : > {flag}; mv {dst}/old {dst}/.moved; ln -s ../victim {dst}/old; fi;; esac\nexec /usr/bin/xargs \"$@\"\n",
+            flag = flag.display(),
+            dst = dst.display()
+        ),
+    );
+    let sshd = Sshd::start_with(SshdOptions {
+        path: Some(format!("{}:/usr/bin:/bin", bin.path().display())),
+        ..Default::default()
+    });
+    let src = sshd.dir.path().join("src");
+    write(&src, "f", b"new f");
+    let before = snapshot(&victim);
+    let out = sshd
+        .ludus()
+        .args(["upload", "--delete"])
+        .arg(&src)
+        .arg(sshd.target(&dst))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(flag.exists(), "the race was not staged: {err}");
+    assert_eq!(
+        snapshot(&victim),
+        before,
+        "deleted through the planted link"
+    );
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a real directory"), "{err}");
+}
