@@ -49,6 +49,8 @@ pub(super) struct Probe {
     pub(super) exists: bool,
     /// What is at `DIR/.ludus-partial`.
     pub(super) staging: Staging,
+    /// `DIR`, or a folder above it, that is a symlink owned by another user (not root).
+    pub(super) foreign_link: Option<String>,
     /// The probe's channel, its shell now waiting for a header line on stdin (see
     /// [`FollowUp`]); `None` when the remote has no usable shell.
     pub(super) channel: Option<ssh2::Channel>,
@@ -119,9 +121,14 @@ pub(super) fn probe(
          if [ -L \"$S\" ]; then st=X; elif [ ! -e \"$S\" ]; then st=n; \
          elif [ ! -d \"$S\" ] || [ ! -O \"$S\" ]; then st=X; \
          else case $(ls -ld -- \"$S\") in d???------*) st=k;; *) st=o;; esac; fi; \
-         if (cd -- {d}) 2>/dev/null; then printf \"D$st\\0\"; \
-           if [ $hf = 1 ]; then (cd -- {d} && find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%m\\0%P\\0%l\\0' 2>/dev/null); fi; \
-         else printf 'dn\\0'; fi; printf 'E\\0'; \
+         lk=; me=; q={d}; while :; do case $q in ''|/|.) break;; esac; \
+           if [ -L \"$q\" ]; then set -- $(ls -ldn -- \"$q\"); [ -n \"$me\" ] || me=$(id -u); \
+             if [ \"$3\" != \"$me\" ] && [ \"$3\" != 0 ]; then lk=$q; fi; fi; \
+           case $q in */*) q=${{q%/*}};; *) break;; esac; done; \
+         if (cd -- {d}) 2>/dev/null; then printf \"D$st\"; else printf dn; fi; \
+         if [ -n \"$lk\" ]; then printf 'L%s\\0' \"$lk\"; else printf '%s\\0' -; fi; \
+         if (cd -- {d}) 2>/dev/null && [ $hf = 1 ]; then (cd -- {d} && find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%m\\0%P\\0%l\\0' 2>/dev/null); fi; \
+         printf 'E\\0'; \
          IFS=' ' read -r mode rmode rtime || exit 0; {follow_script}"
     );
     let mut ch = conn.exec(&sh(&script))?;
@@ -136,6 +143,7 @@ pub(super) fn probe(
         staged: Listing::new(),
         exists: false,
         staging: Staging::Absent,
+        foreign_link: None,
         channel: None,
     };
     let Some(out) = out else {
@@ -144,9 +152,11 @@ pub(super) fn probe(
         return Ok(no_shell);
     };
     let head = out.iter().position(|&b| b == 0).map(|i| &out[..i]);
-    let Some(head) = head.filter(|h| h.len() == 4) else {
+    let Some(head) = head.filter(|h| h.len() >= 5) else {
         return Ok(no_shell);
     };
+    let foreign_link = (head[4] == b'L').then(|| String::from_utf8_lossy(&head[5..]).into_owned());
+    let body = &out[head.len() + 1..];
     let has_tar = head[0] == b'T';
     let has_find = head[1] == b'F';
     let exists = head[2] == b'D';
@@ -164,7 +174,6 @@ pub(super) fn probe(
     } else if !has_find {
         (None, Listing::new())
     } else {
-        let body = &out[5..];
         (
             Some(parse_find(&host, body, must_exist)?),
             // Only a staging directory nobody else could write into is resumed from.
@@ -181,6 +190,7 @@ pub(super) fn probe(
         staged,
         exists,
         staging,
+        foreign_link,
         channel: Some(ch),
     })
 }

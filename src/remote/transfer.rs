@@ -184,6 +184,17 @@ fn upload_via(
     let (conn, mut probe) = remote_side?;
     let host = conn.host_label();
     let use_tar = probe.has_tar && !opts.force_sftp;
+    if let Some(link) = &probe.foreign_link {
+        dismiss(&conn, &mut probe.channel);
+        return Err(RemoteError::UnsafePath {
+            side: host,
+            path: link.clone(),
+            problem: format!(
+                "this component of the remote folder {} is a symlink owned by another user, who could point it anywhere you can write; ludus does not upload through it. Name the real folder instead (`readlink -f` shows it)",
+                remote.path
+            ),
+        });
+    }
     if use_tar && probe.staging == commands::Staging::Refused {
         dismiss(&conn, &mut probe.channel);
         return Err(RemoteError::UnsafePath {

@@ -391,3 +391,28 @@ fn upload_delete_never_removes_through_a_link_planted_while_it_runs() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a real directory"), "{err}");
 }
+
+#[test]
+fn upload_refuses_a_remote_folder_that_is_another_users_symlink() {
+    let sshd = Sshd::start();
+    let shared = sshd.remote_dir("shared");
+    let victim = shared.join("victim");
+    write(&victim, "f", b"victim's own f");
+    // Another user (here `nobody`) makes the folder we are about to upload into a link to
+    // files we can write.
+    let dst = shared.join("run");
+    symlink("victim", &dst).expect("plant");
+    std::os::unix::fs::lchown(&dst, Some(65534), Some(65534)).expect("chown the link");
+    let src = sshd.dir.path().join("src");
+    write(&src, "f", b"new f");
+    for sftp in [false, true] {
+        let before = snapshot(&victim);
+        let (code, err) = upload(&sshd, &src, &dst.join("sub"), sftp);
+        assert_eq!(snapshot(&victim), before, "uploaded through the link");
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("refusing") && err.contains("owned by another user"),
+            "{err}"
+        );
+    }
+}
