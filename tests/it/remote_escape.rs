@@ -10,7 +10,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use crate::support::sshd::{Sshd, SshdOptions};
-use crate::support::tree::{Snapshot, fake_tool, files_only, snapshot, write};
+use crate::support::tree::{Snapshot, fake_tool, files_only, json, set_mtime, snapshot, write};
 
 /// The snapshot of `parent` without what lies under `target` (its child named `target`).
 fn around(parent: &Path, target: &str) -> Snapshot {
@@ -415,4 +415,35 @@ fn upload_refuses_a_remote_folder_that_is_another_users_symlink() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn upload_does_not_resume_from_a_staging_dir_others_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let sshd = Sshd::start();
+    let dst = sshd.remote_dir("project");
+    let src = sshd.dir.path().join("src");
+    write(&src, "f", b"good!");
+    set_mtime(&src.join("f"), 1_000_000_000);
+    // A staging directory anyone can write into, holding a file of the same size and time as
+    // ours (which an interrupted upload would have left), but someone else's content.
+    let staging = dst.join(".ludus-partial");
+    write(&staging, "f", b"evil!");
+    set_mtime(&staging.join("f"), 1_000_000_000);
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = sshd
+        .ludus()
+        .args(["upload", "--json"])
+        .arg(&src)
+        .arg(sshd.target(&dst))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(dst.join("f")).expect("f"), b"good!");
+    assert_eq!(json(&out)["files_resumed"], 0);
+    assert!(!staging.exists());
 }
