@@ -34,6 +34,9 @@ pub enum SlurmError {
     /// A local file could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An option value that cannot go into a job script (a control character, ...).
+    #[error(transparent)]
+    Script(#[from] script::ScriptError),
     /// sbatch refused the job; its message verbatim, and what to change.
     #[error(
         "{host}: sbatch refused the job (nothing was recorded as submitted):\n{stderr}\n{hint}"
