@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Layers, lowest first; a module only uses modules of lower layers:
-//! `value`, `rng` | `spec`, `model` | `plan` | `store`, `run` | `exec` | `cli`.
+//! `value`, `rng`, `regular` | `spec`, `model` | `plan` | `store`, `run` | `exec` | `cli`.
 //! The library never prints; only `cli` touches the terminal.
 #![warn(missing_docs)]
 
@@ -17,6 +17,7 @@ pub mod cli;
 pub mod exec;
 pub mod model;
 pub mod plan;
+pub mod regular;
 pub mod remote;
 pub mod report;
 pub mod rng;

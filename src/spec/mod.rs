@@ -111,21 +111,33 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
-fn read(path: &Path) -> Result<(String, node::Node), SpecError> {
-    let err = |line, message| SpecError {
+/// The largest spec or agents file ludus reads (64 MiB); a larger file is refused unread.
+pub const MAX_SPEC_BYTES: u64 = 64 << 20;
+
+/// Reads a spec or agents file's text: only a regular file (a FIFO or a device is refused at
+/// once instead of blocking), at most [`MAX_SPEC_BYTES`].
+pub fn read_text(path: &Path) -> Result<String, SpecError> {
+    crate::regular::read_to_string(path, MAX_SPEC_BYTES).map_err(|e| SpecError {
         file: path.to_path_buf(),
         key: String::new(),
-        line,
-        message,
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| err(None, format!("cannot read the spec: {e}")))?;
+        line: None,
+        message: format!("cannot read the spec: {e}"),
+    })
+}
+
+fn read(path: &Path) -> Result<(String, node::Node), SpecError> {
+    let text = read_text(path)?;
     let tree = if is_yaml(path) {
         node::parse_yaml(&text)
     } else {
         node::parse_toml(&text)
     };
-    let tree = tree.map_err(|(line, msg)| err(line, format!("not a valid spec file: {msg}")))?;
+    let tree = tree.map_err(|(line, message)| SpecError {
+        file: path.to_path_buf(),
+        key: String::new(),
+        line,
+        message: format!("not a valid spec file: {message}"),
+    })?;
     Ok((text, tree))
 }
 

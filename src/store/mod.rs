@@ -120,7 +120,8 @@ pub fn is_temp_name(name: &str) -> bool {
 
 /// Reads and decodes one instance file.
 pub fn read_instance_file(path: &Path) -> Result<Instance, StoreError> {
-    let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    let bytes =
+        crate::regular::read(path, codec::MAX_FILE_BYTES).map_err(|e| StoreError::io(path, e))?;
     codec::decode(&bytes).map_err(|problem| StoreError::Instance {
         path: path.to_path_buf(),
         problem,
