@@ -13,7 +13,9 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use sweep::{Dist, Sample, Sweep};
+pub use experiment::param_env_name;
+pub use sweep::{Dist, MAX_INSTANCES, Sample, Sweep};
+pub use validate::{MAX_NAME_BYTES, MAX_TIME_LIMIT_MS, plain_name};
 
 /// A validated benchmark spec.
 #[derive(Clone, Debug, PartialEq)]
@@ -165,12 +167,15 @@ impl Spec {
     }
 
     /// The number of agent configurations x MDP configurations x seeds, plus experiment
-    /// configurations x seeds, before compatibility filtering and de-duplication.
-    pub fn upper_bound(&self) -> usize {
-        let a: usize = self.agents.iter().map(|a| a.sweep.len()).sum();
-        let m: usize = self.mdps.iter().map(|m| m.sweep.len()).sum();
-        let e: usize = self.experiments.iter().map(|e| e.sweep.len()).sum();
-        (a * m + e) * self.seeds.len()
+    /// configurations x seeds, before compatibility filtering and de-duplication, counted
+    /// with checked arithmetic (`u128::MAX` if even that overflows).
+    pub fn upper_bound(&self) -> u128 {
+        sweep::upper_bound(
+            &self.agents,
+            &self.mdps,
+            &self.experiments,
+            self.seeds.len(),
+        )
     }
 }
 
