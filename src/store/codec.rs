@@ -63,12 +63,18 @@ fn checksum(payload: &[u8]) -> [u8; 8] {
 pub fn encode(instance: &Instance) -> Vec<u8> {
     let payload = bincode::serde::encode_to_vec(instance, bincode::config::standard())
         .expect("an Instance always encodes");
+    frame(&payload)
+}
+
+/// Puts the header (magic, version, length, checksum) before a payload. `encode` uses it; so do
+/// tests that forge a file with a valid checksum around hostile bytes.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&checksum(&payload));
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&checksum(payload));
+    out.extend_from_slice(payload);
     out
 }
 
@@ -202,23 +208,12 @@ mod tests {
         assert!(matches!(decode(&b).unwrap_err(), CodecError::Corrupt(_)));
     }
 
-    /// A file with a valid checksum whose payload announces a 1 TiB string.
-    fn forged(payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&checksum(payload));
-        out.extend_from_slice(payload);
-        out
-    }
-
     #[test]
     fn huge_lengths_are_refused_without_allocating() {
         // bincode's varint: 253 then a u64, the length of `spec_name`.
         let mut p = vec![253u8];
         p.extend_from_slice(&(1u64 << 40).to_le_bytes());
-        let e = decode(&forged(&p)).unwrap_err();
+        let e = decode(&frame(&p)).unwrap_err();
         assert!(matches!(e, CodecError::Corrupt(_)), "{e:?}");
         // A length field of 1 TiB in the header is checked against the file's size.
         let mut b = encode(&inst());

@@ -10,6 +10,7 @@ mod cli_mdp;
 mod custom_agent;
 mod exec;
 mod families;
+mod hostile;
 mod isolation;
 mod plan;
 mod remote;
