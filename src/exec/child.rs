@@ -464,7 +464,8 @@ pub fn run_child(
         ),
     };
 
-    let text = match fs::read(&metrics_path) {
+    // Only a regular file (a program could leave a FIFO there), at most 4 GiB.
+    let text = match crate::regular::read(&metrics_path, 4 << 30) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
         Err(e) => return Err(StoreError::io(&metrics_path, e)),

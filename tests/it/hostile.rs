@@ -416,3 +416,117 @@ fn parameters_passed_in_the_same_variable_are_refused() {
         );
     }
 }
+
+// ---- 9. metrics files ----------------------------------------------------------------------
+
+/// The status JSON of the only instance of experiment `name` in folder `x`.
+fn exec_status(x: &Path, name: &str) -> serde_json::Value {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(x.join("logs")).unwrap().flatten() {
+        let f = e.file_name().to_string_lossy().into_owned();
+        if f.starts_with('.') || !f.ends_with(".json") {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        if v["instance"]["kind"]["exec"]["name"] == name {
+            found.push(v);
+        }
+    }
+    assert_eq!(found.len(), 1, "{name}: {found:?}");
+    found.pop().unwrap()
+}
+
+#[test]
+fn metrics_with_a_changed_header_text_in_numbers_or_a_huge_line_are_named_errors() {
+    let d = Dir::new();
+    let m = "\"$LUDUS_METRICS\"";
+    d.write(
+        "restart.sh",
+        &format!("printf 'epoch,loss\\n1,0.5\\nepoch,acc\\n1,0.9\\n' > {m}\n"),
+    );
+    d.write(
+        "again.sh",
+        &format!("printf 'epoch,loss\\n1,0.5\\nepoch,loss\\n2,0.4\\n' > {m}\n"),
+    );
+    d.write(
+        "text.sh",
+        &format!("printf 'epoch,loss\\n1,0.5\\n2,lots\\n' > {m}\n"),
+    );
+    d.write(
+        "json.sh",
+        &format!("printf '{{\"loss\": 1}}\\n{{\"loss\": \"x\"}}\\n' > {m}\n"),
+    );
+    // A 100 MB line of a single field where the header has two.
+    d.write(
+        "huge.sh",
+        &format!("printf 'a,b\\n1,2\\n' > {m}\nhead -c 100000000 /dev/zero | tr '\\0' 'x' >> {m}\necho >> {m}\n"),
+    );
+    d.write(
+        "s.toml",
+        "seeds = 1\n\
+         [[experiment]]\nname = \"restart\"\ncommand = [\"sh\", \"restart.sh\"]\n\
+         [[experiment]]\nname = \"again\"\ncommand = [\"sh\", \"again.sh\"]\n\
+         [[experiment]]\nname = \"text\"\ncommand = [\"sh\", \"text.sh\"]\n\
+         [[experiment]]\nname = \"json\"\ncommand = [\"sh\", \"json.sh\"]\n\
+         [[experiment]]\nname = \"huge\"\ncommand = [\"sh\", \"huge.sh\"]\n",
+    );
+    let (code, _, err) = run(d.ludus().args(["plan", "s.toml", "--out", "x"]));
+    assert_eq!(code, 0, "{err}");
+    let r = ran(
+        &d,
+        d.ludus()
+            .args(["run-instances", "x", "--progress", "plain"]),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.len() < 20_000,
+        "the terminal gets no huge line: {} bytes",
+        r.stderr.len()
+    );
+    let x = d.join("x");
+    for (name, needles) in [
+        ("restart", vec!["line 3", "column `epoch`", "not a number"]),
+        ("again", vec!["line 3", "second header line"]),
+        (
+            "text",
+            vec!["line 3", "column `loss`", "`lots` is not a number"],
+        ),
+        (
+            "json",
+            vec!["line 2", "column `loss`", "`x` is not a number"],
+        ),
+        (
+            "huge",
+            vec![
+                "line 3",
+                "1 fields where the header has 2",
+                "(100000000 bytes)",
+            ],
+        ),
+    ] {
+        let st = exec_status(&x, name);
+        assert_eq!(st["status"], "error", "{name}: {st}");
+        let msg = st["message"].as_str().unwrap();
+        assert!(msg.contains("metrics"), "{name}: {msg}");
+        for n in needles {
+            assert!(msg.contains(n), "{name}: expected `{n}` in {msg}");
+        }
+        assert!(
+            msg.len() < 600,
+            "{name}: a short message ({} bytes)",
+            msg.len()
+        );
+        assert!(!msg.contains('\n'), "{name}: one line: {msg}");
+    }
+    let status = std::fs::read_dir(x.join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.metadata().unwrap().len())
+        .max()
+        .unwrap();
+    assert!(
+        status < 100_000,
+        "no file in logs/ holds the huge line: {status} bytes"
+    );
+}
