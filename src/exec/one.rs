@@ -5,7 +5,10 @@
 //! log only ever exists under a hidden temporary name), so a re-run finishes it exactly once.
 
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,11 +18,16 @@ use crate::model::Registry;
 use crate::plan::{Instance, InstanceId, InstanceKind};
 use crate::run::{LogSink, Outcome, RunControl, run_instance};
 use crate::store::{
-    ExperimentDir, Status, StatusKind, StoreError, atomic_write, hostname, now_rfc3339,
+    ExperimentDir, Status, StatusKind, StoreError, atomic_write, hostname, now_rfc3339, temp_path,
 };
 
-/// The log of a running instance, kept in memory and shared with the watchdog, which commits
-/// what is there if the run is stuck past its hard cap.
+/// The log of a running instance, shared with the watchdog, which commits what is there if the
+/// run is stuck past its hard cap.
+///
+/// A built-in run's rows stream to a hidden temporary file beside the final log (`begin`), so
+/// memory stays bounded whatever the horizon (`steps = 1e8, log_every = 1` writes gigabytes);
+/// the commit renames it into place. A user's program's converted metrics are kept in memory
+/// (`set_csv`): they were read from a file of that size anyway.
 #[derive(Default)]
 pub struct SharedLog {
     inner: Mutex<LogState>,
@@ -27,12 +35,45 @@ pub struct SharedLog {
 
 #[derive(Default)]
 struct LogState {
-    csv: String,
+    out: LogOut,
     /// Set by whoever commits the result first (the run, or the watchdog).
     committed: bool,
 }
 
+#[derive(Default)]
+enum LogOut {
+    /// The log text itself.
+    #[default]
+    None,
+    /// The whole log, in memory.
+    Memory(String),
+    /// Rows written so far, to `tmp` (renamed to the log's name at the commit).
+    File { tmp: PathBuf, w: BufWriter<File> },
+}
+
+impl Drop for LogState {
+    fn drop(&mut self) {
+        // A run that never committed leaves no temporary file behind.
+        if let LogOut::File { tmp, .. } = &self.out {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
 impl SharedLog {
+    /// Streams the rows of instance `id` to a temporary file beside its log in `dir`.
+    pub fn begin(&self, dir: &ExperimentDir, id: InstanceId) -> Result<(), StoreError> {
+        let path = dir.log_path(id);
+        let tmp = temp_path(&path);
+        let f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        st.out = LogOut::File {
+            tmp,
+            w: BufWriter::with_capacity(64 << 10, f),
+        };
+        Ok(())
+    }
+
     /// Commits a result once: writes the log then the status. Returns false when someone else
     /// already did.
     pub fn commit(&self, dir: &ExperimentDir, status: &Status) -> Result<bool, StoreError> {
@@ -41,15 +82,47 @@ impl SharedLog {
             return Ok(false);
         }
         st.committed = true;
-        let id = status.instance.id();
-        atomic_write(&dir.log_path(id), st.csv.as_bytes())?;
+        let path = dir.log_path(status.instance.id());
+        match std::mem::take(&mut st.out) {
+            LogOut::None => atomic_write(&path, b"")?,
+            LogOut::Memory(csv) => atomic_write(&path, csv.as_bytes())?,
+            LogOut::File { tmp, w } => {
+                let done = w
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .and_then(|_| std::fs::rename(&tmp, &path));
+                if let Err(e) = done {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(StoreError::io(&path, e));
+                }
+            }
+        }
         dir.write_status(status)?;
         Ok(true)
     }
 
     /// Replaces the log text (a user's program's converted metrics).
     pub fn set_csv(&self, csv: String) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).csv = csv;
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).out = LogOut::Memory(csv);
+    }
+
+    /// Appends text to the log (nothing once committed: a stuck run's late rows are dropped).
+    fn append(&self, text: &str) -> std::io::Result<()> {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if st.committed {
+            return Ok(());
+        }
+        match &mut st.out {
+            LogOut::File { w, .. } => w.write_all(text.as_bytes()),
+            LogOut::Memory(csv) => {
+                csv.push_str(text);
+                Ok(())
+            }
+            out @ LogOut::None => {
+                *out = LogOut::Memory(text.to_string());
+                Ok(())
+            }
+        }
     }
 }
 
@@ -60,11 +133,10 @@ struct Sink<'a> {
 
 impl LogSink for Sink<'_> {
     fn columns(&mut self, names: &[&str]) -> std::io::Result<()> {
-        let mut st = self.log.inner.lock().unwrap_or_else(|p| p.into_inner());
-        st.csv.clear();
-        st.csv.push_str(&names.join(","));
-        st.csv.push('\n');
-        Ok(())
+        self.line.clear();
+        self.line.push_str(&names.join(","));
+        self.line.push('\n');
+        self.log.append(&self.line)
     }
 
     fn row(&mut self, values: &[f64]) -> std::io::Result<()> {
@@ -77,9 +149,7 @@ impl LogSink for Sink<'_> {
             let _ = write!(self.line, "{v}");
         }
         self.line.push('\n');
-        let mut st = self.log.inner.lock().unwrap_or_else(|p| p.into_inner());
-        st.csv.push_str(&self.line);
-        Ok(())
+        self.log.append(&self.line)
     }
 }
 
@@ -170,6 +240,7 @@ pub fn run_and_commit(
         log.set_csv(r.csv);
         return Ok(log.commit(dir, &s)?.then_some(s));
     }
+    log.begin(dir, instance.id())?;
     let mut sink = Sink {
         log,
         line: String::new(),

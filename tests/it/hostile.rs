@@ -530,3 +530,67 @@ fn metrics_with_a_changed_header_text_in_numbers_or_a_huge_line_are_named_errors
         "no file in logs/ holds the huge line: {status} bytes"
     );
 }
+
+// ---- 7. logs in bounded memory -------------------------------------------------------------
+
+#[test]
+fn a_long_run_logging_every_step_streams_its_log_to_disk() {
+    let d = Dir::new();
+    d.write(
+        "s.toml",
+        "name = \"long\"\nseeds = 1\nsteps = 100000000\nlog_every = 1\n\
+         [[agent]]\nname = \"random\"\n[[mdp]]\nfamily = \"river_swim\"\nparams = { size = 3 }\n",
+    );
+    let (code, _, err) = run(d.ludus().args(["plan", "s.toml", "--out", "x"]));
+    assert_eq!(code, 0, "{err}");
+    let mut cmd = d.ludus();
+    cmd.args(["run-instances", "x", "--progress", "none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[allow(clippy::zombie_processes, reason = "reaped by wait4 below")]
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    // Let it log for a while, watching the temporary log grow, then interrupt it.
+    let start = Instant::now();
+    let logs = d.join("x/logs");
+    let tmp_size = || -> u64 {
+        std::fs::read_dir(&logs)
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+                    .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    while start.elapsed() < Duration::from_secs(8) && tmp_size() < 150 << 20 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let streamed = tmp_size();
+    let mut status = 0;
+    // SAFETY: our own child, with valid pointers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+        libc::wait4(pid, &mut status, 0, &mut usage);
+    }
+    let log = std::fs::read_dir(&logs)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+        .expect("the interrupted run committed its log");
+    let size = log.metadata().unwrap().len();
+    let peak = usage.ru_maxrss as u64 * 1024;
+    eprintln!("log {size} bytes (streamed {streamed} while running), peak RSS {peak} bytes");
+    assert!(
+        streamed > 20 << 20,
+        "the rows reach the disk while it runs: {streamed} bytes"
+    );
+    assert!(size >= streamed, "{size} < {streamed}");
+    assert!(
+        peak < (40 << 20) + size / 4,
+        "memory stays bounded: peak {peak} bytes for a {size}-byte log"
+    );
+    // Nothing temporary is left behind.
+    assert_eq!(tmp_size(), 0);
+}
