@@ -106,7 +106,7 @@ impl Cx<'_> {
             NodeKind::List(l) => Value::List(
                 l.iter()
                     .enumerate()
-                    .map(|(i, x)| self.value(&format!("{key}[{i}]"), x))
+                    .map(|(i, x)| self.item(key, i, x))
                     .collect::<R<_>>()?,
             ),
             NodeKind::Table(t) => Value::Table(self.params(key, t)?),
@@ -114,6 +114,18 @@ impl Cx<'_> {
                 return self.err(key, n.line, format!("{what} cannot be a parameter value"));
             }
         })
+    }
+
+    /// The `i`-th value of list `key`; the key `key[i]` is only spelled out for an error (a
+    /// list of a million numbers must not format a million keys).
+    fn item(&self, key: &str, i: usize, n: &Node) -> R<Value> {
+        match &n.kind {
+            NodeKind::Bool(b) => Ok(Value::Bool(*b)),
+            NodeKind::Int(v) => Ok(Value::Int(*v)),
+            NodeKind::Float(f) => Ok(Value::Float(*f)),
+            NodeKind::Str(s) => Ok(Value::Str(s.clone())),
+            _ => self.value(&format!("{key}[{i}]"), n),
+        }
     }
 
     fn params(&self, prefix: &str, t: &[(String, Node)]) -> R<Params> {
@@ -225,7 +237,7 @@ impl Cx<'_> {
                 Dist::Choice(
                     l.iter()
                         .enumerate()
-                        .map(|(i, x)| self.value(&format!("{k}[{i}]"), x))
+                        .map(|(i, x)| self.item(&k, i, x))
                         .collect::<R<_>>()?,
                 )
             }
@@ -282,7 +294,7 @@ impl Cx<'_> {
                         let vals = l
                             .iter()
                             .enumerate()
-                            .map(|(i, v)| self.value(&format!("{kk}[{i}]"), v))
+                            .map(|(i, v)| self.item(&kk, i, v))
                             .collect::<R<Vec<_>>>()?;
                         sweep.grid.push((k.clone(), vals));
                     }
@@ -311,7 +323,7 @@ impl Cx<'_> {
                         let vals = l
                             .iter()
                             .enumerate()
-                            .map(|(i, v)| self.value(&format!("{kk}[{i}]"), v))
+                            .map(|(i, v)| self.item(&kk, i, v))
                             .collect::<R<Vec<_>>>()?;
                         sweep.zip.push((k.clone(), vals));
                     }
