@@ -285,7 +285,7 @@ impl ExperimentDir {
     /// Reads the manifest, if there is one.
     pub fn read_manifest(&self) -> Result<Option<Manifest>, StoreError> {
         let p = self.manifest_path();
-        match fs::read(&p) {
+        match crate::regular::read(&p, 1 << 30) {
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
                 .map_err(|e| StoreError::Json {
