@@ -588,7 +588,13 @@ fn a_long_run_logging_every_step_streams_its_log_to_disk() {
         .expect("the interrupted run committed its log");
     let size = log.metadata().unwrap().len();
     let peak = usage.ru_maxrss as u64 * 1024;
-    eprintln!("log {size} bytes (streamed {streamed} while running), peak RSS {peak} bytes");
+    #[allow(
+        clippy::print_stderr,
+        reason = "the measurement, shown with --nocapture"
+    )]
+    {
+        eprintln!("log {size} bytes (streamed {streamed} while running), peak RSS {peak} bytes");
+    }
     assert!(
         streamed > 20 << 20,
         "the rows reach the disk while it runs: {streamed} bytes"
