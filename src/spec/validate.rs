@@ -258,9 +258,9 @@ impl Cx<'_> {
     pub(super) fn sweep(&self, prefix: &str, t: &[(String, Node)]) -> R<Sweep> {
         let mut sweep = Sweep::default();
         // Where each parameter was set, to refuse a key both fixed and swept.
-        let mut owner: Vec<(String, &'static str)> = Vec::new();
+        let mut owner: std::collections::HashMap<String, &'static str> = Default::default();
         let mut claim = |key: &str, k: &str, line, part: &'static str| -> R<()> {
-            if let Some((_, other)) = owner.iter().find(|(o, _)| o == k) {
+            if let Some(other) = owner.get(k) {
                 return self.err(
                     key,
                     line,
@@ -269,7 +269,7 @@ impl Cx<'_> {
                     ),
                 );
             }
-            owner.push((k.to_string(), part));
+            owner.insert(k.to_string(), part);
             Ok(())
         };
         for (part, n) in t {

@@ -607,3 +607,21 @@ fn a_long_run_logging_every_step_streams_its_log_to_disk() {
     // Nothing temporary is left behind.
     assert_eq!(tmp_size(), 0);
 }
+
+#[test]
+fn a_table_of_100000_keys_is_read_in_linear_time() {
+    let d = Dir::new();
+    let keys: Vec<String> = (0..100_000).map(|i| format!("k{i} = [1]")).collect();
+    d.write(
+        "k.toml",
+        &format!(
+            "name = \"k\"\nseeds = 1\n[[experiment]]\nname = \"p\"\ncommand = [\"true\"]\n\
+             grid = {{ {} }}\n",
+            keys.join(", ")
+        ),
+    );
+    let r = plan(&d, "k.toml", &["--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Quadratic key checks took more than ten minutes of CPU here (debug build).
+    assert!(r.cpu < Duration::from_secs(10), "{:?} CPU", r.cpu);
+}
