@@ -7,8 +7,11 @@
 //!                              a cluster                        select-best -> report (tables, plots)
 //! ```
 //!
-//! Layers, lowest first; a module only uses modules of lower layers:
-//! `value`, `rng`, `regular` | `spec`, `model` | `plan` | `store`, `run` | `exec` | `cli`.
+//! Layers, lowest first; a module uses modules of its own or lower layers, never a higher one,
+//! and no two files import each other, directly or around a circle:
+//! `value`, `rng`, `regular` | `spec`, `model` | `plan` | `store`, `run` | `exec`, `analysis`, `remote` |
+//! `report`, `slurm` | `cli`.
+//! (`tests/it/layers.rs` reads this list from here and checks the source against it.)
 //! The library never prints; only `cli` touches the terminal.
 #![warn(missing_docs)]
 

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::args::SelectArgs;
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::analysis::{At, Incomplete, SelectOptions};
 use crate::report::programs::write_program_report;
 use crate::report::{OutDir, ReportOptions, write_report};
 
@@ -41,18 +41,8 @@ pub struct ReportArgs {
     /// The folder to write into (created if needed; files in it are replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// The measure that selects each agent's configuration.
-    #[arg(long, default_value = "normalized_cumulative_regret")]
-    pub measure: String,
-    /// The row values are read at: `final` or a step.
-    #[arg(long, default_value = "final", value_name = "final|STEP")]
-    pub at: At,
-    /// Incomplete configurations: `exclude` from selection or `include`.
-    #[arg(long, value_enum, default_value = "exclude")]
-    pub incomplete: Incomplete,
-    /// Higher values of the measure are better (default: only for `*reward*` measures).
-    #[arg(long, visible_alias = "higher-is-better")]
-    pub maximize: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Programs: the step column the measure is drawn against [default: the first column].
     #[arg(long, value_name = "COLUMN")]
     pub x: Option<String>,
@@ -68,14 +58,20 @@ pub struct ReportArgs {
 }
 
 /// Runs `ludus report`.
-pub fn run(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
+pub fn run(args: ReportArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
+    let existed = args.out.exists();
+    let out = args.out.clone();
+    let result = write(args, ctx);
+    if result.is_err() && !existed {
+        // Leave no empty folder behind (remove_dir refuses a folder that has files).
+        let _ = std::fs::remove_dir(&out);
+    }
+    result
+}
+
+fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let opts = ReportOptions {
-        select: SelectOptions {
-            measure: args.measure,
-            at: args.at,
-            higher_is_better: args.maximize.then_some(true),
-            incomplete: args.incomplete,
-        },
+        select: args.select.options(),
         plots: !args.no_plots,
         curves: !args.no_plots,
         title: args.title,

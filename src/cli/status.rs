@@ -194,6 +194,13 @@ pub fn run_reset(args: ResetArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
             n += 1;
         }
     }
-    println!("reset {n} instances (their logs are in attic/{label}/)");
+    if n == 0 {
+        println!(
+            "reset 0 instances: none has the status {}",
+            args.status.join(", ")
+        );
+    } else {
+        println!("reset {n} instances (their logs are in attic/{label}/)");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! `custom`, Colosseum's tabular agents, and the registry that maps spec names to them.
 
 pub mod agents;
+pub mod check;
 pub mod families;
 pub mod mdp;
 pub mod params;
@@ -9,6 +10,7 @@ pub mod registry;
 pub mod solve;
 
 pub use agents::{Agent, AgentContext};
+pub use check::CheckError;
 pub use mdp::Mdp;
-pub use registry::{AgentKind, CheckError, MdpFamily, Registry};
+pub use registry::{AgentKind, MdpFamily, Registry};
 pub use solve::{Policy, Solution};

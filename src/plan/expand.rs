@@ -212,12 +212,21 @@ pub fn plan(
                     } else {
                         key
                     };
-                    return Err(spec_err(
-                        spec,
-                        k,
-                        line,
-                        describe(e, "agent kind", &cfg.name),
-                    ));
+                    // Which variant refused: an agent's episodic and continuous variants take
+                    // different parameters.
+                    let name = match e {
+                        CheckError::Invalid(_) if episodic => {
+                            format!("{} (its episodic variant, for the episodic MDPs)", cfg.name)
+                        }
+                        CheckError::Invalid(_) => {
+                            format!(
+                                "{} (its continuous variant, for the continuous MDPs)",
+                                cfg.name
+                            )
+                        }
+                        _ => cfg.name.clone(),
+                    };
+                    return Err(spec_err(spec, k, line, describe(e, "agent kind", &name)));
                 }
             }
         }

@@ -15,7 +15,7 @@ pub use psrl::{PsrlContinuous, PsrlEpisodic};
 pub use q_learning::{QLearningContinuous, QLearningEpisodic};
 pub use ucrl2::Ucrl2;
 
-use super::registry::CheckError;
+use super::check::CheckError;
 use super::solve::Policy;
 use crate::rng::Rng;
 use crate::value::Params;

@@ -19,8 +19,8 @@
 use super::{
     Agent, AgentContext, SparseModel, argmax_random_ties, episodic_vi, greedy, sparse_discounted_vi,
 };
+use crate::model::check::CheckError;
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
 use crate::model::solve::Policy;
 use crate::rng::Rng;
 use crate::value::Params;

@@ -10,8 +10,8 @@
 //! the estimated model under discounted value iteration (0.99), as in Colosseum.
 
 use super::{Agent, AgentContext, SparseModel, argmax_random_ties, greedy, sparse_discounted_vi};
+use crate::model::check::CheckError;
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
 use crate::model::solve::Policy;
 use crate::rng::Rng;
 use crate::value::Params;

@@ -1,9 +1,9 @@
 //! RiverSwim, DeepSea, FrozenLake and SimpleGrid, with Colosseum's dynamics and rewards.
 
 use super::{dists_or, read_common, read_dist, require};
+use crate::model::check::CheckError;
 use crate::model::mdp::{Dynamics, Mdp, RewardDist, build};
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
 use crate::rng::Rng;
 use crate::value::Params;
 

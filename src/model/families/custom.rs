@@ -15,9 +15,9 @@
 use std::path::Path;
 
 use super::require;
+use crate::model::check::CheckError;
 use crate::model::mdp::{Mdp, RewardDist, Row};
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
 use crate::value::{Params, Value};
 
 fn bad(key: &str, why: impl std::fmt::Display) -> CheckError {

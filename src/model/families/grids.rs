@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 
 use super::{dists_or, read_common, read_dist, require};
+use crate::model::check::CheckError;
 use crate::model::mdp::{Dynamics, Mdp, RewardDist, build};
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
 use crate::rng::Rng;
 use crate::value::Params;
 

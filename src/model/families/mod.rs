@@ -17,9 +17,9 @@ mod classic;
 pub mod custom;
 mod grids;
 
+use super::check::CheckError;
 use super::mdp::{Common, Mdp, RewardDist};
 use super::params::ParamReader;
-use super::registry::CheckError;
 use crate::value::{Params, Value};
 
 pub use classic::{deep_sea, frozen_lake, river_swim, simple_grid};
