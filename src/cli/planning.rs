@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
 use super::Context;
 use crate::plan::plan;
 use crate::spec::{Spec, load_agents};
@@ -22,8 +20,7 @@ pub(super) fn plan_into(
     dry_run: bool,
     ctx: &Context,
 ) -> anyhow::Result<PathBuf> {
-    let text = std::fs::read_to_string(spec_path)
-        .with_context(|| format!("cannot read the spec {}", spec_path.display()))?;
+    let text = crate::spec::read_text(spec_path)?;
     let spec = Spec::parse(spec_path, &text)?;
     let agents = agents.map(load_agents).transpose()?;
     let plan = plan(&spec, agents.as_deref(), &ctx.registry)?;

@@ -92,7 +92,7 @@ fn slurm_group() -> anyhow::Result<Option<Group>> {
 
 /// Keeps the items whose ids `file` lists, in the file's order.
 fn keep_listed(sel: &mut Selection, file: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
+    let text = crate::regular::read_to_string(file, 1 << 30)
         .with_context(|| format!("--ids {}: cannot read the id list", file.display()))?;
     let mut wanted = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -109,18 +109,6 @@ impl Tail {
     }
 }
 
-fn env_name(param: &str) -> String {
-    let mut s = String::from("LUDUS_PARAM_");
-    s.extend(param.chars().map(|c| {
-        if c.is_ascii_alphanumeric() {
-            c.to_ascii_uppercase()
-        } else {
-            '_'
-        }
-    }));
-    s
-}
-
 fn signal_name(sig: i32) -> &'static str {
     match sig {
         libc::SIGHUP => "SIGHUP",
@@ -289,7 +277,7 @@ pub fn run_child(
         .env("LUDUS_RUN_DIR", &run_dir)
         .env("LUDUS_METRICS", &metrics_path);
     for (k, v) in &exec.params {
-        cmd.env(env_name(k), value_text(v));
+        cmd.env(crate::spec::param_env_name(k), value_text(v));
     }
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing. The program is killed
@@ -476,7 +464,8 @@ pub fn run_child(
         ),
     };
 
-    let text = match fs::read(&metrics_path) {
+    // Only a regular file (a program could leave a FIFO there), at most 4 GiB.
+    let text = match crate::regular::read(&metrics_path, 4 << 30) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
         Err(e) => return Err(StoreError::io(&metrics_path, e)),

@@ -5,6 +5,7 @@
 //! log only ever exists under a hidden temporary name), so a re-run finishes it exactly once.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,10 +15,15 @@ use super::child::run_child;
 use crate::model::Registry;
 use crate::plan::{Instance, InstanceKind};
 use crate::run::{LogSink, Outcome, RunControl, run_instance};
-use crate::store::{Claim, Status, StatusKind, StoreError, hostname, now_rfc3339};
+use crate::store::{Claim, LogWriter, Status, StatusKind, StoreError, hostname, now_rfc3339};
 
-/// The log of a running instance, kept in memory and shared with the watchdog, which commits
-/// what is there if the run is stuck past its hard cap.
+/// The log of a running instance, shared with the watchdog, which commits what is there if the
+/// run is stuck past its hard cap.
+///
+/// A built-in run's rows stream to a hidden temporary file beside the final log (`begin`), so
+/// memory stays bounded whatever the horizon (`steps = 1e8, log_every = 1` writes gigabytes);
+/// the commit renames it into place. A user's program's converted metrics are kept in memory
+/// (`set_csv`): they were read from a file of that size anyway.
 #[derive(Default)]
 pub struct SharedLog {
     inner: Mutex<LogState>,
@@ -25,12 +31,30 @@ pub struct SharedLog {
 
 #[derive(Default)]
 struct LogState {
-    csv: String,
+    out: LogOut,
     /// Set by whoever commits the result first (the run, or the watchdog).
     committed: bool,
 }
 
+#[derive(Default)]
+enum LogOut {
+    /// The log text itself.
+    #[default]
+    None,
+    /// The whole log, in memory.
+    Memory(String),
+    /// Rows written so far, to a temporary file the store renames into place at the commit.
+    File(LogWriter),
+}
+
 impl SharedLog {
+    /// Streams the rows of the claimed instance to a temporary file beside its log.
+    pub fn begin(&self, claim: &Claim) -> Result<(), StoreError> {
+        let w = claim.log_writer()?;
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).out = LogOut::File(w);
+        Ok(())
+    }
+
     /// Commits a result once: writes the log then the status. Returns false when someone else
     /// already did.
     pub fn commit(&self, claim: &Claim, status: &Status) -> Result<bool, StoreError> {
@@ -39,13 +63,36 @@ impl SharedLog {
             return Ok(false);
         }
         st.committed = true;
-        claim.commit(st.csv.as_bytes(), status)?;
+        match std::mem::take(&mut st.out) {
+            LogOut::None => claim.commit(b"", status)?,
+            LogOut::Memory(csv) => claim.commit(csv.as_bytes(), status)?,
+            LogOut::File(w) => claim.commit_streamed(w, status)?,
+        }
         Ok(true)
     }
 
     /// Replaces the log text (a user's program's converted metrics).
     pub fn set_csv(&self, csv: String) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).csv = csv;
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).out = LogOut::Memory(csv);
+    }
+
+    /// Appends text to the log (nothing once committed: a stuck run's late rows are dropped).
+    fn append(&self, text: &str) -> std::io::Result<()> {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if st.committed {
+            return Ok(());
+        }
+        match &mut st.out {
+            LogOut::File(w) => w.write_all(text.as_bytes()),
+            LogOut::Memory(csv) => {
+                csv.push_str(text);
+                Ok(())
+            }
+            out @ LogOut::None => {
+                *out = LogOut::Memory(text.to_string());
+                Ok(())
+            }
+        }
     }
 }
 
@@ -56,11 +103,10 @@ struct Sink<'a> {
 
 impl LogSink for Sink<'_> {
     fn columns(&mut self, names: &[&str]) -> std::io::Result<()> {
-        let mut st = self.log.inner.lock().unwrap_or_else(|p| p.into_inner());
-        st.csv.clear();
-        st.csv.push_str(&names.join(","));
-        st.csv.push('\n');
-        Ok(())
+        self.line.clear();
+        self.line.push_str(&names.join(","));
+        self.line.push('\n');
+        self.log.append(&self.line)
     }
 
     fn row(&mut self, values: &[f64]) -> std::io::Result<()> {
@@ -73,9 +119,7 @@ impl LogSink for Sink<'_> {
             let _ = write!(self.line, "{v}");
         }
         self.line.push('\n');
-        let mut st = self.log.inner.lock().unwrap_or_else(|p| p.into_inner());
-        st.csv.push_str(&self.line);
-        Ok(())
+        self.log.append(&self.line)
     }
 }
 
@@ -166,6 +210,7 @@ pub fn run_and_commit(
         log.set_csv(r.csv);
         return Ok(log.commit(claim, &s)?.then_some(s));
     }
+    log.begin(claim)?;
     let mut sink = Sink {
         log,
         line: String::new(),

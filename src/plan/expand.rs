@@ -158,6 +158,7 @@ pub fn plan(
     agents: Option<&[AgentEntry]>,
     registry: &Registry,
 ) -> Result<Plan, SpecError> {
+    super::count::check(spec, agents)?;
     let agent_entries = agents.unwrap_or(&spec.agents);
     let base_dir = spec.path.parent().unwrap_or(Path::new("."));
 

@@ -1,6 +1,7 @@
 //! Planning: a validated `Spec` expanded into `Instance`s, in a documented order.
 
 pub mod command;
+pub mod count;
 mod expand;
 pub mod group;
 pub mod instance;

@@ -268,7 +268,7 @@ impl Experiment {
     /// Reads the manifest, if there is one.
     pub fn read_manifest(&self) -> Result<Option<Manifest>, StoreError> {
         let p = self.manifest_path();
-        match fs::read(&p) {
+        match crate::regular::read(&p, 1 << 30) {
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
                 .map_err(|e| StoreError::Json {
@@ -480,6 +480,66 @@ impl Claim {
     /// Commits the instance's result: its log, then its status (the commit point).
     pub fn commit(&self, log: &[u8], status: &Status) -> Result<(), StoreError> {
         self.exp.commit(self.id, log, status)
+    }
+
+    /// A writer that streams the instance's log to a hidden temporary file beside its final
+    /// name, so memory stays bounded whatever the log's length; `commit_streamed` renames it
+    /// into place. Dropped without a commit, it removes its file.
+    pub fn log_writer(&self) -> Result<LogWriter, StoreError> {
+        let path = self.exp.log_path(self.id);
+        let tmp = super::temp_path(&path);
+        let f = fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        Ok(LogWriter {
+            tmp,
+            w: Some(std::io::BufWriter::with_capacity(64 << 10, f)),
+        })
+    }
+
+    /// Commits a streamed log (renamed into place), then the status (the commit point).
+    pub fn commit_streamed(&self, mut log: LogWriter, status: &Status) -> Result<(), StoreError> {
+        debug_assert_eq!(self.id, status.id);
+        let path = self.exp.log_path(self.id);
+        let w = log.w.take().expect("a writer not yet committed");
+        let done = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|_| fs::rename(&log.tmp, &path));
+        if let Err(e) = done {
+            let _ = fs::remove_file(&log.tmp);
+            return Err(StoreError::io(&path, e));
+        }
+        self.exp.write_status(status)
+    }
+}
+
+/// An instance's log being written (see [`Claim::log_writer`]).
+pub struct LogWriter {
+    tmp: PathBuf,
+    w: Option<std::io::BufWriter<fs::File>>,
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.w {
+            Some(w) => w.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.w {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        // A run that never committed leaves no temporary file behind.
+        if self.w.is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }
 

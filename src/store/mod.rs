@@ -55,7 +55,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 pub use codec::{CodecError, FORMAT_VERSION};
-pub use experiment::{AtticBatch, Claim, Experiment, ExperimentDir, InstanceState};
+pub use experiment::{AtticBatch, Claim, Experiment, ExperimentDir, InstanceState, LogWriter};
 pub use select::{Item, ItemState, SelectError, Selection};
 pub use status::{Status, StatusKind};
 
@@ -176,7 +176,8 @@ pub fn is_temp_name(name: &str) -> bool {
 
 /// Reads and decodes one instance file.
 pub fn read_instance_file(path: &Path) -> Result<Instance, StoreError> {
-    let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    let bytes =
+        crate::regular::read(path, codec::MAX_FILE_BYTES).map_err(|e| StoreError::io(path, e))?;
     codec::decode(&bytes).map_err(|problem| StoreError::Instance {
         path: path.to_path_buf(),
         problem,

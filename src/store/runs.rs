@@ -92,7 +92,8 @@ pub fn list(path: &Path) -> Result<Vec<RunFiles>, StoreError> {
 
 /// Reads a final status for analysis.
 pub fn read_outcome(path: &Path) -> Result<RunOutcome, StoreError> {
-    let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    // Only a regular file: a FIFO named like a status must not hang analysis.
+    let bytes = crate::regular::read(path, 64 << 20).map_err(|e| StoreError::io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| StoreError::Json {
         path: path.to_path_buf(),
         message: e.to_string(),

@@ -1,6 +1,5 @@
 //! The final status of an instance, `logs/<id>.json`.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
@@ -103,7 +102,8 @@ impl Status {
 }
 
 pub(super) fn read(path: &Path) -> Result<Option<Status>, StoreError> {
-    match fs::read(path) {
+    // Only a regular file: a FIFO named like a status must not hang `status`.
+    match crate::regular::read(path, 64 << 20) {
         Ok(b) => serde_json::from_slice(&b)
             .map(Some)
             .map_err(|e| StoreError::Json {

@@ -11,6 +11,7 @@ mod cli_messages;
 mod custom_agent;
 mod exec;
 mod families;
+mod hostile;
 mod isolation;
 mod layers;
 mod layout;

@@ -148,7 +148,8 @@ pub fn resolve(params: &Params, base_dir: &Path) -> Result<Params, CheckError> {
         .as_str()
         .ok_or_else(|| bad("file", format!("{f} must be a path (a string)")))?;
     let path = base_dir.join(name);
-    let text = std::fs::read_to_string(&path)
+    // Only a regular file: a FIFO would block `plan` forever.
+    let text = crate::regular::read_to_string(&path, 1 << 30)
         .map_err(|e| bad("file", format!("cannot read {}: {e}", path.display())))?;
     let table = if name.ends_with(".json") {
         match serde_json::from_str::<Value>(&text) {
