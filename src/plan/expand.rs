@@ -137,7 +137,6 @@ pub fn plan(
         for params in m.sweep.expand() {
             let params = registry
                 .resolve_mdp(&m.family, m.episodic, &params, base_dir)
-                .and_then(|p| registry.check_mdp(&m.family, m.episodic, &p).map(|()| p))
                 .map_err(|e| {
                     spec_err(
                         spec,
@@ -146,14 +145,20 @@ pub fn plan(
                         describe(e, "MDP family", &m.family),
                     )
                 })?;
-            mdps.push((
-                mi,
-                MdpSpec {
-                    family: m.family.clone(),
-                    episodic: m.episodic,
-                    params,
-                },
-            ));
+            let mdp = MdpSpec {
+                family: m.family.clone(),
+                episodic: m.episodic,
+                params,
+            };
+            check_mdp_for_seeds(registry, &mdp, &spec.seeds).map_err(|(seed, e)| {
+                let e = describe(e, "MDP family", &m.family);
+                let e = match seed {
+                    Some(s) => format!("{e} (with the MDP seed {s}, the run's seed)"),
+                    None => e,
+                };
+                spec_err(spec, key.clone(), m.line, e)
+            })?;
+            mdps.push((mi, mdp));
         }
     }
 
@@ -303,6 +308,36 @@ pub fn plan(
     }
     plan.ids = keep_ids;
     Ok(plan)
+}
+
+/// Checks an MDP configuration as the runs will build it: once when it gives its own `seed`,
+/// else once per run seed (the layout, and so whether the MDP is valid, depends on it). On
+/// failure, returns the run seed used (if any) with the error.
+fn check_mdp_for_seeds(
+    registry: &Registry,
+    mdp: &MdpSpec,
+    seeds: &[u64],
+) -> Result<(), (Option<u64>, CheckError)> {
+    let check = |p: &crate::value::Params| registry.check_mdp(&mdp.family, mdp.episodic, p);
+    if !mdp.seed_from_run() || seeds.is_empty() {
+        return check(&mdp.params).map_err(|e| (None, e));
+    }
+    let mut errors: Vec<(u64, CheckError)> = seeds
+        .par_iter()
+        .filter_map(|&s| check(&mdp.params_for_run(s)).err().map(|e| (s, e)))
+        .collect();
+    errors.sort_by_key(|e| e.0);
+    // An error every seed gives alike (a bad parameter) is reported as the spec wrote it; one
+    // that depends on the seed names the first seed that gives it.
+    let alike = errors.len() == seeds.len()
+        && errors
+            .iter()
+            .all(|e| e.1.to_string() == errors[0].1.to_string());
+    match errors.into_iter().next() {
+        Some((_, e)) if alike => Err((None, e)),
+        Some((s, e)) => Err((Some(s), e)),
+        None => Ok(()),
+    }
 }
 
 /// Every experiment configuration, its placeholders checked and its workdir resolved.
