@@ -147,7 +147,7 @@ impl RandomState {
 
     /// `randint(n)`: a uniform integer in `0..n` (`n >= 1`, at most 2^32).
     pub fn randint(&mut self, n: u64) -> u64 {
-        debug_assert!(n >= 1 && n <= 1 << 32);
+        debug_assert!((1..=1 << 32).contains(&n));
         if n == 1 << 32 {
             return self.mt.next_u32() as u64;
         }
@@ -232,7 +232,7 @@ impl PyRandom {
     pub fn randint(&mut self, a: i64, b: i64) -> i64 {
         let n = (b - a + 1) as u64;
         assert!(
-            n >= 1 && n < 1 << 32,
+            (1..1 << 32).contains(&n),
             "randint({a}, {b}): unsupported range"
         );
         let k = 64 - n.leading_zeros();

@@ -7,6 +7,7 @@ mod support;
 mod analysis;
 mod benchmarks;
 mod cli_mdp;
+mod colosseum_models;
 mod custom_agent;
 mod exec;
 mod families;
