@@ -199,6 +199,71 @@ pub fn index_in_cdf(cdf: &[f64], u: f64) -> usize {
     cdf.partition_point(|&c| c <= u)
 }
 
+/// A random FrozenLake map (row-major bytes `S`, `F`, `H`, `G`) as Gym 0.26's
+/// `generate_random_map(size, p)` draws it from NumPy's global generator (`rng`): each attempt
+/// draws every cell, row by row, as `choice(["F", "H"], p=[p, 1 - p])`, sets the corners to S
+/// and G, and is kept when a path of non-hole cells joins them. `None` after `attempts`
+/// rejected maps (Gym would try forever).
+pub fn generate_random_map(
+    size: usize,
+    p: f64,
+    rng: &mut RandomState,
+    attempts: usize,
+) -> Option<Vec<u8>> {
+    let p = p.min(1.0);
+    let cdf = cdf(&[p, 1.0 - p]);
+    for _ in 0..attempts {
+        let mut lake: Vec<u8> = (0..size * size)
+            .map(|_| {
+                if index_in_cdf(&cdf, rng.random_sample()) == 0 {
+                    b'F'
+                } else {
+                    b'H'
+                }
+            })
+            .collect();
+        lake[0] = b'S';
+        lake[size * size - 1] = b'G';
+        if reaches_goal(&lake, size) {
+            return Some(lake);
+        }
+    }
+    None
+}
+
+/// Whether non-hole cells join the start (0, 0) to the goal (the last cell).
+fn reaches_goal(lake: &[u8], size: usize) -> bool {
+    let mut seen = vec![false; size * size];
+    let mut stack = vec![0usize];
+    seen[0] = true;
+    while let Some(i) = stack.pop() {
+        if lake[i] == b'G' {
+            return true;
+        }
+        let (x, y) = (i / size, i % size);
+        let mut next = Vec::with_capacity(4);
+        if x > 0 {
+            next.push(i - size);
+        }
+        if x + 1 < size {
+            next.push(i + size);
+        }
+        if y > 0 {
+            next.push(i - 1);
+        }
+        if y + 1 < size {
+            next.push(i + 1);
+        }
+        for j in next {
+            if !seen[j] && lake[j] != b'H' {
+                seen[j] = true;
+                stack.push(j);
+            }
+        }
+    }
+    false
+}
+
 /// Python's `random.Random`, for the calls Colosseum makes.
 #[derive(Clone, Debug)]
 pub struct PyRandom {

@@ -310,31 +310,38 @@ pub fn plan(
     Ok(plan)
 }
 
-/// Checks an MDP configuration as the runs will build it: once when it gives its own `seed`,
-/// else once per run seed (the layout, and so whether the MDP is valid, depends on it). On
-/// failure, returns the run seed used (if any) with the error.
+/// Checks an MDP configuration as the runs will build it. With its own `seed`: built and
+/// solved once. Without (each run takes its seed): built and solved with the first run seed,
+/// and built (not solved, which costs a solve per seed) with every other one, so a layout that
+/// cannot be drawn is refused here; a seed whose MDP has no normalizable regret fails its own
+/// run, with the reason. On failure, returns the run seed used (if any) with the error.
 fn check_mdp_for_seeds(
     registry: &Registry,
     mdp: &MdpSpec,
     seeds: &[u64],
 ) -> Result<(), (Option<u64>, CheckError)> {
-    let check = |p: &crate::value::Params| registry.check_mdp(&mdp.family, mdp.episodic, p);
-    if !mdp.seed_from_run() || seeds.is_empty() {
-        return check(&mdp.params).map_err(|e| (None, e));
+    let Some((&first, rest)) = seeds.split_first().filter(|_| mdp.seed_from_run()) else {
+        return registry
+            .check_mdp(&mdp.family, mdp.episodic, &mdp.params)
+            .map_err(|e| (None, e));
+    };
+    if let Err(e) = registry.check_mdp(&mdp.family, mdp.episodic, &mdp.params_for_run(first)) {
+        // A bad parameter fails whatever the seed: report it as the spec wrote it.
+        let as_written = registry.build_mdp(&mdp.family, mdp.episodic, &mdp.params);
+        let alike = as_written.err().map(|x| x.to_string()) == Some(e.to_string());
+        return Err((if alike { None } else { Some(first) }, e));
     }
-    let mut errors: Vec<(u64, CheckError)> = seeds
+    let mut errors: Vec<(u64, CheckError)> = rest
         .par_iter()
-        .filter_map(|&s| check(&mdp.params_for_run(s)).err().map(|e| (s, e)))
+        .filter_map(|&s| {
+            registry
+                .build_mdp(&mdp.family, mdp.episodic, &mdp.params_for_run(s))
+                .err()
+                .map(|e| (s, e))
+        })
         .collect();
     errors.sort_by_key(|e| e.0);
-    // An error every seed gives alike (a bad parameter) is reported as the spec wrote it; one
-    // that depends on the seed names the first seed that gives it.
-    let alike = errors.len() == seeds.len()
-        && errors
-            .iter()
-            .all(|e| e.1.to_string() == errors[0].1.to_string());
     match errors.into_iter().next() {
-        Some((_, e)) if alike => Err((None, e)),
         Some((s, e)) => Err((Some(s), e)),
         None => Ok(()),
     }

@@ -13,6 +13,7 @@ mod exec;
 mod families;
 mod isolation;
 mod mdp_seed;
+mod np_draws;
 mod plan;
 mod remote;
 mod remote_resume;

@@ -2,7 +2,7 @@
 
 use super::{dists_or, read_common, read_dist, require};
 use crate::model::mdp::{Dynamics, Mdp, RewardDist, build};
-use crate::model::np_random::{RandomState, cdf, index_in_cdf};
+use crate::model::np_random::{RandomState, generate_random_map};
 use crate::model::params::ParamReader;
 use crate::model::registry::CheckError;
 use crate::value::Params;
@@ -207,12 +207,12 @@ pub fn frozen_lake(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     });
     // Colosseum seeds NumPy's global generator with the MDP's seed and calls Gym's
     // `generate_random_map`; its own generator (the action relabelling) is another one.
-    let lake =
-        random_lake(size, p_frozen, &mut RandomState::new(c.seed as u32)).ok_or_else(|| {
-            CheckError::Invalid(format!(
-                "p_frozen = {p_frozen}: no lake with a path to the goal found for this seed"
-            ))
-        })?;
+    let mut np_global = RandomState::new(c.seed as u32);
+    let lake = generate_random_map(size, p_frozen, &mut np_global, 100_000).ok_or_else(|| {
+        CheckError::Invalid(format!(
+            "p_frozen = {p_frozen}: no lake with a path to the goal found for this seed"
+        ))
+    })?;
     struct Lake {
         size: usize,
         lake: Vec<u8>,
@@ -277,57 +277,6 @@ pub fn frozen_lake(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
         &c,
         &mut RandomState::new(c.seed as u32),
     ))
-}
-
-/// A random lake (row-major, `b'S'`, `b'F'`, `b'H'`, `b'G'`) with a path from start to goal,
-/// drawn as Gym 0.26's `generate_random_map(size, p)` draws it: each attempt draws every cell
-/// (row by row) as `choice(["F", "H"], p=[p, 1 - p])`, sets the corners to S and G, and is kept
-/// when a path of non-hole cells joins them.
-fn random_lake(size: usize, p_frozen: f64, rng: &mut RandomState) -> Option<Vec<u8>> {
-    let p = p_frozen.min(1.0);
-    let cdf = cdf(&[p, 1.0 - p]);
-    for _ in 0..100_000 {
-        let mut lake: Vec<u8> = (0..size * size)
-            .map(|_| {
-                if index_in_cdf(&cdf, rng.random_sample()) == 0 {
-                    b'F'
-                } else {
-                    b'H'
-                }
-            })
-            .collect();
-        lake[0] = b'S';
-        lake[size * size - 1] = b'G';
-        let mut seen = vec![false; size * size];
-        let mut stack = vec![0usize];
-        seen[0] = true;
-        while let Some(i) = stack.pop() {
-            if lake[i] == b'G' {
-                return Some(lake);
-            }
-            let (x, y) = (i / size, i % size);
-            let mut push = |nx: usize, ny: usize| {
-                let j = nx * size + ny;
-                if !seen[j] && lake[j] != b'H' {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                push(x - 1, y);
-            }
-            if x + 1 < size {
-                push(x + 1, y);
-            }
-            if y > 0 {
-                push(x, y - 1);
-            }
-            if y + 1 < size {
-                push(x, y + 1);
-            }
-        }
-    }
-    None
 }
 
 /// A `size` x `size` open grid; actions UP, RIGHT, DOWN, LEFT, NO_OP (0..4). Staying in a
