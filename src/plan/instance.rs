@@ -29,19 +29,27 @@ pub struct MdpSpec {
 
 impl MdpSpec {
     /// The parameters the MDP of a run with seed `run_seed` is built from: the spec's, plus
-    /// `seed = run_seed` when the spec gives no MDP `seed`. So each run seed gets its own MDP
-    /// (layout, action relabelling), as in Colosseum's benchmarks, where the MDP's seed is the
-    /// run's seed; an explicit MDP `seed` wins.
+    /// `seed = run_seed` when the family is a built-in one (they all take a `seed`) and the
+    /// spec gives no MDP `seed`. So each run seed gets its own MDP (layout, action
+    /// relabelling), as in Colosseum's benchmarks, where the MDP's seed is the run's seed; an
+    /// explicit MDP `seed` wins. A family a user registered gets its parameters unchanged.
     pub fn params_for_run(&self, run_seed: u64) -> Params {
         let mut p = self.params.clone();
-        p.entry(MDP_SEED.to_string())
-            .or_insert(crate::value::Value::Int(run_seed as i64));
+        if self.seed_from_run() {
+            p.insert(
+                MDP_SEED.to_string(),
+                crate::value::Value::Int(run_seed as i64),
+            );
+        }
         p
     }
 
-    /// Whether the MDP's seed comes from the run's seed (the spec gives none).
+    /// Whether the MDP's seed comes from the run's seed: a built-in family without `seed`.
     pub fn seed_from_run(&self) -> bool {
         !self.params.contains_key(MDP_SEED)
+            && crate::model::families::BUILTIN
+                .iter()
+                .any(|(name, _)| *name == self.family)
     }
 }
 
