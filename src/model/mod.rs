@@ -5,6 +5,7 @@ pub mod agents;
 pub mod check;
 pub mod families;
 pub mod mdp;
+pub mod np_random;
 pub mod params;
 pub mod registry;
 pub mod solve;

@@ -178,7 +178,6 @@ pub fn plan(
         for params in m.sweep.expand() {
             let params = registry
                 .resolve_mdp(&m.family, m.episodic, &params, base_dir)
-                .and_then(|p| registry.check_mdp(&m.family, m.episodic, &p).map(|()| p))
                 .map_err(|e| {
                     spec_err(
                         spec,
@@ -187,14 +186,20 @@ pub fn plan(
                         describe(e, "MDP family", &m.family),
                     )
                 })?;
-            mdps.push((
-                mi,
-                MdpSpec {
-                    family: m.family.clone(),
-                    episodic: m.episodic,
-                    params,
-                },
-            ));
+            let mdp = MdpSpec {
+                family: m.family.clone(),
+                episodic: m.episodic,
+                params,
+            };
+            check_mdp_for_seeds(registry, &mdp, &spec.seeds).map_err(|(seed, e)| {
+                let e = describe(e, "MDP family", &m.family);
+                let e = match seed {
+                    Some(s) => format!("{e} (with the MDP seed {s}, the run's seed)"),
+                    None => e,
+                };
+                spec_err(spec, key.clone(), m.line, e)
+            })?;
+            mdps.push((mi, mdp));
         }
     }
 
@@ -334,6 +339,43 @@ pub fn plan(
     plan.duplicates = entries.len() - plan.entries.len();
     plan.ids = keep_ids;
     Ok(plan)
+}
+
+/// Checks an MDP configuration as the runs will build it. With its own `seed`: built and
+/// solved once. Without (each run takes its seed): built and solved with the first run seed,
+/// and built (not solved, which costs a solve per seed) with every other one, so a layout that
+/// cannot be drawn is refused here; a seed whose MDP has no normalizable regret fails its own
+/// run, with the reason. On failure, returns the run seed used (if any) with the error.
+fn check_mdp_for_seeds(
+    registry: &Registry,
+    mdp: &MdpSpec,
+    seeds: &[u64],
+) -> Result<(), (Option<u64>, CheckError)> {
+    let Some((&first, rest)) = seeds.split_first().filter(|_| mdp.seed_from_run()) else {
+        return registry
+            .check_mdp(&mdp.family, mdp.episodic, &mdp.params)
+            .map_err(|e| (None, e));
+    };
+    if let Err(e) = registry.check_mdp(&mdp.family, mdp.episodic, &mdp.params_for_run(first)) {
+        // A bad parameter fails whatever the seed: report it as the spec wrote it.
+        let as_written = registry.build_mdp(&mdp.family, mdp.episodic, &mdp.params);
+        let alike = as_written.err().map(|x| x.to_string()) == Some(e.to_string());
+        return Err((if alike { None } else { Some(first) }, e));
+    }
+    let mut errors: Vec<(u64, CheckError)> = rest
+        .par_iter()
+        .filter_map(|&s| {
+            registry
+                .build_mdp(&mdp.family, mdp.episodic, &mdp.params_for_run(s))
+                .err()
+                .map(|e| (s, e))
+        })
+        .collect();
+    errors.sort_by_key(|e| e.0);
+    match errors.into_iter().next() {
+        Some((s, e)) => Err((Some(s), e)),
+        None => Ok(()),
+    }
 }
 
 /// Every experiment configuration, its placeholders checked and its workdir resolved.

@@ -27,6 +27,35 @@ pub struct MdpSpec {
     pub params: Params,
 }
 
+impl MdpSpec {
+    /// The parameters the MDP of a run with seed `run_seed` is built from: the spec's, plus
+    /// `seed = run_seed` when the family is a built-in one (they all take a `seed`) and the
+    /// spec gives no MDP `seed`. So each run seed gets its own MDP (layout, action
+    /// relabelling), as in Colosseum's benchmarks, where the MDP's seed is the run's seed; an
+    /// explicit MDP `seed` wins. A family a user registered gets its parameters unchanged.
+    pub fn params_for_run(&self, run_seed: u64) -> Params {
+        let mut p = self.params.clone();
+        if self.seed_from_run() {
+            p.insert(
+                MDP_SEED.to_string(),
+                crate::value::Value::Int(run_seed as i64),
+            );
+        }
+        p
+    }
+
+    /// Whether the MDP's seed comes from the run's seed: a built-in family without `seed`.
+    pub fn seed_from_run(&self) -> bool {
+        !self.params.contains_key(MDP_SEED)
+            && crate::model::families::BUILTIN
+                .iter()
+                .any(|(name, _)| *name == self.family)
+    }
+}
+
+/// The MDP parameter that holds the MDP's own seed.
+const MDP_SEED: &str = "seed";
+
 /// A user's program as an instance names it: the `[[experiment]]` table's name, the command
 /// template (placeholders such as `{lr}` are filled in when it runs, so `{id}` can name the
 /// instance's own id), the working folder and the parameter values.
@@ -197,7 +226,9 @@ impl Instance {
                 hash_params(&mut h, &agent.params);
                 hash_str(&mut h, &mdp.family);
                 h.update(&[mdp.episodic as u8]);
-                hash_params(&mut h, &mdp.params);
+                // The MDP as it is built: with the seed it takes from the run when the spec
+                // gives none, so the id follows what the run computes.
+                hash_params(&mut h, &mdp.params_for_run(self.seed));
             }
             // The absolute workdir stays out: where the spec's folder sits on a machine must
             // not change ids.

@@ -130,7 +130,8 @@ pub fn build(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
         None => vec![(0, 1.0)],
     };
     let horizon = if episodic {
-        let minimal = crate::model::mdp::eccentricity(ns, &rows, &start) + 1;
+        let starts: Vec<usize> = start.iter().map(|e| e.0).collect();
+        let minimal = crate::model::mdp::eccentricity(ns, &rows, &starts) + 1;
         Some(h.map_or(minimal, |h| (h as usize).max(minimal)))
     } else {
         None
