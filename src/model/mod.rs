@@ -2,11 +2,13 @@
 //! `custom`, Colosseum's tabular agents, and the registry that maps spec names to them.
 
 pub mod agents;
+pub mod exact;
 pub mod families;
 pub mod mdp;
 pub mod params;
 pub mod registry;
 pub mod solve;
+pub mod stop;
 
 pub use agents::{Agent, AgentContext};
 pub use mdp::Mdp;

@@ -97,7 +97,7 @@ pub fn run_instance(
     let model = registry
         .build_mdp(&mdp.family, mdp.episodic, &mdp.params)
         .map_err(|e| build_err(&format!("MDP {}", mdp.family), e))?;
-    let sol = solve(&model);
+    let sol = solve(&model).map_err(|e| RunError::Build(format!("MDP {}: {e}", mdp.family)))?;
     check_solution(&model, &sol).map_err(|e| build_err(&format!("MDP {}", mdp.family), e))?;
     let ctx = AgentContext {
         n_states: model.n_states,
