@@ -22,7 +22,10 @@
 //! the band, so chains cost O(n), grids O(n * width^2). A band too large for memory is an
 //! error, never an approximation.
 
-#![allow(clippy::needless_range_loop, reason = "index arithmetic over band rows reads clearer with ranges")]
+#![allow(
+    clippy::needless_range_loop,
+    reason = "index arithmetic over band rows reads clearer with ranges"
+)]
 
 use super::mdp::Mdp;
 

@@ -13,7 +13,10 @@
 //! unconverged value. The average reward of a policy is the starting distribution (or a given
 //! state) dotted with its gain vector.
 
-#![allow(clippy::needless_range_loop, reason = "index arithmetic over band rows reads clearer with ranges")]
+#![allow(
+    clippy::needless_range_loop,
+    reason = "index arithmetic over band rows reads clearer with ranges"
+)]
 
 use super::mdp::Mdp;
 

@@ -17,3 +17,4 @@ mod remote_resume;
 mod run_instances;
 mod run_loop;
 mod slurm;
+mod stop_latency;
