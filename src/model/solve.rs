@@ -513,6 +513,36 @@ mod tests {
     }
 
     #[test]
+    fn river_chain_of_100_000_states_is_solved_exactly() {
+        // RiverSwim-like: LEFT moves left surely; RIGHT moves right w.p. 0.6, stays 0.35, goes
+        // left 0.05; reward 1 for RIGHT at the right end, 0.005 for LEFT at the left end.
+        let n: usize = 100_000;
+        let mut rows = Vec::new();
+        for s in 0..n {
+            let r0 = if s == 0 { 0.005 } else { 0.0 };
+            rows.push(vec![(s.saturating_sub(1), 1.0, D(r0))]);
+            let r1 = if s == n - 1 { 1.0 } else { 0.0 };
+            rows.push(vec![
+                ((s + 1).min(n - 1), 0.6, D(r1)),
+                (s, 0.35, D(r1)),
+                (s.saturating_sub(1), 0.05, D(r1)),
+            ]);
+        }
+        let m = Mdp::from_rows(n, 2, None, vec![(0, 1.0)], &rows);
+        let t0 = std::time::Instant::now();
+        let sol = solve(&m).unwrap();
+        let took = t0.elapsed();
+        // Always RIGHT: a birth-death chain with ratio 0.6 / 0.05 = 12 whose last state holds
+        // 1 - 1/12 of the mass (to 1e-300) and earns 1 there.
+        assert!((sol.optimal_average_reward - (1.0 - 0.05 / 0.6)).abs() < 1e-12);
+        assert!(sol.optimal_policy.iter().all(|&a| a == 1));
+        // Worst: RIGHT then LEFT cycles between two inner states earn 0.
+        assert!(sol.worst_average_reward.abs() < 1e-12);
+        // Unoptimised test builds on a shared machine: a loose bound (release: see README).
+        assert!(took.as_secs_f64() < 60.0, "took {took:?}");
+    }
+
+    #[test]
     fn deterministic_corridor() {
         // Corridor of 4 states, action 1 moves right, 0 moves left; reward 1 for "right" at
         // the end. Optimal gain 1; worst 0; uniform: a reflecting random walk, stationary

@@ -215,6 +215,12 @@ fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     Ok((prior_mean, psi_w, omega_w, eta_w, p, pairing == "colosseum"))
 }
 
+/// The action whose sampled reward extended action `j` (transitions of action `j / psi`)
+/// receives: Colosseum's `np.tile` pairing gives `j % A`, the consistent one `j / psi`.
+fn reward_action(j: usize, na: usize, psi: usize, tile: bool) -> usize {
+    if tile { j % na } else { j / psi }
+}
+
 impl PsrlContinuous {
     /// Checks the parameters.
     pub fn check(params: &Params) -> Result<(), CheckError> {
@@ -310,9 +316,7 @@ impl PsrlContinuous {
         let mut er = vec![0.0; ns * ena];
         for (i, x) in er.iter_mut().enumerate() {
             let (s, j) = (i / ena, i % ena);
-            // Colosseum's `np.tile`: action j % A; consistent: action j / psi.
-            let a = if self.tile_rewards { j % na } else { j / psi };
-            *x = r[s * na + a];
+            *x = r[s * na + reward_action(j, na, psi, self.tile_rewards)];
         }
         Some((model, er))
     }
@@ -407,5 +411,20 @@ impl Agent for PsrlContinuous {
             }
         }
         Policy::Deterministic(greedy(&q, na))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reward_action;
+
+    #[test]
+    fn extended_rewards_follow_colosseums_tile_or_the_transitions() {
+        // A = 2 actions, psi = 3 samples: extended actions 0..6 take the transitions of
+        // actions 0, 0, 0, 1, 1, 1. `np.tile(R, (1, 3))` gives rewards of 0, 1, 0, 1, 0, 1.
+        let tiled: Vec<usize> = (0..6).map(|j| reward_action(j, 2, 3, true)).collect();
+        assert_eq!(tiled, [0, 1, 0, 1, 0, 1]);
+        let consistent: Vec<usize> = (0..6).map(|j| reward_action(j, 2, 3, false)).collect();
+        assert_eq!(consistent, [0, 0, 0, 1, 1, 1]);
     }
 }

@@ -318,3 +318,67 @@ impl Agent for Ucrl2 {
         Policy::Deterministic(greedy(&q, self.na))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn agent(set: &str) -> Ucrl2 {
+        let mut params = Params::new();
+        params.insert("confidence_set".into(), Value::Str(set.into()));
+        let ctx = AgentContext {
+            n_states: 4,
+            n_actions: 1,
+            horizon: None,
+            total_steps: 1000,
+        };
+        let mut a = Ucrl2::new(&params, &ctx, Rng::new(1)).unwrap();
+        // 1,000 observations of pair 0: p = (0.1, 0.2, 0.3, 0.4).
+        a.p[..4].copy_from_slice(&[0.1, 0.2, 0.3, 0.4]);
+        a.n_sa[0] = 1000;
+        a.iteration = 1000;
+        a.delta = 0.5;
+        a
+    }
+
+    #[test]
+    fn colosseum_rule_moves_half_of_next_state_zeros_bound_to_the_best_state() {
+        let a = agent("colosseum");
+        // Values: state 2 best, then 1, 3, 0 (lowest).
+        let order = [2, 1, 3, 0];
+        let mut out = [0.0; 4];
+        a.optimistic_row(0, &order, &mut out);
+        let lv = (2.0f64 * 4.0 * 1.0 * 1001.0 / 0.5).ln();
+        let b = (14.0f64 * 0.1 * 0.9 / 1000.0 * lv).sqrt() + 49.0 / (3.0 * 999.0) * lv;
+        // Half of the bound of next state 0 goes to state 2, taken from state 0 (lowest
+        // value) first, then state 3.
+        assert!((out[2] - (0.3 + b / 2.0)).abs() < 1e-15, "{out:?} b={b}");
+        let from0 = (b / 2.0).min(0.1);
+        assert!((out[0] - (0.1 - from0)).abs() < 1e-15, "{out:?}");
+        assert!(
+            (out[3] - (0.4 - (b / 2.0 - from0))).abs() < 1e-15,
+            "{out:?}"
+        );
+        assert!((out[1] - 0.2).abs() < 1e-15);
+        assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn per_entry_rule_keeps_each_probability_within_its_own_bound() {
+        let a = agent("per_entry");
+        let order = [2, 1, 3, 0];
+        let mut out = [0.0; 4];
+        a.optimistic_row(0, &order, &mut out);
+        let lv = (2.0f64 * 4.0 * 1.0 * 1001.0 / 0.5).ln();
+        let bound = |p: f64| (14.0 * p * (1.0 - p) / 1000.0 * lv).sqrt() + 49.0 / 2997.0 * lv;
+        let p = [0.1, 0.2, 0.3, 0.4];
+        for j in 0..4 {
+            assert!(out[j] >= (p[j] - bound(p[j])).max(0.0) - 1e-15, "{out:?}");
+            assert!(out[j] <= p[j] + bound(p[j]) + 1e-15, "{out:?}");
+        }
+        // The best state gets its whole upper bound.
+        assert!((out[2] - (0.3 + bound(0.3))).abs() < 1e-15, "{out:?}");
+        assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+}
