@@ -54,6 +54,12 @@ pub enum SolveError {
     /// A pivot vanished: a bug or a malformed transition table (rows not summing to 1).
     #[error("singular system at state {0} (transition rows must sum to 1)")]
     Singular(usize),
+    /// The solution does not satisfy its equations to 1e-9 (an ill-conditioned chain).
+    #[error(
+        "the exact solution fails its own check at state {0} (an ill-conditioned chain); \
+         the MDP is too badly conditioned for the direct solver"
+    )]
+    Inaccurate(usize),
     /// The computation was cancelled (time limit or interrupt).
     #[error("cancelled")]
     Cancelled,
@@ -466,29 +472,58 @@ impl ChainSolver {
     ) -> Result<(), SolveError> {
         let n = c.len();
         self.classes(c);
-        self.factorise(c)?;
-        let nw = self.w_state.len();
-        // Stationary distributions: visits between two returns to each root.
+        let nc = self.closed.len();
         let mut y = std::mem::take(&mut self.b);
-        y.clear();
-        y.resize(nw, 0.0);
-        for &root in &self.root_of_comp {
-            if root == NONE {
-                continue;
-            }
-            let (nexts, probs) = c.row(root as usize);
-            for (&t, &p) in nexts.iter().zip(probs) {
-                let j = self.w_of[t as usize];
-                if j != NONE {
-                    y[j as usize] += p;
+        let mut rescaled = vec![0i32; nc];
+        // The visits (hence the gains) are accurate from any root, but the solves for the
+        // relative values and transient gains are stable only when each class's root is a
+        // state of large stationary mass (elimination then runs towards it, as the chain
+        // drifts): a second pass re-roots a class at its most visited state.
+        for pass in 0..2 {
+            self.factorise(c)?;
+            let nw = self.w_state.len();
+            y.clear();
+            y.resize(nw, 0.0);
+            for &root in &self.root_of_comp {
+                if root == NONE {
+                    continue;
+                }
+                let (nexts, probs) = c.row(root as usize);
+                for (&t, &p) in nexts.iter().zip(probs) {
+                    let j = self.w_of[t as usize];
+                    if j != NONE {
+                        y[j as usize] += p;
+                    }
                 }
             }
+            rescaled.iter_mut().for_each(|r| *r = 0);
+            if nw > 0 {
+                self.solve_visits(&mut y, &mut rescaled);
+            }
+            if pass == 1 {
+                break;
+            }
+            let mut top: Vec<(f64, u32)> = (0..nc)
+                .map(|cs| (2.0 * RESCALE.powi(rescaled[cs]), NONE))
+                .collect();
+            for (i, &s) in self.w_state.iter().enumerate() {
+                let cs = self.comp[s as usize] as usize;
+                if self.closed[cs] && y[i] > top[cs].0 {
+                    top[cs] = (y[i], s);
+                }
+            }
+            let mut moved = false;
+            for (cs, &(_, s)) in top.iter().enumerate() {
+                if s != NONE {
+                    self.root_of_comp[cs] = s;
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
         }
-        let nc = self.closed.len();
-        let mut rescaled = vec![0i32; nc];
-        if nw > 0 {
-            self.solve_visits(&mut y, &mut rescaled);
-        }
+        let nw = self.w_state.len();
         let mut mass = vec![0.0; nc];
         let mut total = vec![0.0; nc];
         for (cs, &root) in self.root_of_comp.iter().enumerate() {
@@ -553,6 +588,37 @@ impl ChainSolver {
             }
         }
         self.b = y;
+        self.check(c, want_h, out)
+    }
+
+    /// Refuses a solution whose equations do not hold: `g = P g` everywhere and, with
+    /// relative values, `g + h = r + P h` (relative to the scale of the values), so that an
+    /// ill-conditioned system gives an error, never a wrong number.
+    fn check(&self, c: &Chain, want_h: bool, out: &Values) -> Result<(), SolveError> {
+        let scale_r = c.reward.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+        let scale_h = out.h.iter().fold(0.0f64, |m, h| m.max(h.abs()));
+        let tol_g = 1e-9 * scale_r.max(1e-12);
+        let tol_h = 1e-9 * (scale_r + scale_h).max(1e-12);
+        for s in 0..c.len() {
+            let (nexts, probs) = c.row(s);
+            let pg: f64 = nexts
+                .iter()
+                .zip(probs)
+                .map(|(&t, &p)| p * out.gain[t as usize])
+                .sum();
+            let bad_g = !((pg - out.gain[s]).abs() <= tol_g);
+            let bad_h = want_h && {
+                let ph: f64 = nexts
+                    .iter()
+                    .zip(probs)
+                    .map(|(&t, &p)| p * out.h[t as usize])
+                    .sum();
+                !((out.gain[s] + out.h[s] - c.reward[s] - ph).abs() <= tol_h)
+            };
+            if bad_g || bad_h {
+                return Err(SolveError::Inaccurate(s));
+            }
+        }
         Ok(())
     }
 }
