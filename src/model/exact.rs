@@ -606,14 +606,16 @@ impl ChainSolver {
                 .zip(probs)
                 .map(|(&t, &p)| p * out.gain[t as usize])
                 .sum();
-            let bad_g = !((pg - out.gain[s]).abs() <= tol_g);
+            // NaN fails too.
+            let bad_g = (pg - out.gain[s]).abs() > tol_g || pg.is_nan();
             let bad_h = want_h && {
                 let ph: f64 = nexts
                     .iter()
                     .zip(probs)
                     .map(|(&t, &p)| p * out.h[t as usize])
                     .sum();
-                !((out.gain[s] + out.h[s] - c.reward[s] - ph).abs() <= tol_h)
+                let e = (out.gain[s] + out.h[s] - c.reward[s] - ph).abs();
+                e > tol_h || e.is_nan()
             };
             if bad_g || bad_h {
                 return Err(SolveError::Inaccurate(s));
