@@ -81,7 +81,9 @@ pub fn run(args: MdpArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
         .build_mdp(family, args.episodic, &params)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("MDP {family}"))?;
-    let sol = solve(&mdp);
+    let sol = solve(&mdp)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("MDP {family}"))?;
     match print(&args, &mdp, &sol) {
         // A closed pipe (`| head`) is a normal end, not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::from(EXIT_OK)),

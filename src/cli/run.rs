@@ -73,7 +73,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let stats = run_selection(sel, ctx, &opts, interrupt, false, args.progress, 10.0)?;
     if interrupt.load(Ordering::Relaxed) {
-        eprintln!("interrupted: run the same command again to finish");
+        // Re-running helps only when something was left unfinished.
+        if stats.interrupted + stats.not_started > 0 {
+            eprintln!("interrupted: run the same command again to finish");
+        } else {
+            eprintln!("interrupted after every instance had finished");
+        }
         return Ok(ExitCode::from(EXIT_FAILED));
     }
 

@@ -3,12 +3,14 @@
 
 pub mod agents;
 pub mod check;
+pub mod exact;
 pub mod families;
 pub mod mdp;
 pub mod np_random;
 pub mod params;
 pub mod registry;
 pub mod solve;
+pub mod stop;
 
 pub use agents::{Agent, AgentContext};
 pub use check::CheckError;

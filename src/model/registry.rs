@@ -222,7 +222,7 @@ impl Registry {
         params: &Params,
     ) -> Result<(), CheckError> {
         let mdp = self.build_mdp(family, episodic, params)?;
-        let sol = solve(&mdp);
+        let sol = solve(&mdp).map_err(|e| CheckError::Invalid(e.to_string()))?;
         check_solution(&mdp, &sol)
     }
 

@@ -101,7 +101,7 @@ pub fn run_instance(
             &mdp.params_for_run(instance.seed),
         )
         .map_err(|e| build_err(&format!("MDP {}", mdp.family), e))?;
-    let sol = solve(&model);
+    let sol = solve(&model).map_err(|e| RunError::Build(format!("MDP {}: {e}", mdp.family)))?;
     check_solution(&model, &sol).map_err(|e| build_err(&format!("MDP {}", mdp.family), e))?;
     let ctx = AgentContext {
         n_states: model.n_states,

@@ -84,7 +84,7 @@ fn ludus_builds_colosseums_models() {
                 continue;
             }
         };
-        let sol = solve(&mdp);
+        let sol = solve(&mdp).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut bad = Vec::new();
         let n_states = m["n_states"].as_u64().unwrap() as usize;
         if mdp.n_states != n_states {

@@ -27,5 +27,6 @@ mod run_instances;
 mod run_loop;
 mod slurm;
 mod slurm_script;
+mod stop_latency;
 mod tables;
 mod trust;
