@@ -4,6 +4,7 @@
 pub mod common;
 pub mod slurm;
 pub mod sshd;
+pub mod stats;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
