@@ -11,6 +11,7 @@ mod custom_agent;
 mod exec;
 mod families;
 mod isolation;
+mod parity;
 mod plan;
 mod remote;
 mod remote_resume;
