@@ -18,6 +18,7 @@ mod layers;
 mod layout;
 mod mdp_seed;
 mod np_draws;
+mod parity;
 mod plan;
 mod remote;
 mod remote_escape;
