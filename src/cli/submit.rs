@@ -65,8 +65,16 @@ pub struct SubmitArgs {
     #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
     sbatch_arg: Vec<String>,
     /// The ludus executable on the cluster (instead of uploading this one).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["ludus_binary", "build_portable"])]
     remote_ludus: Option<String>,
+    /// Upload this local ludus executable (a portable build) instead of this one.
+    #[arg(long, value_name = "PATH", conflicts_with = "build_portable")]
+    ludus_binary: Option<PathBuf>,
+    /// Build a portable ludus (x86_64 Linux, glibc 2.17, no shared OpenSSL) with
+    /// scripts/build-portable.sh (from the current directory, or the script named by
+    /// LUDUS_BUILD_PORTABLE) and upload it.
+    #[arg(long)]
+    build_portable: bool,
     /// One MPI job of --ntasks tasks instead of an array (needs an MPI build of ludus there).
     #[arg(long, requires = "ntasks")]
     mpi: bool,
@@ -76,6 +84,11 @@ pub struct SubmitArgs {
     /// Also run instances whose status is error.
     #[arg(long)]
     retry_errors: bool,
+    /// When the array's tasks end with instances unfinished (time limit, preemption, node
+    /// failure), the cluster resubmits exactly those by itself, up to N times (a small
+    /// follow-up job runs ludus there; nothing needs to run on this machine).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
     /// Submit even while an earlier job of this folder is queued or running.
     #[arg(long)]
     force: bool,
@@ -110,6 +123,14 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         remote_ludus: args.remote_ludus.clone(),
         mpi_ntasks: if args.mpi { args.ntasks } else { None },
         retry_errors: args.retry_errors,
+        retries: args.retries,
+        ludus_binary: match &args.ludus_binary {
+            Some(b) => Some(
+                std::fs::canonicalize(b)
+                    .with_context(|| format!("--ludus-binary {}", b.display()))?,
+            ),
+            None => None,
+        },
     };
     let transfer = TransferOptions {
         connect: args.ssh.options(),
@@ -132,7 +153,56 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_OK));
     }
+    let mut req = req;
+    if args.build_portable {
+        req.options.ludus_binary = Some(build_portable()?);
+    }
     submit_and_maybe_wait(&req, &args.ssh, &args.wait)
+}
+
+/// Runs scripts/build-portable.sh (or `LUDUS_BUILD_PORTABLE`) and returns the binary it built:
+/// the last line of its standard output. Its standard error (the build's progress) shows.
+fn build_portable() -> anyhow::Result<PathBuf> {
+    let script = std::env::var_os("LUDUS_BUILD_PORTABLE")
+        .map_or_else(|| PathBuf::from("scripts/build-portable.sh"), PathBuf::from);
+    anyhow::ensure!(
+        script.is_file(),
+        "--build-portable: {} not found: run submit from the ludus source checkout, set LUDUS_BUILD_PORTABLE to the script, or give a built binary with --ludus-binary PATH",
+        script.display()
+    );
+    eprintln!(
+        "submit: building a portable ludus with {} (minutes the first time)",
+        script.display()
+    );
+    let out = std::process::Command::new(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("--build-portable: cannot run {}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "--build-portable: {} failed ({}); nothing was uploaded or submitted{}",
+        script.display(),
+        out.status,
+        if stdout.trim().is_empty() {
+            String::new()
+        } else {
+            format!(":\n{}", stdout.trim_end())
+        }
+    );
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let bin = PathBuf::from(last);
+    anyhow::ensure!(
+        !last.is_empty() && bin.is_file(),
+        "--build-portable: {} succeeded but its last line of output, `{last}`, is not a file (it must print the binary's path last); nothing was uploaded or submitted",
+        script.display()
+    );
+    Ok(bin)
 }
 
 fn submit_and_maybe_wait(
@@ -159,8 +229,22 @@ fn submit_and_maybe_wait(
             );
             Ok(ExitCode::from(EXIT_OK))
         }
-        SubmitOutcome::Submitted(sub) => {
+        SubmitOutcome::Submitted {
+            submission: sub,
+            notes,
+        } => {
+            for note in &notes {
+                println!("submit: {note}");
+            }
             println!("{}", submitted_line(&sub));
+            if let Some(first) = sub.attempts.first()
+                && let Some(follow) = &first.requeue_job
+            {
+                println!(
+                    "submit: follow-up job {follow} resubmits what job {} leaves unfinished, up to {} times (ludus watch shows the attempts)",
+                    sub.job_id, sub.options.retries
+                );
+            }
             if !wait.wait {
                 return Ok(ExitCode::from(EXIT_OK));
             }

@@ -4,10 +4,11 @@
 
 use crate::exec::{Selection, pending};
 use crate::remote::{Connection, Progress, RemoteSpec, TransferOptions, upload_over};
-use crate::store::submissions::{Submission, SubmitOptions, remote};
+use crate::store::submissions::{Attempt, Submission, SubmitOptions, remote};
 use crate::store::{ExperimentDir, now_rfc3339};
 
-use super::script::{ScriptInput, render, task_count};
+use super::cluster::Limits;
+use super::script::{ScriptInput, render, render_requeue, task_count};
 use super::{SlurmError, cluster};
 
 /// What to submit.
@@ -30,7 +31,12 @@ pub struct SubmitRequest<'a> {
 #[derive(Debug)]
 pub enum SubmitOutcome {
     /// Submitted and recorded.
-    Submitted(Box<Submission>),
+    Submitted {
+        /// The record.
+        submission: Box<Submission>,
+        /// What submit changed to fit the cluster's limits (one sentence each).
+        notes: Vec<String>,
+    },
     /// Every instance is finished on the cluster: nothing to submit.
     NothingPending {
         /// Instances in the folder.
@@ -78,13 +84,14 @@ pub fn check_not_queued(conn: &Connection, local: &ExperimentDir) -> Result<(), 
     if subs.submissions.is_empty() {
         return Ok(());
     }
-    let jobs: Vec<String> = subs.submissions.iter().map(|s| s.job_id.clone()).collect();
+    let jobs = super::session::folder_jobs(conn, local)?;
     let queued = cluster::squeue(conn, &jobs)?;
     if let Some(j) = queued.first() {
         let n = subs
             .submissions
             .iter()
             .find(|s| s.job_id == j.job)
+            .or(subs.last())
             .map_or(0, |s| s.n);
         return Err(SlurmError::StillQueued {
             job_id: j.job.clone(),
@@ -113,7 +120,12 @@ pub fn submit(
     upload_over(conn, req.local.root(), req.target, &transfer, progress)?;
     let dir = req.target.path.as_str();
     progress.stage("checking ludus on the cluster");
-    let ludus = cluster::ensure_ludus(conn, dir, req.options.remote_ludus.as_deref())?;
+    let ludus = cluster::ensure_ludus(
+        conn,
+        dir,
+        req.options.remote_ludus.as_deref(),
+        req.options.ludus_binary.as_deref(),
+    )?;
     progress.stage("listing pending instances on the cluster");
     let ids = cluster::pending_ids(conn, &ludus, dir, req.options.retry_errors)?;
     let mut subs = req.local.read_submissions()?;
@@ -122,19 +134,30 @@ pub fn submit(
         return Ok(SubmitOutcome::NothingPending { total });
     }
     let n = subs.next_n();
+    let mut notes = Vec::new();
+    let retries = req.options.retries;
     let tasks = if req.options.mpi_ntasks.is_some() {
         1
     } else {
-        task_count(&req.options, ids.len())
+        progress.stage("reading the cluster's limits (scontrol show config)");
+        let limits = cluster::limits(conn)?;
+        fit_tasks(
+            task_count(&req.options, ids.len()),
+            ids.len(),
+            &limits,
+            retries > 0,
+            &mut notes,
+        )
     };
-    let script = render(&ScriptInput {
+    let input = ScriptInput {
         n,
         name: &folder_name(req.local),
         remote_dir: dir,
         ludus: &ludus,
         tasks,
         options: &req.options,
-    });
+    };
+    let script = render(&input);
     let mut list = ids.join("\n");
     list.push('\n');
     cluster::write_file(conn, &remote::job_ids(dir, n), list.as_bytes())?;
@@ -142,6 +165,40 @@ pub fn submit(
     cluster::write_file(conn, &script_path, script.as_bytes())?;
     progress.stage("submitting with sbatch");
     let job_id = cluster::sbatch(conn, &script_path, &remote::slurm_dir(dir))?;
+    let submitted_at = now_rfc3339();
+    let mut attempts = Vec::new();
+    if retries > 0 {
+        // The follow-up job: after the array ends, on the cluster, it resubmits what is left.
+        progress.stage("submitting the follow-up job of --retries");
+        let requeue_path = remote::requeue_script(dir, n);
+        let requeue = render_requeue(&input, retries, tasks);
+        cluster::write_file(conn, &requeue_path, requeue.as_bytes())?;
+        let follow = cluster::sbatch_with(
+            conn,
+            &[format!("--dependency=afterany:{job_id}")],
+            &requeue_path,
+            &["1".to_string()],
+            &remote::slurm_dir(dir),
+        )?;
+        let first = Attempt {
+            attempt: 1,
+            job_id: job_id.clone(),
+            tasks,
+            instances: ids.len(),
+            requeue_job: Some(follow),
+            submitted_at: submitted_at.clone(),
+        };
+        let line = format!(
+            "1 {} {} {} {} {}\n",
+            first.job_id,
+            first.tasks,
+            first.instances,
+            first.requeue_job.as_deref().unwrap_or("-"),
+            first.submitted_at
+        );
+        cluster::write_file(conn, &remote::job_attempts(dir, n), line.as_bytes())?;
+        attempts.push(first);
+    }
     let sub = Submission {
         n,
         job_id,
@@ -152,10 +209,49 @@ pub fn submit(
         script,
         tasks,
         instances: ids.len(),
-        submitted_at: now_rfc3339(),
+        submitted_at,
         options: req.options.clone(),
+        attempts,
     };
     subs.submissions.push(sub.clone());
     req.local.write_submissions(&subs)?;
-    Ok(SubmitOutcome::Submitted(Box::new(sub)))
+    Ok(SubmitOutcome::Submitted {
+        submission: Box::new(sub),
+        notes,
+    })
+}
+
+/// Fits `tasks` array tasks for `pending` instances into the cluster's limits: at most
+/// `MaxArraySize - 1` tasks in the array (indices start at 1) and at most `MaxSubmitJobs` jobs
+/// (one fewer with a follow-up job). Fewer tasks means more instances per task; each change is
+/// said in `notes`.
+pub fn fit_tasks(
+    tasks: u32,
+    pending: usize,
+    limits: &Limits,
+    follow_up: bool,
+    notes: &mut Vec<String>,
+) -> u32 {
+    let mut t = tasks;
+    if let Some(max) = limits.max_array_tasks()
+        && t > max
+    {
+        notes.push(format!(
+            "the cluster's MaxArraySize is {}, so the {pending} pending instances run in {max} array tasks of up to {} each instead of {t} tasks",
+            limits.max_array_size.unwrap_or(0),
+            (pending as u64).div_ceil(u64::from(max)),
+        ));
+        t = max;
+    }
+    if let Some(jobs) = limits.max_submit_jobs {
+        let max = jobs.saturating_sub(u32::from(follow_up)).max(1);
+        if t > max {
+            notes.push(format!(
+                "at most {jobs} jobs may be queued at once (MaxSubmitJobs/MaxJobCount), so the {pending} pending instances run in {max} array tasks of up to {} each instead of {t} tasks",
+                (pending as u64).div_ceil(u64::from(max)),
+            ));
+            t = max;
+        }
+    }
+    t
 }
