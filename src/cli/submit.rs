@@ -46,15 +46,20 @@ pub struct SubmitArgs {
     /// Pending instances per array task.
     #[arg(long, value_name = "N", default_value_t = 1)]
     per_task: u32,
-    /// CPUs per array task; each task runs this many instances at once.
-    #[arg(long, value_name = "C", default_value_t = 1)]
-    cpus_per_task: u32,
-    /// Time limit per task, as sbatch takes it (minutes, H:M:S, D-H:M).
+    /// CPUs per array task; each task runs this many instances at once [default: the spec's
+    /// `resources.cpus`, else 1].
+    #[arg(long, value_name = "C")]
+    cpus_per_task: Option<u32>,
+    /// Time limit per task, as sbatch takes it (minutes, H:M:S, D-H:M) [default: the spec's
+    /// `resources.time`].
     #[arg(long, value_name = "T")]
     time: Option<String>,
-    /// Memory per node, as sbatch takes it (4G).
+    /// Memory per node, as sbatch takes it (4G) [default: the spec's `resources.mem`].
     #[arg(long, value_name = "M")]
     mem: Option<String>,
+    /// GPUs per array task (`--gres=gpu:N`) [default: the spec's `resources.gpus`].
+    #[arg(long, value_name = "N")]
+    gpus: Option<u32>,
     /// SLURM partition.
     #[arg(long, value_name = "P")]
     partition: Option<String>,
@@ -114,7 +119,8 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let options = SubmitOptions {
         tasks: args.tasks,
         per_task: args.tasks.is_none().then_some(args.per_task),
-        cpus_per_task: args.cpus_per_task.max(1),
+        // 0: not given here; the spec's resources (or 1) fill it in.
+        cpus_per_task: args.cpus_per_task.map_or(0, |c| c.max(1)),
         time: args.time.clone(),
         mem: args.mem.clone(),
         partition: args.partition.clone(),
@@ -124,6 +130,7 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         mpi_ntasks: if args.mpi { args.ntasks } else { None },
         retry_errors: args.retry_errors,
         retries: args.retries,
+        gpus: args.gpus,
         ludus_binary: match &args.ludus_binary {
             Some(b) => Some(
                 std::fs::canonicalize(b)

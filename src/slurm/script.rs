@@ -76,6 +76,9 @@ pub fn render(input: &ScriptInput<'_>) -> String {
     if let Some(m) = &o.mem {
         s += &format!("#SBATCH --mem={m}\n");
     }
+    if let Some(g) = o.gpus.filter(|&g| g > 0) {
+        s += &format!("#SBATCH --gres=gpu:{g}\n");
+    }
     if let Some(p) = &o.partition {
         s += &format!("#SBATCH --partition={p}\n");
     }

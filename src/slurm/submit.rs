@@ -2,8 +2,12 @@
 //! the folder, find or install ludus, list the pending instances on the cluster, write the id
 //! list and the script, `sbatch`, and record the job. `--dry-run` stops before anything changes.
 
+use std::collections::BTreeMap;
+
 use crate::exec::{Selection, pending};
+use crate::plan::{InstanceId, InstanceKind};
 use crate::remote::{Connection, Progress, RemoteSpec, TransferOptions, upload_over};
+use crate::spec::{Resources, Spec};
 use crate::store::submissions::{Attempt, Submission, SubmitOptions, remote};
 use crate::store::{ExperimentDir, now_rfc3339};
 
@@ -44,29 +48,123 @@ pub enum SubmitOutcome {
     },
 }
 
+/// The options with the spec's `resources` filled in where the command line left them open
+/// (`cpus_per_task == 0`, `time`, `mem`, `gpus` unset): the resources of the instances `ids`,
+/// from the folder's copy of its spec (top level, with each `[[experiment]]`'s own keys over
+/// it). Refuses instances that need different resources: one array asks for one set.
+pub fn with_resources(
+    local: &ExperimentDir,
+    options: &SubmitOptions,
+    ids: &[InstanceId],
+) -> Result<SubmitOptions, SlurmError> {
+    let mut o = options.clone();
+    let spec = [false, true]
+        .into_iter()
+        .map(|yaml| local.spec_copy_path(yaml))
+        .find(|p| p.is_file())
+        .map(|p| Spec::load(&p))
+        .transpose()
+        .map_err(|e| SlurmError::Local(e.to_string()))?;
+    let mut groups: BTreeMap<Resources, Vec<String>> = BTreeMap::new();
+    if let Some(spec) = &spec {
+        for &id in ids {
+            let inst = local.read_instance(id)?;
+            let (r, who) = match &inst.kind {
+                InstanceKind::Exec(e) => (
+                    spec.experiments
+                        .iter()
+                        .find(|x| x.name == e.name)
+                        .map_or_else(
+                            || spec.resources.clone(),
+                            |x| x.resources.over(&spec.resources),
+                        ),
+                    format!("experiment `{}`", e.name),
+                ),
+                InstanceKind::Builtin { .. } => {
+                    (spec.resources.clone(), "built-in runs".to_string())
+                }
+            };
+            let who_list = groups.entry(r).or_default();
+            if !who_list.contains(&who) {
+                who_list.push(who);
+            }
+        }
+    }
+    if groups.len() > 1 {
+        let list: Vec<String> = groups
+            .iter()
+            .map(|(r, who)| format!("{} need {}", who.join(", "), describe(r)))
+            .collect();
+        return Err(SlurmError::Local(format!(
+            "{}: the pending instances need different resources ({}); one submission asks SLURM for one set: plan each group into its own folder and submit each, or give --cpus-per-task, --mem, --gpus and --time for all",
+            local.root().display(),
+            list.join("; ")
+        )));
+    }
+    if let Some(r) = groups.into_keys().next() {
+        if o.cpus_per_task == 0 {
+            o.cpus_per_task = r.cpus.unwrap_or(1);
+        }
+        if o.mem.is_none() {
+            o.mem = r.mem;
+        }
+        if o.gpus.is_none() {
+            o.gpus = r.gpus;
+        }
+        if o.time.is_none() {
+            o.time = r.time_minutes.map(|m| m.to_string());
+        }
+    }
+    o.cpus_per_task = o.cpus_per_task.max(1);
+    Ok(o)
+}
+
+fn describe(r: &Resources) -> String {
+    let mut v = Vec::new();
+    if let Some(c) = r.cpus {
+        v.push(format!("cpus = {c}"));
+    }
+    if let Some(m) = &r.mem {
+        v.push(format!("mem = \"{m}\""));
+    }
+    if let Some(g) = r.gpus {
+        v.push(format!("gpus = {g}"));
+    }
+    if let Some(t) = r.time_minutes {
+        v.push(format!("time = {t} min"));
+    }
+    if v.is_empty() {
+        "no resources".into()
+    } else {
+        format!("{{ {} }}", v.join(", "))
+    }
+}
+
 /// The script `submit` would write, computed without connecting: the pending instances of the
 /// local folder, the remote folder as given, and ludus at `--remote-ludus` or
 /// `REMOTE_DIR/.ludus/bin/ludus`. Returns the script, the pending count and the task count.
 pub fn dry_run(req: &SubmitRequest<'_>) -> Result<(String, usize, u32), SlurmError> {
     let sel = Selection::resolve(&[req.local.root().to_path_buf()])
         .map_err(|e| SlurmError::Local(e.to_string()))?;
-    let n_pending = pending(&sel, req.options.retry_errors)
-        .map_err(|e| SlurmError::Local(e.to_string()))?
-        .len();
+    let items =
+        pending(&sel, req.options.retry_errors).map_err(|e| SlurmError::Local(e.to_string()))?;
+    let n_pending = items.len();
+    let ids: Vec<InstanceId> = items.iter().map(|i| i.id).collect();
+    let options = with_resources(req.local, &req.options, &ids)?;
     let subs = req.local.read_submissions()?;
     let ludus = req
         .options
         .remote_ludus
         .clone()
         .unwrap_or_else(|| remote::ludus_bin(&req.target.path));
-    let tasks = task_count(&req.options, n_pending);
+    let tasks = task_count(&options, n_pending);
     let script = render(&ScriptInput {
         n: subs.next_n(),
         name: &folder_name(req.local),
         remote_dir: &req.target.path,
         ludus: &ludus,
         tasks,
-        options: &req.options,
+        options: &options,
     });
     Ok((script, n_pending, tasks))
 }
@@ -133,6 +231,13 @@ pub fn submit(
         let total = cluster::remote_status(conn, &ludus, dir)?.total;
         return Ok(SubmitOutcome::NothingPending { total });
     }
+    let parsed: Vec<InstanceId> = ids.iter().filter_map(|i| InstanceId::parse(i)).collect();
+    let options = with_resources(req.local, &req.options, &parsed)?;
+    let req = &SubmitRequest {
+        options,
+        transfer: req.transfer,
+        ..*req
+    };
     let n = subs.next_n();
     let mut notes = Vec::new();
     let retries = req.options.retries;

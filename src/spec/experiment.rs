@@ -5,7 +5,14 @@ use super::node::{Node, NodeKind};
 use super::validate::{Cx, R, join};
 
 const EXPERIMENT_KEYS: &[&str] = &[
-    "name", "command", "workdir", "params", "grid", "zip", "sample",
+    "name",
+    "command",
+    "workdir",
+    "params",
+    "grid",
+    "zip",
+    "sample",
+    "resources",
 ];
 
 impl Cx<'_> {
@@ -59,12 +66,17 @@ impl Cx<'_> {
             None => ".".to_string(),
         };
         let sweep = self.sweep(prefix, t)?;
+        let resources = match get("resources") {
+            Some(r) => self.resources(&join(prefix, "resources"), r)?,
+            None => super::Resources::default(),
+        };
         Ok(ExperimentEntry {
             name: self.string(&join(prefix, "name"), name)?,
             command,
             workdir,
             sweep,
             line: name.line.or(n.line),
+            resources,
         })
     }
 }

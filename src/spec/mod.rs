@@ -7,12 +7,14 @@
 
 mod experiment;
 mod node;
+mod resources;
 pub mod sweep;
 mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use resources::Resources;
 pub use sweep::{Dist, Sample, Sweep};
 
 /// A validated benchmark spec.
@@ -36,6 +38,8 @@ pub struct Spec {
     pub mdps: Vec<MdpEntry>,
     /// The `[[experiment]]` tables: users' programs.
     pub experiments: Vec<ExperimentEntry>,
+    /// What each instance needs on a cluster (`resources = { ... }`; empty when not given).
+    pub resources: Resources,
 }
 
 /// One `[[experiment]]` table: a user's program and its parameter sweep.
@@ -51,6 +55,8 @@ pub struct ExperimentEntry {
     pub sweep: Sweep,
     /// The line of its `name` key, when known.
     pub line: Option<usize>,
+    /// Its own `resources` (each key given overrides the spec's top-level one).
+    pub resources: Resources,
 }
 
 /// One `[[agent]]` table.

@@ -52,6 +52,9 @@ pub struct SubmitOptions {
     /// build `--build-portable` made); none for this executable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ludus_binary: Option<std::path::PathBuf>,
+    /// GPUs per array task (`--gres=gpu:N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<u32>,
 }
 
 /// One attempt of a submission: the first array job, or one the cluster submitted by itself

@@ -685,3 +685,162 @@ fn a_remote_that_cannot_run_the_upload_is_refused_and_a_portable_build_is_used()
         Some(s(&good))
     );
 }
+
+#[test]
+fn the_early_signal_reaches_ludus_as_the_batch_shell_before_the_limit() {
+    // `--signal=B:TERM@S` signals the batch shell, which is ludus itself (the script `exec`s
+    // it): its running instances are recorded `interrupted` and the job ends before its
+    // two-minute limit (SLURM's own SIGTERM at the limit would come at 120 s or later).
+    let env = Env::new();
+    let dir = env.plan("signal", 4, 50_000_000);
+    // The script asks for it (checked below with the same signal given by hand, because a limit
+    // long enough for the script's own line takes minutes).
+    let (code, script, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &env.target("signal"),
+            "--time",
+            "10",
+            "--dry-run",
+        ],
+        30,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(script.contains("#SBATCH --signal=B:TERM@60\n"), "{script}");
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let t0 = Instant::now();
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &env.target("signal"),
+            "--remote-ludus",
+            ludus,
+            "--tasks",
+            "1",
+            "--time",
+            "2",
+            "--sbatch-arg=--signal=B:TERM@90",
+        ],
+        60,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = job_of(&dir, 0);
+    while !env.slurm.queue(&job).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(200),
+            "the job did not end"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(115),
+        "the job ran {took:?}: the signal did not stop ludus before the limit"
+    );
+    let st = status(&env.sshd.remote_dir("signal"));
+    assert!(st["interrupted"].as_u64() >= Some(1), "{st}");
+    assert_eq!(st["done"].as_u64(), Some(0), "{st}");
+}
+
+/// `ludus` in a fresh folder: plans `spec` (TOML text) and returns the planned folder.
+fn plan_text(tmp: &Path, spec: &str) -> (i32, PathBuf, String) {
+    let file = tmp.join("gpu.toml");
+    std::fs::write(&file, spec).expect("spec");
+    let out_dir = tmp.join("gpu");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ludus"))
+        .arg("plan")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("plan");
+    (
+        out.status.code().unwrap_or(-1),
+        out_dir,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn dry_run(dir: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ludus"))
+        .arg("submit")
+        .arg(dir)
+        .arg("cluster:/scratch/gpu")
+        .args(extra)
+        .arg("--dry-run")
+        .output()
+        .expect("submit");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn spec_resources_become_the_job_scripts_sbatch_options() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (code, dir, err) = plan_text(
+        tmp.path(),
+        "seeds = 2\nresources = { cpus = 2, time = \"2h\" }\n\
+         [[experiment]]\nname = \"train\"\ncommand = [\"true\"]\n\
+         resources = { gpus = 1, mem = \"8G\" }\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, script, err) = dry_run(&dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "#SBATCH --gres=gpu:1\n",
+        "#SBATCH --cpus-per-task=2\n",
+        "#SBATCH --mem=8G\n",
+        "#SBATCH --time=120\n",
+    ] {
+        assert!(script.contains(line), "{line} missing:\n{script}");
+    }
+    // The command line overrides the spec.
+    let (code, script, err) = dry_run(
+        &dir,
+        &["--time", "30", "--gpus", "2", "--cpus-per-task", "1"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(script.contains("#SBATCH --time=30\n"), "{script}");
+    assert!(script.contains("#SBATCH --gres=gpu:2\n"), "{script}");
+    assert!(script.contains("#SBATCH --cpus-per-task=1\n"), "{script}");
+}
+
+#[test]
+fn instances_needing_different_resources_are_refused_and_bad_resources_name_the_line() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (code, dir, err) = plan_text(
+        tmp.path(),
+        "seeds = 1\n\
+         [[experiment]]\nname = \"big\"\ncommand = [\"true\"]\nresources = { gpus = 1 }\n\
+         [[experiment]]\nname = \"small\"\ncommand = [\"false\"]\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = dry_run(&dir, &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("different resources"), "{err}");
+    assert!(err.contains("experiment `big` need { gpus = 1 }"), "{err}");
+    assert!(
+        err.contains("experiment `small` need no resources"),
+        "{err}"
+    );
+
+    let (code, _, err) = plan_text(
+        tmp.path(),
+        "seeds = 1\n[[experiment]]\nname = \"x\"\ncommand = [\"true\"]\n\
+         resources = { gpus = 1, mem = \"lots\" }\n",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("experiment[0].resources.mem"), "{err}");
+    assert!(err.contains(":5"), "{err}");
+    let (code, _, err) = plan_text(
+        tmp.path(),
+        "seeds = 1\nresources = { cpus = 0 }\n[[experiment]]\nname = \"x\"\ncommand = [\"true\"]\n",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("resources.cpus"), "{err}");
+}
