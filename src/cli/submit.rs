@@ -21,9 +21,14 @@ Examples:
   ludus submit instances/quick mycluster:quick --tasks 16 --cpus-per-task 4 --partition short
   ludus submit instances/quick mycluster:quick --dry-run        # print the script only
   ludus submit instances/quick mycluster:quick --mpi --ntasks 64 --remote-ludus ~/bin/ludus-mpi
+  ludus submit instances/quick mycluster:quick --time 4:00:00 --retries 3   # requeue by itself
+  ludus submit instances/quick mycluster:quick --build-portable             # old glibc there
 
-Uploads DIR (incrementally), makes sure ludus runs on the cluster (uploading this executable
-to REMOTE_DIR/.ludus/bin/ when the remote's `uname -sm` matches), writes the pending instance
+Uploads DIR (incrementally), makes sure ludus runs on the cluster (uploading --ludus-binary,
+the --build-portable build, or this executable when the remote's `uname -sm` matches, to
+REMOTE_DIR/.ludus/bin/, and refusing when `ludus --version` fails there), reads the cluster's
+array limits (packing more instances per task to fit) and the spec's resources (`resources =
+{ cpus, mem, gpus, time }`; options given here override them), writes the pending instance
 ids to REMOTE_DIR/.ludus/jobs/<n>.ids and a job array script to REMOTE_DIR/.ludus/jobs/<n>.sbatch
 (each array task runs its share of the ids with --jobs $SLURM_CPUS_PER_TASK), submits it with
 `sbatch --parsable` and records the job in DIR/.ludus/submissions.json. SLURM's output goes to

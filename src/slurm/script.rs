@@ -325,4 +325,43 @@ mod tests {
         );
         assert!(s.ends_with("--retry-errors\n"), "{s}");
     }
+
+    #[test]
+    fn requeue_script() {
+        let o = SubmitOptions {
+            partition: Some("short".into()),
+            max_running: Some(2),
+            retries: 3,
+            ..Default::default()
+        };
+        let s = render_requeue(
+            &ScriptInput {
+                n: 2,
+                name: "quick",
+                remote_dir: "/x",
+                ludus: "/x/.ludus/bin/ludus",
+                tasks: 5,
+                options: &o,
+            },
+            3,
+            5,
+        );
+        assert!(
+            s.contains("#SBATCH --job-name=ludus-quick-requeue\n"),
+            "{s}"
+        );
+        assert!(s.contains("#SBATCH --partition=short\n"), "{s}");
+        assert!(
+            s.contains("--output=/x/.ludus/slurm/2-requeue-%j.out"),
+            "{s}"
+        );
+        assert!(s.contains("retries=3\nmax_tasks=5\n"), "{s}");
+        assert!(s.contains("status --pending-ids \"$dir\""), "{s}");
+        assert!(s.contains("--array=\"1-$tasks%2\" \"$array\""), "{s}");
+        assert!(
+            s.contains("--dependency=\"afterany:$job\" \"$self\" \"$next\""),
+            "{s}"
+        );
+        assert!(s.contains("ids='/x/.ludus/jobs/2.ids'"), "{s}");
+    }
 }

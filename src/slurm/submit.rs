@@ -360,3 +360,34 @@ pub fn fit_tasks(
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_fit_the_array_and_job_limits() {
+        let mut notes = Vec::new();
+        let none = Limits::default();
+        assert_eq!(fit_tasks(63, 63, &none, false, &mut notes), 63);
+        assert!(notes.is_empty());
+        let small = Limits {
+            max_array_size: Some(4),
+            max_submit_jobs: None,
+        };
+        assert_eq!(fit_tasks(63, 63, &small, false, &mut notes), 3);
+        assert!(
+            notes[0].contains("3 array tasks of up to 21 each"),
+            "{notes:?}"
+        );
+        let jobs = Limits {
+            max_array_size: Some(1001),
+            max_submit_jobs: Some(10),
+        };
+        notes.clear();
+        // One job is kept for the follow-up of --retries.
+        assert_eq!(fit_tasks(63, 63, &jobs, true, &mut notes), 9);
+        assert!(notes[0].contains("at most 10 jobs"), "{notes:?}");
+        assert_eq!(fit_tasks(3, 3, &small, true, &mut notes), 3);
+    }
+}
