@@ -68,7 +68,7 @@ impl Cx<'_> {
         let sweep = self.sweep(prefix, t)?;
         let resources = match get("resources") {
             Some(r) => self.resources(&join(prefix, "resources"), r)?,
-            None => super::Resources::default(),
+            None => Default::default(),
         };
         Ok(ExperimentEntry {
             name: self.string(&join(prefix, "name"), name)?,

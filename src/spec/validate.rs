@@ -584,7 +584,7 @@ pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
         experiments,
         resources: match get("resources") {
             Some(n) => cx.resources("resources", n)?,
-            None => super::Resources::default(),
+            None => Default::default(),
         },
     })
 }
