@@ -65,6 +65,10 @@ pub fn with_resources(
         .map(|p| Spec::load(&p))
         .transpose()
         .map_err(|e| SlurmError::Local(e.to_string()))?;
+    // A spec without resources (the common case) needs no instance read.
+    let spec = spec.filter(|sp| {
+        !sp.resources.is_empty() || sp.experiments.iter().any(|x| !x.resources.is_empty())
+    });
     let mut groups: BTreeMap<Resources, Vec<String>> = BTreeMap::new();
     if let Some(spec) = &spec {
         for &id in ids {
