@@ -12,6 +12,7 @@ mod colosseum_models;
 mod custom_agent;
 mod exec;
 mod families;
+mod gpus;
 mod hostile;
 mod isolation;
 mod layers;
