@@ -117,7 +117,7 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
             .collect();
         let ran: Vec<_> = ran_with
             .iter()
-            .map(|((path, code), n)| serde_json::json!({ "workdir": path, "code": code, "instances": n }))
+            .map(|((path, code), n)| serde_json::json!({ "workdir": path, "code": code, "count": n }))
             .collect();
         let v = serde_json::json!({
             "total": all.total, "done": all.done, "pending": all.pending, "running": all.running,
