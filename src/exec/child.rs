@@ -35,6 +35,8 @@ pub struct ChildOptions {
     pub grace: Duration,
     /// Run every program in this folder instead of the one recorded at plan time.
     pub workdir: Option<PathBuf>,
+    /// `run-instances --gpus`: each program gets one GPU of the pool in `CUDA_VISIBLE_DEVICES`.
+    pub gpus: Option<std::sync::Arc<super::gpu::GpuPool>>,
 }
 
 impl Default for ChildOptions {
@@ -42,6 +44,7 @@ impl Default for ChildOptions {
         ChildOptions {
             grace: Duration::from_secs(30),
             workdir: None,
+            gpus: None,
         }
     }
 }
@@ -278,6 +281,11 @@ pub fn run_child(
         .env("LUDUS_METRICS", &metrics_path);
     for (k, v) in &exec.params {
         cmd.env(crate::spec::param_env_name(k), value_text(v));
+    }
+    // Held until this function returns, i.e. until the program has ended.
+    let _gpu = opts.gpus.as_ref().map(|pool| pool.acquire());
+    if let Some(g) = &_gpu {
+        cmd.env("CUDA_VISIBLE_DEVICES", g.id());
     }
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing. The program is killed

@@ -168,6 +168,8 @@ pub fn status_of(
         signal: None,
         peak_memory_bytes: None,
         stderr_tail: None,
+        code: None,
+        program_path: None,
     }
 }
 
@@ -207,6 +209,15 @@ pub fn run_and_commit(
         s.signal = r.signal;
         s.peak_memory_bytes = r.peak_memory_bytes;
         s.stderr_tail = r.stderr_tail;
+        let workdir = match &opts.child.workdir {
+            Some(w) => w.clone(),
+            None => std::path::PathBuf::from(&exec.workdir_abs),
+        };
+        s.code = Some(crate::plan::provenance::capture_cached(&workdir));
+        s.program_path = exec
+            .command
+            .first()
+            .and_then(|w| crate::plan::provenance::resolve_program(w, &workdir));
         log.set_csv(r.csv);
         return Ok(log.commit(claim, &s)?.then_some(s));
     }

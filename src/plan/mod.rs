@@ -5,6 +5,7 @@ pub mod count;
 mod expand;
 pub mod group;
 pub mod instance;
+pub mod provenance;
 
 pub use expand::{Entry, Plan, plan};
 pub use instance::{

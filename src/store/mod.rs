@@ -42,6 +42,7 @@
 pub mod codec;
 mod experiment;
 pub mod planned;
+pub mod provenance;
 pub mod runs;
 pub mod select;
 mod status;
@@ -56,6 +57,7 @@ use serde::{Deserialize, Serialize};
 
 pub use codec::{CodecError, FORMAT_VERSION};
 pub use experiment::{AtticBatch, Claim, Experiment, ExperimentDir, InstanceState, LogWriter};
+pub use provenance::{CodeState, Provenance};
 pub use select::{Item, ItemState, SelectError, Selection};
 pub use status::{Status, StatusKind};
 
@@ -203,6 +205,9 @@ pub struct Manifest {
     pub groups: Option<u32>,
     /// Instance ids in plan order.
     pub instances: Vec<InstanceId>,
+    /// Which code the plan came from (git state of the spec's and the programs' folders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 /// This machine's host name (for status files).
