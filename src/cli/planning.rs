@@ -63,7 +63,7 @@ pub(super) fn plan_into(
         spec_path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     );
-    let provenance = crate::plan::provenance::of_plan(spec_path, &plan);
+    let provenance = crate::provenance::of_plan(spec_path, &plan);
     if let Ok(Some(old)) = dir.read_manifest()
         && let Some(old) = &old.provenance
     {
@@ -114,7 +114,7 @@ pub(super) fn plan_into(
 /// Warns (stderr) when the code recorded for `folder` differs from the code now present,
 /// naming both commits.
 pub(super) fn warn_code_changed(folder: &Path, recorded: &crate::store::Provenance) {
-    for (what, old, now) in crate::plan::provenance::changes(recorded) {
+    for (what, old, now) in crate::provenance::changes(recorded) {
         eprintln!(
             "warning: {}: planned with {what} at {}, the code there is now {}; results may mix both",
             folder.display(),

@@ -213,11 +213,11 @@ pub fn run_and_commit(
             Some(w) => w.clone(),
             None => std::path::PathBuf::from(&exec.workdir_abs),
         };
-        s.code = Some(crate::plan::provenance::capture_cached(&workdir));
+        s.code = Some(crate::provenance::capture_cached(&workdir));
         s.program_path = exec
             .command
             .first()
-            .and_then(|w| crate::plan::provenance::resolve_program(w, &workdir));
+            .and_then(|w| crate::provenance::resolve_program(w, &workdir));
         log.set_csv(r.csv);
         return Ok(log.commit(claim, &s)?.then_some(s));
     }

@@ -5,7 +5,6 @@ pub mod count;
 mod expand;
 pub mod group;
 pub mod instance;
-pub mod provenance;
 
 pub use expand::{Entry, Plan, plan};
 pub use instance::{

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-use super::Plan;
+use crate::plan::Plan;
 use crate::store::{CodeState, Provenance};
 
 /// Runs `git -C dir ARGS`; `Err(note)` when git is absent or fails.
