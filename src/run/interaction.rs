@@ -192,6 +192,7 @@ pub fn run_loop(
     let mut row = vec![0.0; COLUMNS.len()];
     let mut t = 0u64;
     let mut pending_reset = false;
+    let mut publish = super::steps::Publisher::new();
     while t < cfg.steps {
         // The hot loop: run to the next log point or clock check, whichever comes first.
         let next_log = (t / log_every + 1) * log_every;
@@ -207,6 +208,8 @@ pub fn run_loop(
                     agent.end_episode();
                     // A planning loop gave up at the deadline or an interrupt: act now.
                     check_now = stop::take_hit();
+                    // Slow agents spend their time here: progress shows their steps.
+                    publish.tick(t + 1);
                 }
             }
             cum_reward += r;
@@ -299,6 +302,7 @@ pub fn run_loop(
             ep_start = state;
         }
         report.steps_completed = t;
+        publish.tick(t);
         if t.is_multiple_of(CHECK_EVERY) || t.is_multiple_of(log_every) || check_now {
             check_now = false;
             if ctl.interrupt.load(Ordering::Relaxed) {
@@ -319,5 +323,6 @@ pub fn run_loop(
         }
     }
     report.steps_completed = t;
+    publish.last(t);
     Ok(report)
 }
