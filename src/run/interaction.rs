@@ -205,11 +205,12 @@ pub fn run_loop(
             if training {
                 agent.update(state, a, r, next, h, last);
                 if agent.is_episode_end(state, a, last) {
+                    // Slow agents spend their time in episode ends: progress shows the steps
+                    // done before (this one included).
+                    publish.tick(t + 1);
                     agent.end_episode();
                     // A planning loop gave up at the deadline or an interrupt: act now.
                     check_now = stop::take_hit();
-                    // Slow agents spend their time here: progress shows their steps.
-                    publish.tick(t + 1);
                 }
             }
             cum_reward += r;

@@ -20,6 +20,7 @@ mod mdp_seed;
 mod np_draws;
 mod parity;
 mod plan;
+mod progress;
 mod remote;
 mod remote_escape;
 mod remote_resume;
