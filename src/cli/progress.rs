@@ -202,7 +202,7 @@ impl Progress {
     fn running_detail(&self) -> String {
         const SHOWN: usize = 3;
         let mut all: Vec<&RunningInstance> = self.running().collect();
-        all.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+        all.sort_by_key(|r| std::cmp::Reverse(r.elapsed));
         let mut parts: Vec<String> = all
             .iter()
             .take(SHOWN)
@@ -401,7 +401,7 @@ mod tests {
             (0.0, "0"),
             (7.0, "7"),
             (0.25, "0.250"),
-            (3.14159, "3.14"),
+            (3.14659, "3.15"),
             (12.345, "12.3"),
             (987.0, "987"),
             (987.4, "987"),
