@@ -72,7 +72,8 @@ pub struct RunInstancesArgs {
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     progress: ProgressMode,
-    /// Seconds between plain progress lines.
+    /// Seconds between plain progress lines (heartbeats with the running instances' steps,
+    /// printed whether or not an instance finished).
     #[arg(long, default_value_t = 10.0)]
     progress_every: f64,
 }

@@ -6,7 +6,7 @@
 //! running well past its hard cap (stuck where it cannot check the clock) is committed as
 //! `error` with the rows it logged, and the run goes on without it.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,6 +34,8 @@ struct Running {
     log: Arc<SharedLog>,
     start: Instant,
     cap: Option<Duration>,
+    /// Steps done so far (built-in runs publish them, see `run::steps`).
+    steps: Arc<AtomicU64>,
 }
 
 /// A source of work: the local queue, or (under MPI) the coordinator.
@@ -132,8 +134,13 @@ pub fn run_workers(
     }
     let mut next_worker = jobs;
     let mut running = RunningFiles::new(sel, opts);
+    let mut progress_at = Instant::now();
     while !workers.is_empty() {
         running.update(&workers);
+        if progress_at.elapsed() >= PROGRESS_EVERY {
+            progress_at = Instant::now();
+            on_event(&progress(opts, &workers));
+        }
         match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(Msg::Event(ev)) => {
                 stats.count(&ev);
@@ -206,6 +213,7 @@ fn worker_loop(ctx: &WorkerCtx) {
         let time_limit = instance.time_limit();
         let cap = opts.cap_for(&instance);
         let log = Arc::new(SharedLog::default());
+        let steps = Arc::new(AtomicU64::new(0));
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
             item,
             claim: claim.clone(),
@@ -213,6 +221,7 @@ fn worker_loop(ctx: &WorkerCtx) {
             log: log.clone(),
             start: Instant::now(),
             cap,
+            steps: steps.clone(),
         });
         let label = instance.label();
         let ctl = RunControl {
@@ -220,7 +229,9 @@ fn worker_loop(ctx: &WorkerCtx) {
             kill_after: cap,
             interrupt,
         };
+        let published = crate::run::steps::Publish::new(steps);
         let result = run_and_commit(&claim, &instance, registry, &log, &ctl, opts);
+        drop(published);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
         match result {
             Ok(Some(s)) => {
@@ -247,6 +258,30 @@ fn worker_loop(ctx: &WorkerCtx) {
                 break;
             }
         }
+    }
+}
+
+/// How often the event thread reports the running instances (`ExecEvent::Progress`).
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// What the workers run now.
+fn progress(opts: &ExecOptions, workers: &[(usize, Arc<Mutex<Option<Running>>>)]) -> ExecEvent {
+    let mut running = Vec::new();
+    for (_, slot) in workers {
+        if let Some(r) = slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let builtin = matches!(r.instance.kind, crate::plan::InstanceKind::Builtin { .. });
+            running.push(super::RunningInstance {
+                id: r.item.id,
+                label: r.instance.label(),
+                steps: builtin.then(|| r.steps.load(Ordering::Relaxed)),
+                total_steps: builtin.then_some(r.instance.steps),
+                elapsed: r.start.elapsed(),
+            });
+        }
+    }
+    ExecEvent::Progress {
+        rank: opts.origin.rank,
+        running,
     }
 }
 

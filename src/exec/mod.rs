@@ -85,6 +85,13 @@ pub enum ExecEvent {
         /// The message of a non-done status.
         message: Option<String>,
     },
+    /// What one rank's workers run now, sent about once a second (also when nothing runs).
+    Progress {
+        /// The MPI rank (0 without MPI).
+        rank: u32,
+        /// Its running instances.
+        running: Vec<RunningInstance>,
+    },
     /// An instance could not be run at all (unreadable instance file, disk error).
     Failed {
         /// Its id.
@@ -92,6 +99,21 @@ pub enum ExecEvent {
         /// Why.
         error: String,
     },
+}
+
+/// A running instance, as progress displays see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunningInstance {
+    /// Its id.
+    pub id: InstanceId,
+    /// A short label (agent on MDP, seed).
+    pub label: String,
+    /// Steps done so far (built-in runs; `None` for programs, whose progress is their time).
+    pub steps: Option<u64>,
+    /// Its steps in all (built-in runs).
+    pub total_steps: Option<u64>,
+    /// Time since it started.
+    pub elapsed: Duration,
 }
 
 /// Counts at the end of a run.
@@ -150,6 +172,7 @@ impl ExecStats {
                 StatusKind::Interrupted => self.interrupted += 1,
             },
             ExecEvent::Failed { .. } => self.failed += 1,
+            ExecEvent::Progress { .. } => {}
         }
     }
 

@@ -21,6 +21,7 @@ mod mdp_seed;
 mod np_draws;
 mod parity;
 mod plan;
+mod progress;
 mod provenance;
 mod remote;
 mod remote_escape;

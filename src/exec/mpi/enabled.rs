@@ -279,7 +279,8 @@ pub fn run_mpi(
                             id, status, wall, ..
                         } => [code(*status), wall.as_micros() as u64, id.0],
                         ExecEvent::Failed { id, .. } => [NONE, 0, id.0],
-                        ExecEvent::Start { .. } => continue,
+                        // Other ranks' running instances are not sent to rank 0 (yet).
+                        ExecEvent::Start { .. } | ExecEvent::Progress { .. } => continue,
                     };
                     results.extend(msg);
                     stats.count(&ev);
