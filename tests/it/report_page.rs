@@ -118,7 +118,7 @@ fn the_quick_report_page_renders_in_headless_chromium() {
     assert_eq!(count(&dom, "<figure class=\"mdp\""), 3);
     assert_eq!(count(&dom, "<figure class=\"summary\""), 1);
     assert_eq!(count(&dom, "<svg"), 4);
-    assert_eq!(count(&dom, "95% CI over seeds</text>"), 3);
+    assert_eq!(count(&dom, "shaded: 95% CI over seeds"), 3);
     // Completeness and provenance.
     assert!(dom.contains("id=\"complete\""), "the quick run is complete");
     assert!(
