@@ -13,7 +13,9 @@ regret and normalized cumulative regret of each agent on each MDP (mean and 95% 
 timeouts and missing runs noted, the best per MDP marked); report.json (all of it, curves
 included); plots/regret-<mdp>.{svg,png} (cumulative regret against steps, one line and
 confidence band per agent, the random and optimal policies dashed); plots/summary.{svg,png}
-(average normalized cumulative regret per agent); and index.md linking them. Each agent is
+(average normalized cumulative regret per agent); index.md linking them; and index.html, one
+self-contained page with all of it (plots inline, no network) plus the completeness notes and
+the runs' provenance, which --open shows in the browser. Each agent is
 shown with one configuration: the one select-best picks with the same options. Logs are
 streamed, so large folders are fine.
 
@@ -28,7 +30,8 @@ and built-in agents with separate calls.
 Examples:
   ludus report instances/quick --out report/quick
   ludus report out/lr-sweep --measure loss --x epoch --out report/lr-sweep
-  ludus report run1 run2/logs --out report --no-plots";
+  ludus report run1 run2/logs --out report --no-plots
+  ludus report instances/quick --out report/quick --open";
 
 /// Arguments of `ludus report`.
 #[derive(clap::Args, Debug)]

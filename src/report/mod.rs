@@ -1,5 +1,6 @@
 //! Reports: the selected configuration of each agent on each MDP, as tables (Markdown, CSV,
-//! LaTeX, and the whole result as JSON) and plots (SVG and PNG), with an `index.md` linking them.
+//! LaTeX, and the whole result as JSON) and plots (SVG and PNG), with an `index.md` linking them
+//! and an `index.html` holding all of it in one self-contained page.
 //!
 //! One result type, [`Report`], is built once from the logs ([`build_report`]); each output
 //! format is an [`Exporter`] over it, in its own small file, so adding a format is adding a
