@@ -159,7 +159,7 @@ enum Parsed {
         values: Option<Vec<f64>>,
         csv: Option<PathBuf>,
         problem: Option<String>,
-        ran: Ran,
+        ran: Box<Ran>,
     },
     Unfinished(PathBuf),
     Bad(Problem),
@@ -222,11 +222,11 @@ fn parse(files: RunFiles, columns: &[&str], at: At) -> Parsed {
         values,
         csv: files.csv,
         problem,
-        ran: Ran {
+        ran: Box::new(Ran {
             ludus_version: status.ludus_version.clone(),
             host: status.host.clone(),
             finished_at: status.finished_at.clone(),
-        },
+        }),
     }
 }
 
@@ -376,7 +376,7 @@ fn merge(c: &mut Collection, intern: &mut Interner, p: Parsed) {
         values,
         csv,
         problem,
-        ran,
+        ran: *ran,
     };
     match intern.ids.get(&id) {
         Some(&i) => {

@@ -145,9 +145,9 @@ fn agents_table(report: &Report) -> String {
         esc(&report.at)
     );
     s.push_str("<table class=\"sortable\" id=\"table-agents\"><thead><tr><th>agent</th><th>parameters</th><th>configuration id</th><th>compared</th>");
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<th>mean {}</th></tr></thead><tbody>\n",
+        "<th>mean {}</th></tr></thead><tbody>",
         esc(&report.measure)
     );
     for a in &report.agents {

@@ -86,7 +86,10 @@ impl super::Exporter for ProgramsExporter {
 }
 
 /// A line of a program plot: its legend label and its points (x, mean, CI low, CI high).
-type Line = (String, Vec<(f64, f64, f64, f64)>);
+type Line = (String, Vec<Point>);
+
+/// A point of a program curve: x, mean, CI low, CI high.
+type Point = (f64, f64, f64, f64);
 
 fn first_column(csv: &Path) -> Option<String> {
     let text = std::fs::read_to_string(csv).ok()?;
@@ -102,7 +105,7 @@ fn curves(
     kind: usize,
     x: &str,
     measure: &str,
-) -> Vec<(usize, Vec<(f64, f64, f64, f64)>)> {
+) -> Vec<(usize, Vec<Point>)> {
     let ranking = s.agents.iter().find(|a| a.agent == c.kinds[kind]);
     let mut out = Vec::new();
     for cs in ranking
@@ -130,7 +133,7 @@ fn curves(
                 e.1.push(row[1]);
             }
         }
-        let mut pts: Vec<(f64, f64, f64, f64)> = by_x
+        let mut pts: Vec<Point> = by_x
             .into_values()
             .filter_map(|(x, acc)| {
                 let st = acc.stat();
@@ -199,7 +202,7 @@ fn draw<DB: DrawingBackend>(
 ) -> Result<(), String> {
     use super::plots::{TICKS, axis_decimals, band_legend, color, err, tick, titled};
     let area = titled(root, title)?;
-    let finite = |p: &&(f64, f64, f64, f64)| p.0.is_finite() && p.2.is_finite() && p.3.is_finite();
+    let finite = |p: &&Point| p.0.is_finite() && p.2.is_finite() && p.3.is_finite();
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(a, _, lo, hi) in lines.iter().flat_map(|l| l.1.iter()).filter(finite) {
         (x0, x1, y0, y1) = (x0.min(a), x1.max(a), y0.min(lo), y1.max(hi));
