@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # System packages the tests use: OpenMPI (+ libclang for the mpi crate's bindgen), an OpenSSH
 # server and client for the upload/download tests, SLURM and munge for the submit tests,
 # python3 for the exec examples, rsync and GNU parallel for the benchmarks' baselines.
+# chromium (headless) for the report page test.
 PACKAGES=(openmpi-bin libopenmpi-dev libclang-dev pkg-config libssl-dev openssh-server openssh-client
-  rsync slurm-wlm munge python3 parallel)
+  rsync slurm-wlm munge python3 parallel chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -26,6 +26,7 @@ mod provenance;
 mod remote;
 mod remote_escape;
 mod remote_resume;
+mod report_page;
 mod run_agents;
 mod run_instances;
 mod run_loop;
