@@ -14,6 +14,7 @@ mod families;
 mod isolation;
 mod layers;
 mod layout;
+mod parity;
 mod plan;
 mod remote;
 mod remote_resume;

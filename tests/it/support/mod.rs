@@ -5,6 +5,7 @@ pub mod common;
 pub mod instance;
 pub mod slurm;
 pub mod sshd;
+pub mod stats;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
