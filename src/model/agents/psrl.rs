@@ -14,7 +14,9 @@
 //! times) form an extended MDP solved by discounted value iteration (0.99). Parameters:
 //! `rewards_prior_mean` (1.0), `psi_weight`, `omega_weight`, `kappa_weight`, `eta_weight` (1.0
 //! each, Colosseum's defaults), `p` (0.05), `reward_pairing` ("colosseum" or "consistent").
-//! The policy used for regret comes from the posterior means (MAP), as in Colosseum.
+//! The policy used for regret comes from the posterior means (MAP), as in Colosseum; both forms
+//! take `policy_ties` ("colosseum", the default, or "first"), how that policy breaks ties (see
+//! [`crate::model::ties`]).
 //!
 //! Extended action `j = a * psi + k` takes the `k`-th transition sample of action `a = j / psi`.
 //! Its reward, `reward_pairing = "colosseum"` (the default, what Colosseum runs): the sampled
@@ -24,12 +26,13 @@
 //! `"consistent"`, the sampled reward of action `j / psi`, the one whose transitions it takes.
 
 use super::{
-    Agent, AgentContext, SparseModel, argmax_random_ties, episodic_vi, greedy, sparse_discounted_vi,
+    Agent, AgentContext, SparseModel, argmax_random_ties, episodic_vi, sparse_discounted_vi,
 };
 use crate::model::check::CheckError;
 use crate::model::params::ParamReader;
 use crate::model::solve::Policy;
 use crate::model::stop;
+use crate::model::ties::PolicyTies;
 use crate::rng::Rng;
 use crate::value::Params;
 
@@ -113,15 +116,17 @@ pub struct PsrlEpisodic {
     post: Posterior,
     h: usize,
     q: Vec<f64>,
+    ties: PolicyTies,
     rng: Rng,
 }
 
-fn read_episodic(params: &Params, ns: usize) -> Result<(f64, f64), CheckError> {
+fn read_episodic(params: &Params, ns: usize) -> Result<(f64, f64, PolicyTies), CheckError> {
     let mut r = ParamReader::new(params);
     let prior_mean = r.f64("prior_mean", 1.0)?;
     let tp = r.positive("transition_prior", 1.0 / ns.max(1) as f64)?;
+    let ties = PolicyTies::read(&mut r)?;
     r.finish()?;
-    Ok((prior_mean, tp))
+    Ok((prior_mean, tp, ties))
 }
 
 impl PsrlEpisodic {
@@ -132,12 +137,13 @@ impl PsrlEpisodic {
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (prior_mean, tp) = read_episodic(params, ctx.n_states)?;
+        let (prior_mean, tp, ties) = read_episodic(params, ctx.n_states)?;
         let h = ctx.horizon.unwrap_or(1);
         Ok(PsrlEpisodic {
             post: Posterior::new(ctx.n_states, ctx.n_actions, prior_mean, tp),
             h,
             q: vec![0.0; h * ctx.n_states * ctx.n_actions],
+            ties,
             rng,
         })
     }
@@ -175,7 +181,9 @@ impl Agent for PsrlEpisodic {
     fn policy(&mut self) -> Policy {
         let (t, r) = self.post.map_estimate();
         let q = episodic_vi(self.post.ns, self.post.na, self.h, &t, &r, false).unwrap_or_default();
-        Policy::Deterministic(greedy(&q, self.post.na))
+        // Rows in (h, s) order, as Colosseum's argmax_3d walks its (H + 1, S, A) table (its
+        // extra last row, all zeros, comes after every row used here).
+        Policy::Deterministic(self.ties.greedy(&q, self.post.na))
     }
 }
 
@@ -196,10 +204,11 @@ pub struct PsrlContinuous {
     q_next: Vec<f64>,
     v: Vec<f64>,
     v_map: Vec<f64>,
+    ties: PolicyTies,
     rng: Rng,
 }
 
-type PsrlParams = (f64, f64, f64, f64, f64, bool);
+type PsrlParams = (f64, f64, f64, f64, f64, bool, PolicyTies);
 
 fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     let mut r = ParamReader::new(params);
@@ -210,9 +219,18 @@ fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     let eta_w = r.positive("eta_weight", 1.0)?;
     let p = r.f64_in("p", 0.05, 1e-12, 0.999_999)?;
     let pairing = r.choice("reward_pairing", "colosseum", &["colosseum", "consistent"])?;
+    let ties = PolicyTies::read(&mut r)?;
     r.finish()?;
     let _ = kappa_w; // kappa only shapes a statistic Colosseum computes and never reads.
-    Ok((prior_mean, psi_w, omega_w, eta_w, p, pairing == "colosseum"))
+    Ok((
+        prior_mean,
+        psi_w,
+        omega_w,
+        eta_w,
+        p,
+        pairing == "colosseum",
+        ties,
+    ))
 }
 
 /// The action whose sampled reward extended action `j` (transitions of action `j / psi`)
@@ -229,7 +247,7 @@ impl PsrlContinuous {
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (prior_mean, psi_w, omega_w, eta_w, p, tile_rewards) = read_continuous(params)?;
+        let (prior_mean, psi_w, omega_w, eta_w, p, tile_rewards, ties) = read_continuous(params)?;
         let (ns, na) = (ctx.n_states, ctx.n_actions);
         let (s, a, t) = (ns as f64, na as f64, ctx.total_steps.max(2) as f64);
         let psi = ((psi_w * s * (s * a / p).ln()) as i64).clamp(2, 60) as usize;
@@ -255,6 +273,7 @@ impl PsrlContinuous {
             q_next: Vec::new(),
             v: vec![0.0; ns],
             v_map: vec![0.0; ns],
+            ties,
             rng,
         })
     }
@@ -410,7 +429,8 @@ impl Agent for PsrlContinuous {
                 break;
             }
         }
-        Policy::Deterministic(greedy(&q, na))
+        // Rows in state order, as Colosseum's argmax_2d walks its (S, A) table.
+        Policy::Deterministic(self.ties.greedy(&q, na))
     }
 }
 
