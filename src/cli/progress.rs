@@ -116,6 +116,7 @@ impl Progress {
                     }
                 }
             }
+            ExecEvent::Elsewhere { .. } => self.finished += 1,
             ExecEvent::Failed { id, error } => {
                 self.finished += 1;
                 if self.errors_shown < MAX_ERRORS_SHOWN {
@@ -181,6 +182,12 @@ pub fn summary(s: &ExecStats) -> String {
         line += &format!(
             " ({} skipped ended in error before: see `ludus status`, rerun with --retry-errors)",
             s.skipped_errors
+        );
+    }
+    if s.elsewhere > 0 {
+        line += &format!(
+            ", {} left to another process (claimed by it, or finished by it meanwhile)",
+            s.elsewhere
         );
     }
     if s.not_started > 0 {

@@ -84,6 +84,12 @@ pub enum ExecEvent {
         /// The message of a non-done status.
         message: Option<String>,
     },
+    /// An instance was left to another process: a live process holds its claim, or finished
+    /// it since this run listed what is pending.
+    Elsewhere {
+        /// Its id.
+        id: InstanceId,
+    },
     /// An instance could not be run at all (unreadable instance file, disk error).
     Failed {
         /// Its id.
@@ -112,6 +118,9 @@ pub struct ExecStats {
     pub interrupted: usize,
     /// Could not be run (unreadable instance file, disk error): nothing recorded.
     pub failed: usize,
+    /// Left to another process (claimed by it, or finished by it meanwhile): not this run's
+    /// to finish.
+    pub elsewhere: usize,
     /// Never started (the run was interrupted first).
     pub not_started: usize,
     /// Wall time of the whole run.
@@ -149,6 +158,7 @@ impl ExecStats {
                 StatusKind::Interrupted => self.interrupted += 1,
             },
             ExecEvent::Failed { .. } => self.failed += 1,
+            ExecEvent::Elsewhere { .. } => self.elsewhere += 1,
         }
     }
 
@@ -179,7 +189,12 @@ pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecErr
 }
 
 /// What a run starts from: the pending items and the `Start` event describing the selection.
+/// First clears the claims of dead owners (a killed run's), ending what their instances left
+/// running on this host.
 pub fn start(sel: &Selection, retry_errors: bool) -> Result<(Vec<Item>, ExecEvent), ExecError> {
+    for d in &sel.dirs {
+        d.clear_dead_claims();
+    }
     let (todo, skipped_errors) = pending_and_errors(sel, retry_errors)?;
     let ev = ExecEvent::Start {
         selected: sel.items.len(),

@@ -6,6 +6,7 @@ mod support;
 
 mod analysis;
 mod benchmarks;
+mod claims;
 mod cli_mdp;
 mod cli_messages;
 mod custom_agent;

@@ -28,6 +28,8 @@ const TAG_ASSIGN: i32 = 2;
 const TAG_RESULT: i32 = 3;
 const TAG_DONE: i32 = 4;
 const NONE: u64 = u64::MAX;
+/// The result code of an instance left to another process (its claim is held elsewhere).
+const ELSEWHERE: u64 = u64::MAX - 1;
 
 /// A worker's request for work: the channel to answer on.
 type Request = mpsc::Sender<Option<Item>>;
@@ -193,7 +195,11 @@ pub fn run_mpi(
                             .send_with_tag(&reply[..], TAG_ASSIGN);
                     }
                     TAG_RESULT if v.len() == 3 => {
-                        let ev = if v[0] == NONE {
+                        let ev = if v[0] == ELSEWHERE {
+                            ExecEvent::Elsewhere {
+                                id: InstanceId(v[2]),
+                            }
+                        } else if v[0] == NONE {
                             ExecEvent::Failed {
                                 id: InstanceId(v[2]),
                                 error: format!(
@@ -223,7 +229,9 @@ pub fn run_mpi(
                 idle = (idle * 2).min(Duration::from_millis(1));
             }
         }
-        stats.not_started = items.len().saturating_sub(stats.ran() + stats.failed);
+        stats.not_started = items
+            .len()
+            .saturating_sub(stats.ran() + stats.failed + stats.elsewhere);
     } else {
         // Wait for local demand: no MPI call (so no busy polling) while instances run.
         while let Ok(msg) = local_rx.recv() {
@@ -243,6 +251,7 @@ pub fn run_mpi(
                             id, status, wall, ..
                         } => [code(*status), wall.as_micros() as u64, id.0],
                         ExecEvent::Failed { id, .. } => [NONE, 0, id.0],
+                        ExecEvent::Elsewhere { id } => [ELSEWHERE, 0, id.0],
                         ExecEvent::Start { .. } => continue,
                     };
                     root.send_with_tag(&msg[..], TAG_RESULT);
