@@ -82,6 +82,7 @@ pub fn run_local(
         &mut on_event,
     )?;
     stats.not_started = n.saturating_sub(stats.ran() + stats.failed + stats.elsewhere);
+    super::contain::cleanup();
     stats.wall = start.elapsed();
     Ok(stats)
 }

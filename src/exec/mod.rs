@@ -7,6 +7,7 @@
 //! a callback instead of printing.
 
 pub mod child;
+pub mod contain;
 pub mod local;
 pub mod metrics;
 pub mod mpi;

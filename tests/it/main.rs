@@ -9,6 +9,7 @@ mod benchmarks;
 mod claims;
 mod cli_mdp;
 mod cli_messages;
+mod containment;
 mod custom_agent;
 mod exec;
 mod families;
