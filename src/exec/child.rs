@@ -300,14 +300,15 @@ pub fn run_child(
     let me = crate::store::claim::Owner::me();
     let token = format!("{}.{}.{}.{id_text}", me.host, me.pid, me.start);
     cmd.env(TOKEN_VAR, &token);
-    claim.record(&Started::Token(token.clone()))?;
     let cgroup = match contain::in_use() {
         Mode::Cgroup(parent) => contain::take_cgroup(parent),
         Mode::Subreaper => None,
     };
+    let mut records = vec![Started::Token(token.clone())];
+    records.extend(cgroup.clone().map(Started::Cgroup));
+    claim.record(&records)?;
     let procs = match &cgroup {
         Some(cg) => {
-            claim.record(&Started::Cgroup(cg.clone()))?;
             let p = cg.join("cgroup.procs");
             Some(
                 fs::OpenOptions::new()
@@ -333,7 +334,12 @@ pub fn run_child(
             Ok(())
         });
     }
+    let mut mains = cgroup.is_none().then(contain::lock_mains);
     let spawned = cmd.spawn();
+    if let (Some(m), Ok(c)) = (mains.as_mut(), &spawned) {
+        m.insert(c.id() as i32);
+    }
+    drop(mains);
     drop(procs);
     let mut child = match spawned {
         Ok(c) => c,
@@ -351,11 +357,10 @@ pub fn run_child(
         }
     };
     let pid = child.id() as libc::pid_t;
-    contain::add_main(pid);
     if cgroup.is_none()
         && let Some(start) = proc_start(pid)
     {
-        claim.record(&Started::Process { pid, start })?;
+        claim.record(&[Started::Process { pid, start }])?;
     }
     // Every process of the program: its group, its cgroup or its tree and token-marked orphans.
     let signal_all = |sig: i32| {

@@ -179,12 +179,11 @@ fn mains() -> &'static Mutex<HashSet<i32>> {
     MAINS.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
-/// Notes a program's main process as running.
-pub fn add_main(pid: i32) {
-    mains()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(pid);
+/// The main pids of the running programs, locked: a worker holds it from before it spawns a
+/// program until its pid is in (so that another worker never takes a main process that
+/// exited at once for an orphan and reaps it).
+pub fn lock_mains() -> std::sync::MutexGuard<'static, HashSet<i32>> {
+    mains().lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Notes a program's main process as ended (reaped).
@@ -248,7 +247,7 @@ pub fn signal_program(main: i32, token: &str, sig: i32) {
 pub fn end_orphans(token: &str) {
     let me = std::process::id() as i32;
     for _ in 0..200 {
-        let others = mains().lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let others = lock_mains();
         let mut found = false;
         for c in children(me) {
             if others.contains(&c) {
@@ -269,6 +268,7 @@ pub fn end_orphans(token: &str) {
                 }
             }
         }
+        drop(others);
         if !found {
             return;
         }

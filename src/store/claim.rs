@@ -371,11 +371,12 @@ pub(crate) struct Held {
 }
 
 impl Held {
-    /// Appends a record of what the instance started.
-    pub(crate) fn record(&self, what: &Started) -> Result<(), StoreError> {
+    /// Appends records of what the instance started (one write).
+    pub(crate) fn record(&self, what: &[Started]) -> Result<(), StoreError> {
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = guard.as_mut() {
-            f.write_all(what.line().as_bytes())
+            let text: String = what.iter().map(Started::line).collect();
+            f.write_all(text.as_bytes())
                 .map_err(|e| StoreError::io(&self.path, e))?;
         }
         Ok(())
@@ -426,7 +427,7 @@ impl Claim {
 
     /// Records what the instance started (a cgroup, a process, the environment token), so that
     /// a run that takes this claim over after this process died ends it first.
-    pub fn record(&self, what: &Started) -> Result<(), StoreError> {
+    pub fn record(&self, what: &[Started]) -> Result<(), StoreError> {
         self.held.record(what)
     }
 

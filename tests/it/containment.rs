@@ -151,7 +151,7 @@ fn time_limit_ends_everything(mode: &str) {
     d.write("p.py", &format!("{ESCAPERS}\nescape()\ntime.sleep(1000)\n"));
     d.write(
         "s.toml",
-        "name = \"c\"\nseeds = 1\ntime_limit = \"2s\"\n[[experiment]]\nname = \"p\"\ncommand = [\"python3\", \"p.py\"]\n",
+        "name = \"c\"\nseeds = 1\ntime_limit = \"6s\"\n[[experiment]]\nname = \"p\"\ncommand = [\"python3\", \"p.py\"]\n",
     );
     let (code, _, err) = run(d.ludus().args(["plan", "s.toml", "--out", "x"]));
     assert_eq!(code, 0, "{err}");
