@@ -106,7 +106,11 @@ impl Progress {
     /// Instances with a final status in this run (done, timeout, error) or that could not run;
     /// not interrupted ones.
     fn finished(&self) -> u64 {
-        (self.stats.done + self.stats.timeout + self.stats.error + self.stats.failed) as u64
+        (self.stats.done
+            + self.stats.timeout
+            + self.stats.error
+            + self.stats.failed
+            + self.stats.elsewhere) as u64
     }
 
     fn running(&self) -> impl Iterator<Item = &RunningInstance> {
@@ -279,6 +283,7 @@ impl Progress {
                     }
                 }
             }
+            ExecEvent::Elsewhere { id } => self.forget(*id),
             ExecEvent::Failed { id, error } => {
                 self.forget(*id);
                 if self.errors_shown < MAX_ERRORS_SHOWN {
@@ -382,6 +387,12 @@ pub fn summary(s: &ExecStats) -> String {
         line += &format!(
             " ({} skipped ended in error before: see `ludus status`, rerun with --retry-errors)",
             s.skipped_errors
+        );
+    }
+    if s.elsewhere > 0 {
+        line += &format!(
+            ", {} left to another process (claimed by it, or finished by it meanwhile)",
+            s.elsewhere
         );
     }
     if s.not_started > 0 {

@@ -83,7 +83,8 @@ pub fn run_local(
         &mut stats,
         &mut on_event,
     )?;
-    stats.not_started = n.saturating_sub(stats.ran() + stats.failed);
+    stats.not_started = n.saturating_sub(stats.ran() + stats.failed + stats.elsewhere);
+    super::contain::cleanup();
     stats.wall = start.elapsed();
     Ok(stats)
 }
@@ -133,10 +134,8 @@ pub fn run_workers(
         spawn(w, &mut workers)?;
     }
     let mut next_worker = jobs;
-    let mut running = RunningFiles::new(sel, opts);
     let mut progress_at = Instant::now();
     while !workers.is_empty() {
-        running.update(&workers);
         if progress_at.elapsed() >= PROGRESS_EVERY {
             progress_at = Instant::now();
             on_event(&progress(opts, &workers));
@@ -188,10 +187,13 @@ fn worker_loop(ctx: &WorkerCtx) {
     } = ctx;
     while !interrupt.load(Ordering::Relaxed) {
         let Some(item) = source.next() else { break };
-        let claim = match sel.dirs[item.dir].claim(item.id) {
+        let claim = match sel.dirs[item.dir].claim(item.id, opts.retry_errors) {
             Ok(Some(c)) => c,
-            // Another process runs it.
-            Ok(None) => continue,
+            // Another process runs it, or ran it since the pending list was made.
+            Ok(None) => {
+                let _ = tx.send(Msg::Event(ExecEvent::Elsewhere { id: item.id }));
+                continue;
+            }
             Err(e) => {
                 let _ = tx.send(Msg::Event(ExecEvent::Failed {
                     id: item.id,
@@ -282,55 +284,6 @@ fn progress(opts: &ExecOptions, workers: &[(usize, Arc<Mutex<Option<Running>>>)]
     ExecEvent::Progress {
         rank: opts.origin.rank,
         running,
-    }
-}
-
-/// The running files of this process (one per experiment folder): what its workers run now,
-/// for `ludus status`. Rewritten at most once a second, and only when the set changed.
-struct RunningFiles<'a> {
-    sel: &'a Selection,
-    host: String,
-    last: Vec<Vec<crate::plan::InstanceId>>,
-    at: Instant,
-}
-
-impl<'a> RunningFiles<'a> {
-    fn new(sel: &'a Selection, opts: &ExecOptions) -> RunningFiles<'a> {
-        RunningFiles {
-            sel,
-            host: opts.origin.host.clone(),
-            last: vec![Vec::new(); sel.dirs.len()],
-            at: Instant::now() - Duration::from_secs(2),
-        }
-    }
-
-    fn update(&mut self, workers: &[(usize, Arc<Mutex<Option<Running>>>)]) {
-        if self.at.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        self.at = Instant::now();
-        let mut now = vec![Vec::new(); self.sel.dirs.len()];
-        for (_, slot) in workers {
-            if let Some(r) = slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                now[r.item.dir].push(r.item.id);
-            }
-        }
-        for (d, ids) in now.iter_mut().enumerate() {
-            ids.sort();
-            if *ids == self.last[d] {
-                continue;
-            }
-            self.sel.dirs[d].write_running(&self.host, std::process::id(), ids);
-        }
-        self.last = now;
-    }
-}
-
-impl Drop for RunningFiles<'_> {
-    fn drop(&mut self) {
-        for d in &self.sel.dirs {
-            d.remove_running(&self.host, std::process::id());
-        }
     }
 }
 

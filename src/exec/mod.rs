@@ -7,6 +7,7 @@
 //! a callback instead of printing.
 
 pub mod child;
+pub mod contain;
 pub mod gpu;
 pub mod local;
 pub mod metrics;
@@ -92,6 +93,12 @@ pub enum ExecEvent {
         /// Its running instances.
         running: Vec<RunningInstance>,
     },
+    /// An instance was left to another process: a live process holds its claim, or finished
+    /// it since this run listed what is pending.
+    Elsewhere {
+        /// Its id.
+        id: InstanceId,
+    },
     /// An instance could not be run at all (unreadable instance file, disk error).
     Failed {
         /// Its id.
@@ -135,6 +142,9 @@ pub struct ExecStats {
     pub interrupted: usize,
     /// Could not be run (unreadable instance file, disk error): nothing recorded.
     pub failed: usize,
+    /// Left to another process (claimed by it, or finished by it meanwhile): not this run's
+    /// to finish.
+    pub elsewhere: usize,
     /// Never started (the run was interrupted first).
     pub not_started: usize,
     /// Wall time of the whole run.
@@ -173,6 +183,7 @@ impl ExecStats {
             },
             ExecEvent::Failed { .. } => self.failed += 1,
             ExecEvent::Progress { .. } => {}
+            ExecEvent::Elsewhere { .. } => self.elsewhere += 1,
         }
     }
 
@@ -203,7 +214,12 @@ pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecErr
 }
 
 /// What a run starts from: the pending items and the `Start` event describing the selection.
+/// First clears the claims of dead owners (a killed run's), ending what their instances left
+/// running on this host.
 pub fn start(sel: &Selection, retry_errors: bool) -> Result<(Vec<Item>, ExecEvent), ExecError> {
+    for d in &sel.dirs {
+        d.clear_dead_claims();
+    }
     let (todo, skipped_errors) = pending_and_errors(sel, retry_errors)?;
     let ev = ExecEvent::Start {
         selected: sel.items.len(),

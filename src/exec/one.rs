@@ -196,7 +196,7 @@ pub fn run_and_commit(
     let origin = &opts.origin;
     let start = Instant::now();
     if let InstanceKind::Exec(exec) = &instance.kind {
-        let r = run_child(claim.experiment(), instance, exec, ctl, &opts.child)?;
+        let r = run_child(claim, instance, exec, ctl, &opts.child)?;
         let mut s = status_of(
             instance,
             r.kind.unwrap_or(StatusKind::Error),

@@ -6,9 +6,11 @@ mod support;
 
 mod analysis;
 mod benchmarks;
+mod claims;
 mod cli_mdp;
 mod cli_messages;
 mod colosseum_models;
+mod containment;
 mod custom_agent;
 mod exec;
 mod families;

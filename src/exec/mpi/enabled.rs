@@ -32,6 +32,8 @@ const TAG_DONE: i32 = 4;
 const NONE: u64 = u64::MAX;
 // A request carries the rank's unsent results (triples); an assignment is a chunk of
 // (dir, id) pairs, empty when the queue is drained.
+/// The result code of an instance left to another process (its claim is held elsewhere).
+const ELSEWHERE: u64 = u64::MAX - 1;
 
 /// A worker's request for work: the channel to answer on.
 type Request = mpsc::Sender<Option<Item>>;
@@ -194,7 +196,11 @@ pub fn run_mpi(
                         // Results come in batches of (status, wall, id), alone or with a
                         // request for more work.
                         for r in v.chunks_exact(3) {
-                            let ev = if r[0] == NONE {
+                            let ev = if r[0] == ELSEWHERE {
+                                ExecEvent::Elsewhere {
+                                    id: InstanceId(r[2]),
+                                }
+                            } else if r[0] == NONE {
                                 ExecEvent::Failed {
                                     id: InstanceId(r[2]),
                                     error: format!(
@@ -243,7 +249,9 @@ pub fn run_mpi(
                 idle = (idle * 2).min(Duration::from_millis(1));
             }
         }
-        stats.not_started = items.len().saturating_sub(stats.ran() + stats.failed);
+        stats.not_started = items
+            .len()
+            .saturating_sub(stats.ran() + stats.failed + stats.elsewhere);
     } else {
         // Wait for local demand: no MPI call (so no busy polling) while instances run. Work
         // arrives in chunks (kept in `buffer`); results are sent in batches, with the next
@@ -281,6 +289,7 @@ pub fn run_mpi(
                         ExecEvent::Failed { id, .. } => [NONE, 0, id.0],
                         // Other ranks' running instances are not sent to rank 0 (yet).
                         ExecEvent::Start { .. } | ExecEvent::Progress { .. } => continue,
+                        ExecEvent::Elsewhere { id } => [ELSEWHERE, 0, id.0],
                     };
                     results.extend(msg);
                     stats.count(&ev);
