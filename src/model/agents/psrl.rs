@@ -379,14 +379,14 @@ impl PsrlContinuous {
                     let left = ext.left[sa];
                     let first = sa * psi;
                     if left.is_nan() {
-                        for i in first..first + psi {
+                        for (i, qi) in q.iter_mut().enumerate().skip(first).take(psi) {
                             let (lo, hi) = ext.ranges[i];
                             let ev: f64 = ext.entries[lo as usize..hi as usize]
                                 .iter()
                                 .map(|&(j, p)| p * v[j as usize])
                                 .sum();
                             let x = ext.r[i] + gamma * ev;
-                            q[i] = x;
+                            *qi = x;
                             best = best.max(x);
                         }
                     } else {
