@@ -23,7 +23,7 @@ use super::metrics;
 use crate::plan::command::{render, value_text};
 use crate::plan::{ExecSpec, Instance};
 use crate::run::RunControl;
-use crate::store::claim::proc_start;
+use crate::store::leftovers::proc_start;
 use crate::store::leftovers::{TOKEN_VAR, signal_cgroup};
 use crate::store::{Claim, Started, StatusKind, StoreError, atomic_write};
 

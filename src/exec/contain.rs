@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::store::claim::{Owner, proc_start};
+use crate::store::claim::Owner;
+use crate::store::leftovers::proc_start;
 use crate::store::leftovers::{has_token, kill, kill_cgroup};
 
 /// How this process contains programs.

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use super::{Cell, Exporter, OutDir, Report, ReportError, cell_notes, mean_ci, num};
+use super::{Cell, Exporter, OutDir, Report, ReportError, cell_notes, esc, mean_ci, num};
 use crate::analysis::Stat;
 use crate::value::Value;
 
@@ -25,22 +25,6 @@ impl Exporter for Html {
         let page = page(report, self.plots)?;
         out.write("index.html", page.as_bytes())
     }
-}
-
-/// Escapes text for HTML content and attributes.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
 }
 
 const STYLE: &str = r#"

@@ -312,7 +312,7 @@ fn plot_data(p: &Programs, k: usize) -> Option<(String, String, String, Vec<Line
 /// The programs' section of the HTML page: per experiment, its ranked configurations and its
 /// plot (inline SVG).
 pub fn html_section(p: &Programs) -> Result<String, ReportError> {
-    use super::html::esc;
+    use super::esc;
     let (c, s) = (&p.c, &p.s);
     let better = if s.maximize { "higher" } else { "lower" };
     let mut h = String::from("<h2 id=\"programs\">Programs</h2>\n");

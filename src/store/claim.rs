@@ -32,10 +32,11 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use super::{Experiment, Status, StoreError, leftovers};
+use super::StoreError;
+use super::leftovers::{self, Started, proc_start};
 use crate::plan::InstanceId;
 
 /// How long a claim stays valid without renewal, for processes of other hosts.
@@ -44,34 +45,6 @@ pub const LEASE: Duration = Duration::from_secs(120);
 pub const RENEW_EVERY: Duration = Duration::from_secs(20);
 /// The file name prefix of claims in `logs/`.
 pub(crate) const CLAIM_PREFIX: &str = ".claim-";
-
-/// What an instance started, recorded in its claim so that whoever takes a dead owner's
-/// claim over first ends it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Started {
-    /// A cgroup (v2) holding every process of the instance.
-    Cgroup(PathBuf),
-    /// A process (the program's main process, leader of its process group) and its start
-    /// time in clock ticks since boot.
-    Process {
-        /// Its pid (and process group id).
-        pid: i32,
-        /// Its start time, field 22 of `/proc/<pid>/stat`.
-        start: u64,
-    },
-    /// The value of `LUDUS_CLAIM` in the environment of every process of the instance.
-    Token(String),
-}
-
-impl Started {
-    fn line(&self) -> String {
-        match self {
-            Started::Cgroup(p) => format!("cgroup {}\n", p.display()),
-            Started::Process { pid, start } => format!("process {pid} {start}\n"),
-            Started::Token(t) => format!("token {t}\n"),
-        }
-    }
-}
 
 /// The process that owns a claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,25 +87,6 @@ impl Owner {
     fn local_alive(&self) -> bool {
         proc_start(self.pid as i32) == Some(self.start)
     }
-}
-
-/// The start time of process `pid` (field 22 of `/proc/<pid>/stat`), `None` when there is no
-/// such process or it is a zombie (dead, not yet reaped).
-pub fn proc_start(pid: i32) -> Option<u64> {
-    let mut buf = [0u8; 512];
-    let mut f = fs::File::open(format!("/proc/{pid}/stat")).ok()?;
-    let n = f.read(&mut buf).ok()?;
-    let text = std::str::from_utf8(&buf[..n]).ok()?;
-    // The command name (field 2) is in parentheses and may hold anything: fields after it
-    // start after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    // rest starts at field 3 (state); the start time is field 22.
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
 }
 
 /// A claim file as read back.
@@ -401,105 +355,6 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         self.release();
-    }
-}
-
-/// The right to run one instance and commit its result, handed out by [`Experiment::claim`].
-/// Clones share one claim file, removed when the result is committed or the last clone is
-/// dropped.
-#[derive(Clone, Debug)]
-pub struct Claim {
-    pub(crate) exp: Arc<Experiment>,
-    pub(crate) id: InstanceId,
-    pub(crate) held: Arc<Held>,
-}
-
-impl Claim {
-    /// The claimed instance.
-    pub fn id(&self) -> InstanceId {
-        self.id
-    }
-
-    /// The experiment it belongs to.
-    pub fn experiment(&self) -> &Experiment {
-        &self.exp
-    }
-
-    /// Records what the instance started (a cgroup, a process, the environment token), so that
-    /// a run that takes this claim over after this process died ends it first.
-    pub fn record(&self, what: &[Started]) -> Result<(), StoreError> {
-        self.held.record(what)
-    }
-
-    /// Commits the instance's result: its log, then its status (the commit point); then
-    /// removes the claim.
-    pub fn commit(&self, log: &[u8], status: &Status) -> Result<(), StoreError> {
-        self.exp.commit(self.id, log, status)?;
-        self.held.release();
-        Ok(())
-    }
-
-    /// A writer that streams the instance's log to a hidden temporary file beside its final
-    /// name, so memory stays bounded whatever the log's length; `commit_streamed` renames it
-    /// into place. Dropped without a commit, it removes its file.
-    pub fn log_writer(&self) -> Result<LogWriter, StoreError> {
-        let path = self.exp.log_path(self.id);
-        let tmp = super::temp_path(&path);
-        let f = fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-        Ok(LogWriter {
-            tmp,
-            w: Some(std::io::BufWriter::with_capacity(64 << 10, f)),
-        })
-    }
-
-    /// Commits a streamed log (renamed into place), then the status (the commit point); then
-    /// removes the claim.
-    pub fn commit_streamed(&self, mut log: LogWriter, status: &Status) -> Result<(), StoreError> {
-        debug_assert_eq!(self.id, status.id);
-        let path = self.exp.log_path(self.id);
-        let w = log.w.take().expect("a writer not yet committed");
-        let done = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|_| fs::rename(&log.tmp, &path));
-        if let Err(e) = done {
-            let _ = fs::remove_file(&log.tmp);
-            return Err(StoreError::io(&path, e));
-        }
-        self.exp.write_status(status)?;
-        self.held.release();
-        Ok(())
-    }
-}
-
-/// An instance's log being written (see [`Claim::log_writer`]).
-pub struct LogWriter {
-    tmp: PathBuf,
-    w: Option<std::io::BufWriter<fs::File>>,
-}
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match &mut self.w {
-            Some(w) => w.write(buf),
-            None => Ok(buf.len()),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.w {
-            Some(w) => w.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for LogWriter {
-    fn drop(&mut self) {
-        // A run that never committed leaves no temporary file behind.
-        if self.w.is_some() {
-            let _ = fs::remove_file(&self.tmp);
-        }
     }
 }
 

@@ -6,7 +6,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::claim::{self, Claim};
+use super::claim::{self, Held};
+use super::leftovers::Started;
 use super::{Manifest, Status, StatusKind, StoreError, atomic_write, codec, read_instance_file};
 use crate::plan::{Instance, InstanceId};
 
@@ -444,6 +445,105 @@ impl AtticBatch {
             }
         }
         unreachable!("some attic folder name is free")
+    }
+}
+
+/// The right to run one instance and commit its result, handed out by [`Experiment::claim`].
+/// Clones share one claim file, removed when the result is committed or the last clone is
+/// dropped.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub(crate) exp: Arc<Experiment>,
+    pub(crate) id: InstanceId,
+    pub(crate) held: Arc<Held>,
+}
+
+impl Claim {
+    /// The claimed instance.
+    pub fn id(&self) -> InstanceId {
+        self.id
+    }
+
+    /// The experiment it belongs to.
+    pub fn experiment(&self) -> &Experiment {
+        &self.exp
+    }
+
+    /// Records what the instance started (a cgroup, a process, the environment token), so that
+    /// a run that takes this claim over after this process died ends it first.
+    pub fn record(&self, what: &[Started]) -> Result<(), StoreError> {
+        self.held.record(what)
+    }
+
+    /// Commits the instance's result: its log, then its status (the commit point); then
+    /// removes the claim.
+    pub fn commit(&self, log: &[u8], status: &Status) -> Result<(), StoreError> {
+        self.exp.commit(self.id, log, status)?;
+        self.held.release();
+        Ok(())
+    }
+
+    /// A writer that streams the instance's log to a hidden temporary file beside its final
+    /// name, so memory stays bounded whatever the log's length; `commit_streamed` renames it
+    /// into place. Dropped without a commit, it removes its file.
+    pub fn log_writer(&self) -> Result<LogWriter, StoreError> {
+        let path = self.exp.log_path(self.id);
+        let tmp = super::temp_path(&path);
+        let f = fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        Ok(LogWriter {
+            tmp,
+            w: Some(std::io::BufWriter::with_capacity(64 << 10, f)),
+        })
+    }
+
+    /// Commits a streamed log (renamed into place), then the status (the commit point); then
+    /// removes the claim.
+    pub fn commit_streamed(&self, mut log: LogWriter, status: &Status) -> Result<(), StoreError> {
+        debug_assert_eq!(self.id, status.id);
+        let path = self.exp.log_path(self.id);
+        let w = log.w.take().expect("a writer not yet committed");
+        let done = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|_| fs::rename(&log.tmp, &path));
+        if let Err(e) = done {
+            let _ = fs::remove_file(&log.tmp);
+            return Err(StoreError::io(&path, e));
+        }
+        self.exp.write_status(status)?;
+        self.held.release();
+        Ok(())
+    }
+}
+
+/// An instance's log being written (see [`Claim::log_writer`]).
+pub struct LogWriter {
+    tmp: PathBuf,
+    w: Option<std::io::BufWriter<fs::File>>,
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.w {
+            Some(w) => w.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.w {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        // A run that never committed leaves no temporary file behind.
+        if self.w.is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }
 

@@ -5,10 +5,55 @@
 
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::claim::{Started, proc_start};
+/// What an instance started, recorded in its claim so that whoever takes a dead owner's
+/// claim over first ends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Started {
+    /// A cgroup (v2) holding every process of the instance.
+    Cgroup(PathBuf),
+    /// A process (the program's main process, leader of its process group) and its start
+    /// time in clock ticks since boot.
+    Process {
+        /// Its pid (and process group id).
+        pid: i32,
+        /// Its start time, field 22 of `/proc/<pid>/stat`.
+        start: u64,
+    },
+    /// The value of `LUDUS_CLAIM` in the environment of every process of the instance.
+    Token(String),
+}
+
+impl Started {
+    pub(crate) fn line(&self) -> String {
+        match self {
+            Started::Cgroup(p) => format!("cgroup {}\n", p.display()),
+            Started::Process { pid, start } => format!("process {pid} {start}\n"),
+            Started::Token(t) => format!("token {t}\n"),
+        }
+    }
+}
+
+/// The start time of process `pid` (field 22 of `/proc/<pid>/stat`), `None` when there is no
+/// such process or it is a zombie (dead, not yet reaped).
+pub fn proc_start(pid: i32) -> Option<u64> {
+    let mut buf = [0u8; 512];
+    let mut f = fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    // The command name (field 2) is in parentheses and may hold anything: fields after it
+    // start after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    // rest starts at field 3 (state); the start time is field 22.
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
 
 /// The environment variable that marks every process of an instance.
 pub const TOKEN_VAR: &str = "LUDUS_CLAIM";

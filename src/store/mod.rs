@@ -57,9 +57,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-pub use claim::{Claim, LogWriter, Started};
 pub use codec::{CodecError, FORMAT_VERSION};
 pub use experiment::{AtticBatch, Experiment, ExperimentDir, InstanceState};
+pub use experiment::{Claim, LogWriter};
+pub use leftovers::Started;
 pub use provenance::{CodeState, Provenance};
 pub use select::{Item, ItemState, SelectError, Selection};
 pub use status::{Status, StatusKind};

@@ -148,7 +148,13 @@ fn after_sigkill_the_next_run_ends_the_workers_first_as_subreaper() {
 
 fn time_limit_ends_everything(mode: &str) {
     let d = Dir::new();
-    d.write("p.py", &format!("{ESCAPERS}\nescape()\ntime.sleep(1000)\n"));
+    // A header first: the escapers' lines are then rows of a text column, which ludus reads.
+    d.write(
+        "p.py",
+        &format!(
+            "{ESCAPERS}\nwith open(metrics, 'w') as f:\n    f.write('note\\n')\nescape()\ntime.sleep(1000)\n"
+        ),
+    );
     d.write(
         "s.toml",
         "name = \"c\"\nseeds = 1\ntime_limit = \"6s\"\n[[experiment]]\nname = \"p\"\ncommand = [\"python3\", \"p.py\"]\n",
