@@ -99,7 +99,7 @@ fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
                 "wrote {} files for {} experiment(s) to {}",
                 summary.files.len(),
                 summary.experiments,
-                args.out.join("index.md").display()
+                args.out.join("index.html").display()
             );
             if !summary.complete {
                 eprintln!("warning: some runs are missing, failed or unreadable");
@@ -113,10 +113,10 @@ fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
             summary.files.len(),
             summary.agents,
             summary.mdps,
-            args.out.join("index.md").display()
+            args.out.join("index.html").display()
         );
         if !summary.complete {
-            eprintln!("warning: some runs are missing, failed or unreadable; see index.md");
+            eprintln!("warning: some runs are missing, failed or unreadable; see index.html");
         }
     }
     Ok(ExitCode::from(if summary.complete {
