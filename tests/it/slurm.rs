@@ -692,7 +692,7 @@ fn the_early_signal_reaches_ludus_as_the_batch_shell_before_the_limit() {
     // it): its running instances are recorded `interrupted` and the job ends before its
     // two-minute limit (SLURM's own SIGTERM at the limit would come at 120 s or later).
     let env = Env::new();
-    let dir = env.plan("signal", 4, 50_000_000);
+    let dir = env.plan("signal", 4, 2_000_000_000);
     // The script asks for it (checked below with the same signal given by hand, because a limit
     // long enough for the script's own line takes minutes).
     let (code, script, err) = env.ludus(
