@@ -127,27 +127,3 @@ pub fn changes(recorded: &Provenance) -> Vec<(String, CodeState, CodeState)> {
     }
     out
 }
-
-/// Resolves a command's first word as the shell would: a word with a `/` against `workdir`,
-/// any other word on `PATH`.
-pub fn resolve_program(word: &str, workdir: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let exe = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    let found = if word.contains('/') {
-        let p = workdir.join(word);
-        exe(&p).then_some(p)
-    } else {
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path)
-            .map(|d| d.join(word))
-            .find(|p| exe(p))
-    }?;
-    Some(
-        std::fs::canonicalize(&found)
-            .unwrap_or(found)
-            .to_string_lossy()
-            .into_owned(),
-    )
-}

@@ -9,17 +9,16 @@
 //! signal, peak memory) and its metric rows become the standard log CSV. Everything it
 //! started, whatever its process group, is contained and ended with it (see `contain`).
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::contain::{self, Mode};
-use super::metrics;
+use super::{metrics, spawn};
 use crate::plan::command::{render, value_text};
 use crate::plan::{ExecSpec, Instance};
 use crate::run::RunControl;
@@ -270,32 +269,27 @@ pub fn run_child(
         Err(m) => return Ok(ChildResult::failed(m)),
     };
 
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .current_dir(&workdir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .env("LUDUS_INSTANCE_ID", &id_text)
-        .env("LUDUS_EXPERIMENT", &exec.name)
-        .env("LUDUS_SEED", instance.seed.to_string())
-        .env("LUDUS_PARAMS", &params_path)
-        .env("LUDUS_RUN_DIR", &run_dir)
-        .env("LUDUS_METRICS", &metrics_path);
+    let mut env: Vec<(OsString, OsString)> = vec![
+        ("LUDUS_INSTANCE_ID".into(), id_text.clone().into()),
+        ("LUDUS_EXPERIMENT".into(), exec.name.clone().into()),
+        ("LUDUS_SEED".into(), instance.seed.to_string().into()),
+        ("LUDUS_PARAMS".into(), params_path.clone().into()),
+        ("LUDUS_RUN_DIR".into(), run_dir.clone().into()),
+        ("LUDUS_METRICS".into(), metrics_path.clone().into()),
+    ];
     for (k, v) in &exec.params {
-        cmd.env(crate::spec::param_env_name(k), value_text(v));
+        env.push((crate::spec::param_env_name(k).into(), value_text(v).into()));
     }
     // Held until this function returns, i.e. until the program has ended.
     let _gpu = opts.gpus.as_ref().map(|pool| pool.acquire());
     if let Some(g) = &_gpu {
-        cmd.env("CUDA_VISIBLE_DEVICES", g.id());
+        env.push(("CUDA_VISIBLE_DEVICES".into(), g.id().into()));
     }
     // Containment (see `contain`): every process of the program carries the token, and joins
     // the instance's cgroup where there is one; both are in the claim before the program runs.
     let me = crate::store::claim::Owner::me();
     let token = format!("{}.{}.{}.{id_text}", me.host, me.pid, me.start);
-    cmd.env(TOKEN_VAR, &token);
+    env.push((TOKEN_VAR.into(), token.clone().into()));
     let cgroup = match contain::in_use() {
         Mode::Cgroup(parent) => contain::take_cgroup(parent),
         Mode::Subreaper => None,
@@ -315,34 +309,27 @@ pub fn run_child(
         }
         None => None,
     };
-    let procs_fd = procs.as_ref().map(|f| f.as_raw_fd());
-    // SAFETY: prctl and write are async-signal-safe; the closure allocates nothing. The
-    // program is killed when the thread that started it dies (its own processes by the next
-    // run, from the claim), and it joins its cgroup before it can start anything.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if let Some(fd) = procs_fd
-                && libc::write(fd, b"0".as_ptr().cast(), 1) != 1
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The program is killed when the thread that started it dies (its own processes by the
+    // next run, from the claim), and it joins its cgroup before it can start anything (see
+    // `spawn`).
     let mut mains = cgroup.is_none().then(contain::lock_mains);
-    let spawned = cmd.spawn();
+    let spawned = spawn::spawn(&spawn::Request {
+        argv: &argv,
+        env: &env,
+        cwd: &workdir,
+        cgroup_procs: procs.as_ref().map(|f| f.as_raw_fd()),
+    });
     if let (Some(m), Ok(c)) = (mains.as_mut(), &spawned) {
-        m.insert(c.id() as i32);
+        m.insert(c.pid);
     }
     drop(mains);
     drop(procs);
-    let mut child = match spawned {
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let why = match e.kind() {
-                ErrorKind::NotFound => "not found (is it installed and on PATH, or is the path relative to the workdir right?)".to_string(),
-                ErrorKind::PermissionDenied => "permission denied (is it executable?)".to_string(),
+                ErrorKind::NotFound if e.get_ref().is_none() => "not found (is it installed and on PATH, or is the path relative to the workdir right?)".to_string(),
+                ErrorKind::PermissionDenied if e.get_ref().is_none() => "permission denied (is it executable?)".to_string(),
                 _ => e.to_string(),
             };
             return Ok(ChildResult::failed(format!(
@@ -352,7 +339,7 @@ pub fn run_child(
             )));
         }
     };
-    let pid = child.id() as libc::pid_t;
+    let pid = child.pid;
     if cgroup.is_none()
         && let Some(start) = proc_start(pid)
     {
@@ -367,8 +354,8 @@ pub fn run_child(
         }
     };
     let start = Instant::now();
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
+    let mut out = Some(child.stdout);
+    let mut err = Some(child.stderr);
     for fd in out
         .iter()
         .map(|o| o.as_raw_fd())
@@ -479,7 +466,6 @@ pub fn run_child(
         None => contain::end_orphans(&token),
     }
     let wall = start.elapsed();
-    drop(child);
 
     let stdout = out_tail.finish();
     let stderr = err_tail.finish();

@@ -13,6 +13,7 @@ pub mod local;
 pub mod metrics;
 pub mod mpi;
 pub mod one;
+pub mod spawn;
 
 use std::time::Duration;
 

@@ -217,7 +217,7 @@ pub fn run_and_commit(
         s.program_path = exec
             .command
             .first()
-            .and_then(|w| crate::provenance::resolve_program(w, &workdir));
+            .and_then(|w| super::spawn::program_path(w, &workdir));
         log.set_csv(r.csv);
         return Ok(log.commit(claim, &s)?.then_some(s));
     }
