@@ -157,11 +157,32 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         transfer: &transfer,
     };
     if args.dry_run {
-        let (script, pending, tasks) = dry_run(&req)?;
-        print!("{script}");
+        let arrays = dry_run(&req)?;
+        let pending: usize = arrays.iter().map(|a| a.instances).sum();
+        let tasks: u32 = arrays.iter().map(|a| a.tasks).sum();
+        for (i, a) in arrays.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            print!("{}", a.script);
+        }
+        if arrays.len() > 1 {
+            for (i, a) in arrays.iter().enumerate() {
+                eprintln!(
+                    "submit: dry run: array {} of {}: {} instances in {} array tasks, {}",
+                    i + 1,
+                    arrays.len(),
+                    a.instances,
+                    a.tasks,
+                    a.resources
+                );
+            }
+        }
         eprintln!(
-            "submit: dry run: {pending} pending instances in {} (counted locally), {tasks} array tasks; nothing uploaded or submitted",
-            args.dir.display()
+            "submit: dry run: {pending} pending instances in {} (counted locally), {tasks} array tasks in {} {}; nothing uploaded or submitted",
+            args.dir.display(),
+            arrays.len(),
+            if arrays.len() == 1 { "array" } else { "arrays" }
         );
         return Ok(ExitCode::from(EXIT_OK));
     }
@@ -248,13 +269,19 @@ fn submit_and_maybe_wait(
             for note in &notes {
                 println!("submit: {note}");
             }
-            println!("{}", submitted_line(&sub));
+            for line in submitted_lines(&sub) {
+                println!("{line}");
+            }
             if let Some(first) = sub.attempts.first()
                 && let Some(follow) = &first.requeue_job
             {
+                let jobs: Vec<String> = sub.arrays().into_iter().map(|a| a.job_id).collect();
                 println!(
-                    "submit: follow-up job {follow} resubmits what job {} leaves unfinished, up to {} times (ludus watch shows the attempts)",
-                    sub.job_id, sub.options.retries
+                    "submit: follow-up job {follow} resubmits what job{} {} leave{} unfinished, up to {} times (ludus watch shows the attempts)",
+                    if jobs.len() == 1 { "" } else { "s" },
+                    jobs.join(", "),
+                    if jobs.len() == 1 { "s" } else { "" },
+                    sub.options.retries
                 );
             }
             if !wait.wait {
@@ -265,23 +292,41 @@ fn submit_and_maybe_wait(
     }
 }
 
-fn submitted_line(s: &Submission) -> String {
-    format!(
-        "submitted job {} (submission {}): {} instances in {} {} on {}; script {}",
-        s.job_id,
-        s.n,
-        s.instances,
-        s.tasks,
-        if s.options.mpi_ntasks.is_some() {
-            "MPI job"
-        } else if s.tasks == 1 {
-            "array task"
-        } else {
-            "array tasks"
-        },
-        s.target,
-        s.script_path
-    )
+/// One line per array: its job, instances, tasks and resources.
+fn submitted_lines(s: &Submission) -> Vec<String> {
+    let arrays = s.arrays();
+    let count = arrays.len();
+    arrays
+        .iter()
+        .map(|a| {
+            let which = if count > 1 {
+                format!(", array {} of {count}", a.array)
+            } else {
+                String::new()
+            };
+            let needs = if a.resources.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", a.resources)
+            };
+            format!(
+                "submitted job {} (submission {}{which}): {} instances in {} {} on {}{needs}; script {}",
+                a.job_id,
+                s.n,
+                a.instances,
+                a.tasks,
+                if s.options.mpi_ntasks.is_some() {
+                    "MPI job"
+                } else if a.tasks == 1 {
+                    "array task"
+                } else {
+                    "array tasks"
+                },
+                s.target,
+                a.script_path
+            )
+        })
+        .collect()
 }
 
 /// Submit again exactly the instances that are not finished, with the last submission's options.

@@ -330,16 +330,23 @@ pub fn read_attempts(
     Ok(parse_attempts(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Parses `attempt job tasks instances requeue-job time` lines (a torn last line is skipped).
+/// Parses `attempt array job tasks instances requeue-job time` lines (and the
+/// `attempt job tasks instances requeue-job time` lines of one-array submissions by earlier
+/// versions); a torn last line is skipped.
 pub fn parse_attempts(text: &str) -> Vec<crate::store::submissions::Attempt> {
     text.lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            let [a, job, tasks, inst, follow, at] = w.as_slice() else {
-                return None;
+            let (a, array, job, tasks, inst, follow, at) = match w.as_slice() {
+                [a, array, job, tasks, inst, follow, at] => {
+                    (a, array.parse().ok()?, job, tasks, inst, follow, at)
+                }
+                [a, job, tasks, inst, follow, at] => (a, 1, job, tasks, inst, follow, at),
+                _ => return None,
             };
             Some(crate::store::submissions::Attempt {
                 attempt: a.parse().ok()?,
+                array,
                 job_id: (*job).to_string(),
                 tasks: tasks.parse().ok()?,
                 instances: inst.parse().ok()?,
@@ -488,15 +495,28 @@ pub struct QueueSnapshot {
     pub in_queue: bool,
 }
 
-/// Counts a job's tasks from squeue (and sacct, when it answers).
+/// The number of the current user's jobs in the queue, each array task counted (they count
+/// against `MaxSubmitJobs`).
+pub fn queued_count(conn: &Connection) -> Result<u32, SlurmError> {
+    let out = run(conn, "squeue -h -r -u \"$(id -un)\" -o '%i'", b"")?;
+    if out.status != 0 {
+        return Err(failed(conn, "squeue", &out));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count() as u32)
+}
+
+/// Counts the tasks of some jobs (the arrays of one attempt, `tasks` in all) from squeue (and
+/// sacct, when it answers).
 pub fn snapshot(
     conn: &Connection,
-    job: &str,
+    jobs: &[String],
     tasks: u32,
     use_sacct: bool,
 ) -> Result<QueueSnapshot, SlurmError> {
-    let jobs = [job.to_string()];
-    let q = squeue(conn, &jobs)?;
+    let q = squeue(conn, jobs)?;
     let mut s = QueueSnapshot::default();
     for t in &q {
         match t.state.as_str() {
@@ -508,7 +528,7 @@ pub fn snapshot(
     s.in_queue = !q.is_empty();
     let queued = (s.pending + s.running).min(tasks);
     s.finished = tasks - queued;
-    if use_sacct && let Some(ended) = sacct(conn, &jobs)? {
+    if use_sacct && let Some(ended) = sacct(conn, jobs)? {
         s.failed = ended
             .iter()
             .filter(|j| {
@@ -552,6 +572,9 @@ mod tests {
             "1 10 3 7 11 2026-01-01T00:00:00Z\n2 12 1 2 - 2026-01-01T00:01:00Z\n3 1",
         );
         assert_eq!(a.len(), 2);
+        assert_eq!(a[1].array, 1);
+        let b = parse_attempts("2 3 14 1 2 - 2026-01-01T00:01:00Z\n2 3 1");
+        assert_eq!((b.len(), b[0].array, b[0].job_id.as_str()), (1, 3, "14"));
         assert_eq!(a[0].requeue_job.as_deref(), Some("11"));
         assert_eq!(
             (a[1].attempt, a[1].instances, a[1].requeue_job.clone()),
