@@ -659,14 +659,22 @@ mod tests {
         };
         let script = d.join("requeue.sh");
         std::fs::write(&script, render_requeue(&input, 2, &arrays)).expect("script");
-        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let out = std::process::Command::new("bash")
             .arg(&script)
             .arg("1")
             .env("PATH", &path)
             .output()
             .expect("bash");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let read = |p: String| std::fs::read_to_string(p).expect("read");
         assert_eq!(read(remote::job_ids(&dirs, "4-1")), "b\nc\n");
         assert_eq!(read(remote::job_ids(&dirs, "4-1") + ".1"), "a\nb\nc\n");
@@ -677,8 +685,16 @@ mod tests {
         assert_eq!(
             calls,
             [
-                format!("--parsable --array=1-2 {}", remote::job_script(&dirs, "4-1")).as_str(),
-                format!("--parsable --array=1-1 {}", remote::job_script(&dirs, "4-3")).as_str(),
+                format!(
+                    "--parsable --array=1-2 {}",
+                    remote::job_script(&dirs, "4-1")
+                )
+                .as_str(),
+                format!(
+                    "--parsable --array=1-1 {}",
+                    remote::job_script(&dirs, "4-3")
+                )
+                .as_str(),
                 format!(
                     "--parsable --dependency=afterany:100:101 {} 2",
                     remote::requeue_script(&dirs, 4)
@@ -698,7 +714,11 @@ mod tests {
             .env("PATH", &path)
             .output()
             .expect("bash");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let log = read(remote::job_attempts(&dirs, 4));
         let last: Vec<&str> = log.lines().last().expect("line").split(' ').collect();
         assert_eq!(last[..2], ["3", "3"]);

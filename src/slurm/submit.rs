@@ -11,7 +11,7 @@ use crate::spec::{Resources, Spec};
 use crate::store::submissions::{ArrayJob, Attempt, Submission, SubmitOptions, remote};
 use crate::store::{ExperimentDir, now_rfc3339};
 
-use super::cluster::Limits;
+use super::cluster::{Limits, Queued};
 use super::script::{RequeueArray, ScriptInput, render, render_requeue, task_count};
 use super::{SlurmError, cluster};
 
@@ -81,7 +81,10 @@ pub fn group_by_resources(
     let per_experiment = spec
         .as_ref()
         .is_some_and(|sp| sp.experiments.iter().any(|x| !x.resources.is_empty()));
-    let top = spec.as_ref().map(|sp| sp.resources.clone()).unwrap_or_default();
+    let top = spec
+        .as_ref()
+        .map(|sp| sp.resources.clone())
+        .unwrap_or_default();
     let mut groups: Vec<Group> = Vec::new();
     let mut by_resources: BTreeMap<Resources, usize> = BTreeMap::new();
     for id in ids {
@@ -305,10 +308,10 @@ pub fn submit(
     } else {
         progress.stage("reading the cluster's limits (scontrol show config)");
         let limits = cluster::limits(conn)?;
-        let queued = if limits.max_submit_jobs.is_some() {
-            cluster::queued_count(conn)?
+        let queued = if limits.max_submit_jobs.is_some() || limits.max_job_count.is_some() {
+            cluster::queued(conn)?
         } else {
-            0
+            Queued::default()
         };
         let asked: Vec<Asked> = groups
             .iter()
@@ -465,7 +468,10 @@ fn undo(conn: &Connection, arrays: &[ArrayJob], e: SlurmError) -> SlurmError {
     }
     let jobs: Vec<String> = arrays.iter().map(|a| a.job_id.clone()).collect();
     let cancelled = match cluster::scancel(conn, &jobs) {
-        Ok(()) => format!("the jobs already submitted ({}) were cancelled", jobs.join(", ")),
+        Ok(()) => format!(
+            "the jobs already submitted ({}) were cancelled",
+            jobs.join(", ")
+        ),
         Err(c) => format!(
             "cancelling the jobs already submitted ({}) failed too: {c}; cancel them with scancel",
             jobs.join(", ")
@@ -477,7 +483,9 @@ fn undo(conn: &Connection, arrays: &[ArrayJob], e: SlurmError) -> SlurmError {
             stderr,
             hint: format!("{hint}\n{cancelled}"),
         },
-        other => SlurmError::Local(format!("{other}\n{cancelled}; nothing was recorded as submitted")),
+        other => SlurmError::Local(format!(
+            "{other}\n{cancelled}; nothing was recorded as submitted"
+        )),
     }
 }
 
@@ -530,7 +538,7 @@ pub const MAX_ARRAYS: usize = 100;
 pub fn fit_arrays(
     groups: &[Asked],
     limits: &Limits,
-    queued: u32,
+    queued: Queued,
     follow_up: bool,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Vec<u32>>, String> {
@@ -539,21 +547,43 @@ pub fn fit_arrays(
         None => format!("the {} pending instances", g.pending),
     };
     let mut tasks: Vec<u32> = groups.iter().map(|g| g.tasks.max(1)).collect();
+    // The jobs this submission may add: (how many, why).
+    let mut room: Option<(u32, String)> = None;
+    let kept = if follow_up {
+        ", one kept for the follow-up job of --retries"
+    } else {
+        ""
+    };
     if let Some(jobs) = limits.max_submit_jobs {
-        let budget = jobs.saturating_sub(queued + u32::from(follow_up));
-        let why = format!(
-            "at most {jobs} jobs may be queued at once (MaxSubmitJobs/MaxJobCount){}{}",
-            if queued > 0 {
-                format!(", {queued} of yours are queued")
+        let n = jobs.saturating_sub(queued.mine + u32::from(follow_up));
+        let mine = if queued.mine > 0 {
+            format!(", {} of yours are queued", queued.mine)
+        } else {
+            String::new()
+        };
+        room = Some((
+            n,
+            format!("you may have at most {jobs} jobs queued at once (MaxSubmitJobs{mine}{kept})"),
+        ));
+    }
+    if let Some(count) = limits.max_job_count {
+        // Fewer than MaxJobCount records must be there once the jobs are added.
+        let n = count.saturating_sub(1 + queued.all + u32::from(follow_up));
+        if room.as_ref().is_none_or(|(r, _)| n < *r) {
+            let there = if queued.all > 0 {
+                format!(", {} are there now", queued.all)
             } else {
                 String::new()
-            },
-            if follow_up {
-                ", one is kept for the follow-up job of --retries"
-            } else {
-                ""
-            }
-        );
+            };
+            room = Some((
+                n,
+                format!(
+                    "the cluster holds fewer than {count} jobs at once (MaxJobCount{there}{kept})"
+                ),
+            ));
+        }
+    }
+    if let Some((budget, why)) = room {
         if (budget as usize) < groups.len() {
             return Err(format!(
                 "{why}, which leaves {budget} for {} arrays of different resources: wait for queued jobs to end (or cancel some) and submit again",
@@ -650,7 +680,7 @@ mod tests {
         let mut notes = Vec::new();
         let none = Limits::default();
         assert_eq!(
-            fit_arrays(&one(63, 63), &none, 0, false, &mut notes),
+            fit_arrays(&one(63, 63), &none, Queued::default(), false, &mut notes),
             Ok(vec![vec![63]])
         );
         assert!(notes.is_empty());
@@ -659,9 +689,10 @@ mod tests {
         let small = Limits {
             max_array_size: Some(4),
             max_submit_jobs: None,
+            max_job_count: None,
         };
         assert_eq!(
-            fit_arrays(&one(63, 63), &small, 0, false, &mut notes),
+            fit_arrays(&one(63, 63), &small, Queued::default(), false, &mut notes),
             Ok(vec![vec![3; 21]])
         );
         assert!(
@@ -671,7 +702,7 @@ mod tests {
         // Asked for 4 tasks (16 instances each): 3 tasks of 21 is within PACK_FACTOR: packed.
         notes.clear();
         assert_eq!(
-            fit_arrays(&one(63, 4), &small, 0, false, &mut notes),
+            fit_arrays(&one(63, 4), &small, Queued::default(), false, &mut notes),
             Ok(vec![vec![3]])
         );
         assert!(
@@ -682,33 +713,86 @@ mod tests {
         let both = Limits {
             max_array_size: Some(4),
             max_submit_jobs: Some(10),
+            max_job_count: None,
         };
         notes.clear();
         assert_eq!(
-            fit_arrays(&one(63, 63), &both, 0, true, &mut notes),
+            fit_arrays(&one(63, 63), &both, Queued::default(), true, &mut notes),
             Ok(vec![vec![3, 3, 3]])
         );
-        assert!(notes[0].contains("at most 10 jobs"), "{notes:?}");
-        assert!(notes[0].contains("9 array tasks of up to 7 each"), "{notes:?}");
+        assert!(
+            notes[0].contains("you may have at most 10 jobs queued"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[0].contains("9 array tasks of up to 7 each"),
+            "{notes:?}"
+        );
         assert!(notes[1].contains("3 arrays of up to 3 tasks"), "{notes:?}");
         // Jobs of the user already queued count against the limit: 6 tasks of up to 11 left,
         // and one array of 3 tasks of up to 21 is within PACK_FACTOR of that: packed.
         notes.clear();
         assert_eq!(
-            fit_arrays(&one(63, 63), &both, 4, false, &mut notes),
+            fit_arrays(
+                &one(63, 63),
+                &both,
+                Queued { mine: 4, all: 4 },
+                false,
+                &mut notes
+            ),
             Ok(vec![vec![3]])
         );
         assert!(notes[0].contains("4 of yours are queued"), "{notes:?}");
-        assert!(notes[0].contains("6 array tasks of up to 11 each"), "{notes:?}");
-        assert!(notes[1].contains("3 array tasks of up to 21 each"), "{notes:?}");
+        assert!(
+            notes[0].contains("6 array tasks of up to 11 each"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[1].contains("3 array tasks of up to 21 each"),
+            "{notes:?}"
+        );
         // Far more arrays than MAX_ARRAYS would need: at most MAX_ARRAYS, packed.
         notes.clear();
-        let out = fit_arrays(&one(10_000, 10_000), &small, 0, false, &mut notes).expect("fits");
+        let out = fit_arrays(
+            &one(10_000, 10_000),
+            &small,
+            Queued::default(),
+            false,
+            &mut notes,
+        )
+        .expect("fits");
         assert_eq!(out[0].len(), MAX_ARRAYS);
         assert_eq!(out[0].iter().sum::<u32>(), 300);
         assert!(notes[0].contains("packed"), "{notes:?}");
-        let none_left = fit_arrays(&one(3, 3), &both, 10, false, &mut notes);
+        let none_left = fit_arrays(
+            &one(3, 3),
+            &both,
+            Queued { mine: 10, all: 10 },
+            false,
+            &mut notes,
+        );
         assert!(none_left.is_err_and(|e| e.contains("leaves 0 for 1 arrays")));
+        // MaxJobCount counts every user's records, and one must stay free: 10 - 1 - 3 = 6.
+        let count = Limits {
+            max_array_size: None,
+            max_submit_jobs: Some(100),
+            max_job_count: Some(10),
+        };
+        notes.clear();
+        assert_eq!(
+            fit_arrays(
+                &one(63, 63),
+                &count,
+                Queued { mine: 1, all: 3 },
+                false,
+                &mut notes
+            ),
+            Ok(vec![vec![6]])
+        );
+        assert!(
+            notes[0].contains("fewer than 10 jobs at once (MaxJobCount, 3 are there now)"),
+            "{notes:?}"
+        );
     }
 
     #[test]
@@ -729,15 +813,21 @@ mod tests {
         let limits = Limits {
             max_array_size: None,
             max_submit_jobs: Some(21),
+            max_job_count: None,
         };
-        let out = fit_arrays(&groups, &limits, 0, true, &mut notes).expect("fits");
+        let out = fit_arrays(&groups, &limits, Queued::default(), true, &mut notes).expect("fits");
         assert_eq!(out, vec![vec![15], vec![5]]);
-        assert!(notes[0].contains("need { cpus = 1 } run in 15 array tasks"), "{notes:?}");
+        assert!(
+            notes[0].contains("need { cpus = 1 } run in 15 array tasks"),
+            "{notes:?}"
+        );
         let tight = Limits {
             max_array_size: None,
             max_submit_jobs: Some(2),
+            max_job_count: None,
         };
-        let e = fit_arrays(&groups, &tight, 0, true, &mut notes).expect_err("too few");
+        let e =
+            fit_arrays(&groups, &tight, Queued::default(), true, &mut notes).expect_err("too few");
         assert!(e.contains("leaves 1 for 2 arrays"), "{e}");
     }
 
