@@ -26,14 +26,17 @@ Examples:
 
 Uploads DIR (incrementally), makes sure ludus runs on the cluster (uploading --ludus-binary,
 the --build-portable build, or this executable when the remote's `uname -sm` matches, to
-REMOTE_DIR/.ludus/bin/, and refusing when `ludus --version` fails there), reads the cluster's
-array limits (packing more instances per task to fit) and the spec's resources (`resources =
-{ cpus, mem, gpus, time }`; options given here override them), writes the pending instance
-ids to REMOTE_DIR/.ludus/jobs/<n>.ids and a job array script to REMOTE_DIR/.ludus/jobs/<n>.sbatch
-(each array task runs its share of the ids with --jobs $SLURM_CPUS_PER_TASK), submits it with
-`sbatch --parsable` and records the job in DIR/.ludus/submissions.json. SLURM's output goes to
-REMOTE_DIR/.ludus/slurm/. --dry-run works offline: it counts pending instances in the local
-folder and prints the script. Exit codes: 0 submitted (with --wait: every instance finished);
+REMOTE_DIR/.ludus/bin/, and refusing when `ludus --version` fails there), groups the pending
+instances by the spec's resources (`resources = { cpus, mem, gpus, time }`; options given here
+override them for all) into one job array per group, fits the arrays into the cluster's limits
+(MaxArraySize, MaxJobCount, MaxSubmit: splitting a group into several arrays, or packing more
+instances per task, and saying so), writes each array's ids to REMOTE_DIR/.ludus/jobs/<k>.ids
+and its script to REMOTE_DIR/.ludus/jobs/<k>.sbatch (<k>: the submission number n, or n-i for
+its array i when there are several; each array task runs its share of the ids with --jobs
+$SLURM_CPUS_PER_TASK), submits each with `sbatch --parsable` and records them in
+DIR/.ludus/submissions.json, one line per array printed. --tasks, --per-task and
+--max-running apply to each array. SLURM's output goes to REMOTE_DIR/.ludus/slurm/. --dry-run
+works offline: it counts pending instances in the local folder and prints each array's script. Exit codes: 0 submitted (with --wait: every instance finished);
 1 (--wait) some did not finish; 2 error (sbatch's message is shown; nothing is recorded).";
 
 /// Arguments of `ludus submit`.

@@ -332,6 +332,13 @@ pub fn page(report: &Report, plots: bool) -> Result<String, ReportError> {
     let _ = writeln!(s, "<style>{STYLE}</style>\n{ERROR_HOOK}\n</head>\n<body>");
     let _ = writeln!(s, "<h1>{}</h1>", esc(&report.title));
     s.push_str("<pre id=\"script-errors\"></pre>\n");
+    for c in &report.provenance.code_changes {
+        let _ = writeln!(
+            s,
+            "<p class=\"warn\"><strong>Runs produced by different code than the plan recorded:</strong> {} (<a href=\"#provenance\">provenance</a>)</p>",
+            esc(&c.sentence())
+        );
+    }
     if !report.agents.is_empty() {
         let _ = writeln!(
             s,
