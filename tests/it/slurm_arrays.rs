@@ -3,7 +3,8 @@
 //! is submitted as two arrays, each job script with its own options, each instance run by the
 //! array of its resources; with `--retries`, one follow-up job after both arrays resubmits each
 //! with its own unfinished instances. And a cluster with `MaxArraySize=4` and `MaxJobCount=10`
-//! runs a 63-instance folder by splitting it into several arrays and packing the tasks.
+//! runs a 63-instance folder by splitting it into several arrays and packing the tasks. When
+//! sbatch refuses a later array, the ones already submitted are cancelled and nothing recorded.
 //! The programs sleep (no CPU-sized work), so the tests do not depend on the machine's load.
 
 use std::path::{Path, PathBuf};
@@ -143,6 +144,25 @@ fn two_experiments_of_different_resources_run_as_two_arrays_and_retry_each() {
         .collect();
     assert_eq!(seen, [(1, 1), (1, 2), (2, 1), (2, 2)], "{sub}");
 
+    // `status` shows the submission's arrays.
+    let out = std::process::Command::new(ludus)
+        .arg("status")
+        .arg(&dir)
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("submission 1 to "), "{text}");
+    assert!(text.contains(": 2 arrays, 2 attempts"), "{text}");
+    for (i, a) in arrays.iter().enumerate() {
+        let line = format!(
+            "  array {}: job {}, 3 instances in 3 tasks, {}",
+            i + 1,
+            a["job_id"].as_str().expect("job"),
+            a["resources"].as_str().expect("resources")
+        );
+        assert!(text.contains(&line), "{line} missing:\n{text}");
+    }
+
     // Each instance ran in the array of its resources: SLURM gave it that many CPUs, in a job
     // of the second attempt of its own array.
     for (name, cpus, array) in [("narrow", "1", 1), ("wide", "2", 2)] {
@@ -222,5 +242,47 @@ fn a_small_cluster_splits_a_63_instance_folder_into_arrays_and_packs_the_rest() 
             script.contains(&format!("#SBATCH --array=1-{t}\n")),
             "{script}"
         );
+    }
+}
+
+#[test]
+fn an_array_sbatch_refuses_cancels_the_arrays_already_submitted_and_records_nothing() {
+    // The test cluster has no GPUs: the second group's `--gres=gpu:1` is refused by sbatch
+    // after the first group's array was submitted.
+    let env = Env::new();
+    let spec = "name = \"gpu\"\nseeds = 2\n\
+                [[experiment]]\nname = \"cpu\"\ncommand = [\"sleep\", \"30\"]\n\
+                [[experiment]]\nname = \"gpu\"\ncommand = [\"sleep\", \"30\"]\nresources = { gpus = 1 }\n";
+    let dir = plan_spec(&env, "gpu", spec);
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &env.target("gpu"),
+            "--remote-ludus",
+            ludus,
+        ],
+        120,
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("sbatch refused the job"), "{err}");
+    assert!(err.to_ascii_lowercase().contains("gres"), "{err}");
+    let cancelled = err
+        .lines()
+        .find_map(|l| l.strip_prefix("the jobs already submitted ("))
+        .and_then(|l| l.split(')').next())
+        .unwrap_or_else(|| panic!("no cancelled jobs named: {err}"))
+        .to_string();
+    assert!(err.contains("were cancelled"), "{err}");
+    assert!(!dir.join(".ludus/submissions.json").exists());
+    let t0 = std::time::Instant::now();
+    while !env.slurm.queue(&cancelled).is_empty() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "job {cancelled} is still queued: {:?}",
+            env.slurm.queue(&cancelled)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
