@@ -48,7 +48,8 @@ pub struct SubmitArgs {
     /// Where it goes on the cluster: HOST:REMOTE_DIR.
     #[arg(value_name = "HOST:REMOTE_DIR")]
     target: String,
-    /// Array tasks [default: one per --per-task pending instances, at most the pending count].
+    /// Array tasks per array [default: one per --per-task pending instances, at most the
+    /// pending count].
     #[arg(long, value_name = "K", conflicts_with = "per_task")]
     tasks: Option<u32>,
     /// Pending instances per array task.
@@ -71,7 +72,7 @@ pub struct SubmitArgs {
     /// SLURM partition.
     #[arg(long, value_name = "P")]
     partition: Option<String>,
-    /// At most R array tasks at once.
+    /// At most R array tasks of each array at once.
     #[arg(long, value_name = "R")]
     max_running: Option<u32>,
     /// An extra sbatch option, written as an #SBATCH line (repeatable), e.g. --sbatch-arg=--account=me.

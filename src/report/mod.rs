@@ -368,6 +368,11 @@ impl Provenance {
                 }
             }
         }
+        // Runs are read in parallel: a fixed order for report.json.
+        for r in &mut ran {
+            r.programs.sort();
+        }
+        ran.sort_by(|a, b| (&a.code.path, &a.code.commit).cmp(&(&b.code.path, &b.code.commit)));
         self.ran = ran;
         self.code_changes = changes
             .into_iter()

@@ -166,24 +166,6 @@ impl Submission {
         }]
     }
 
-    /// The arrays of the latest attempt: the cluster's last resubmission of each array that had
-    /// one (`--retries`), else the arrays themselves. (array, job, tasks).
-    pub fn current_jobs(&self) -> Vec<(u32, String, u32)> {
-        let last = self.attempts.iter().map(|a| a.attempt).max().unwrap_or(0);
-        if last > 1 {
-            return self
-                .attempts
-                .iter()
-                .filter(|a| a.attempt == last)
-                .map(|a| (a.array, a.job_id.clone(), a.tasks))
-                .collect();
-        }
-        self.arrays()
-            .into_iter()
-            .map(|a| (a.array, a.job_id, a.tasks))
-            .collect()
-    }
-
     /// Every job id of the submission: its arrays, then the attempts' jobs and follow-up jobs.
     pub fn all_jobs(&self) -> Vec<String> {
         let mut jobs: Vec<String> = self.arrays().into_iter().map(|a| a.job_id).collect();
