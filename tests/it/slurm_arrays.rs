@@ -4,7 +4,8 @@
 //! array of its resources; with `--retries`, one follow-up job after both arrays resubmits each
 //! with its own unfinished instances. And a cluster with `MaxArraySize=4` and `MaxJobCount=10`
 //! runs a 63-instance folder by splitting it into several arrays and packing the tasks. When
-//! sbatch refuses a later array, the ones already submitted are cancelled and nothing recorded.
+//! sbatch refuses a later array, the ones already submitted are cancelled and nothing recorded;
+//! every array counts as the folder's for refusing a second submit and for `cancel`.
 //! The programs sleep (no CPU-sized work), so the tests do not depend on the machine's load.
 
 use std::path::{Path, PathBuf};
@@ -282,6 +283,66 @@ fn an_array_sbatch_refuses_cancels_the_arrays_already_submitted_and_records_noth
             t0.elapsed() < std::time::Duration::from_secs(30),
             "job {cancelled} is still queued: {:?}",
             env.slurm.queue(&cancelled)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_held_two_array_submission_refuses_a_second_submit_and_cancel_ends_both_arrays() {
+    let env = Env::new();
+    let spec = "name = \"held2\"\nseeds = 2\n\
+                [[experiment]]\nname = \"one\"\ncommand = [\"sleep\", \"1\"]\nresources = { cpus = 1 }\n\
+                [[experiment]]\nname = \"two\"\ncommand = [\"sleep\", \"1\"]\nresources = { cpus = 2 }\n";
+    let dir = plan_spec(&env, "held2", spec);
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let target = env.target("held2");
+    let args = [
+        "submit",
+        s(&dir),
+        &target,
+        "--remote-ludus",
+        ludus,
+        "--sbatch-arg=--hold",
+    ];
+    let (code, out, err) = env.ludus(&args, 60);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let rec = submissions(&dir);
+    let jobs: Vec<String> = rec["submissions"][0]["arrays"]
+        .as_array()
+        .expect("arrays")
+        .iter()
+        .map(|a| a["job_id"].as_str().expect("job").to_string())
+        .collect();
+    assert_eq!(jobs.len(), 2, "{rec}");
+    for j in &jobs {
+        assert_eq!(env.slurm.queue(j).len(), 2, "{:?}", env.slurm.queue(j));
+    }
+    // The second array counts as the folder's too: a new submit is refused.
+    env.slurm.ok("scancel", &[&jobs[0]]);
+    let t0 = std::time::Instant::now();
+    while !env.slurm.queue(&jobs[0]).is_empty() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "scancel did not empty the queue"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (code, _, err) = env.ludus(&args, 60);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("job {} of this folder", jobs[1])),
+        "{err}"
+    );
+    // cancel ends the arrays still queued.
+    let (code, out, err) = env.ludus(&["cancel", s(&dir)], 60);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&jobs[1]), "{out}");
+    let t0 = std::time::Instant::now();
+    while jobs.iter().any(|j| !env.slurm.queue(j).is_empty()) {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "scancel did not empty the queue"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
