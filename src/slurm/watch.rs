@@ -98,9 +98,9 @@ fn record_attempts(
     Ok(())
 }
 
-/// Polls `sub`'s jobs (every array) until they have left the queue, reporting each poll to `on_event`. With
-/// `--retries`, follows the attempts the cluster submits by itself until none is queued and no
-/// follow-up job is waiting, recording them in the local `submissions.json`.
+/// Polls `sub`'s jobs (every array) until they have left the queue, reporting each poll to
+/// `on_event`. With `--retries`, follows the attempts the cluster submits by itself until none
+/// is queued and no follow-up job is waiting, recording them in the local `submissions.json`.
 pub fn watch(
     conn: &Connection,
     local: &ExperimentDir,
