@@ -104,6 +104,12 @@ pub struct Ran {
     pub host: String,
     /// When it ended, RFC 3339.
     pub finished_at: String,
+    /// Programs: the git state of the folder it ran in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<crate::store::CodeState>,
+    /// Programs: the command's first word, resolved (the interpreter of a script).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program_path: Option<String>,
 }
 
 impl RunRecord {
@@ -226,6 +232,8 @@ fn parse(files: RunFiles, columns: &[&str], at: At) -> Parsed {
             ludus_version: status.ludus_version.clone(),
             host: status.host.clone(),
             finished_at: status.finished_at.clone(),
+            code: status.code.clone(),
+            program_path: status.program_path.clone(),
         }),
     }
 }

@@ -110,6 +110,15 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
             Some((d.root().display().to_string(), p))
         })
         .collect();
+    // Each folder's last SLURM submission, as recorded here (`submit`, `watch`).
+    let submitted: Vec<_> = sel
+        .dirs
+        .iter()
+        .filter_map(|d| {
+            let sub = d.read_submissions().ok()?.last()?.clone();
+            Some((d.root().display().to_string(), sub))
+        })
+        .collect();
     if args.json {
         let planned: Vec<_> = provenance
             .iter()
@@ -119,10 +128,21 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|((path, code), n)| serde_json::json!({ "workdir": path, "code": code, "count": n }))
             .collect();
+        let subs: Vec<_> = submitted
+            .iter()
+            .map(|(dir, s)| {
+                let arrays: Vec<_> = s
+                    .arrays()
+                    .iter()
+                    .map(|a| serde_json::json!({ "array": a.array, "job_id": a.job_id, "tasks": a.tasks, "instances": a.instances, "resources": a.resources }))
+                    .collect();
+                serde_json::json!({ "folder": dir, "submission": s.n, "target": s.target, "submitted_at": s.submitted_at, "arrays": arrays, "attempts": s.attempts.iter().map(|a| a.attempt).max().unwrap_or(1) })
+            })
+            .collect();
         let v = serde_json::json!({
             "total": all.total, "done": all.done, "pending": all.pending, "running": all.running,
             "timeout": all.timeout, "error": all.error, "interrupted": all.interrupted,
-            "planned_with": planned, "ran_with": ran,
+            "planned_with": planned, "ran_with": ran, "last_submission": subs,
         });
         println!("{v}");
     } else {
@@ -163,6 +183,37 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         }
         for ((path, code), n) in &ran_with {
             println!("ran in {path} at {code}: {n} instances");
+        }
+        for (dir, s) in &submitted {
+            let arrays = s.arrays();
+            let attempts = s.attempts.iter().map(|a| a.attempt).max().unwrap_or(1);
+            println!(
+                "{dir}: submission {} to {} at {}: {} {}{}",
+                s.n,
+                s.target,
+                s.submitted_at,
+                arrays.len(),
+                if arrays.len() == 1 { "array" } else { "arrays" },
+                if attempts > 1 {
+                    format!(", {attempts} attempts (--retries) seen by watch")
+                } else {
+                    String::new()
+                }
+            );
+            for a in &arrays {
+                println!(
+                    "  array {}: job {}, {} instances in {} tasks{}",
+                    a.array,
+                    a.job_id,
+                    a.instances,
+                    a.tasks,
+                    if a.resources.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", a.resources)
+                    }
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

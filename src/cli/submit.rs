@@ -26,14 +26,17 @@ Examples:
 
 Uploads DIR (incrementally), makes sure ludus runs on the cluster (uploading --ludus-binary,
 the --build-portable build, or this executable when the remote's `uname -sm` matches, to
-REMOTE_DIR/.ludus/bin/, and refusing when `ludus --version` fails there), reads the cluster's
-array limits (packing more instances per task to fit) and the spec's resources (`resources =
-{ cpus, mem, gpus, time }`; options given here override them), writes the pending instance
-ids to REMOTE_DIR/.ludus/jobs/<n>.ids and a job array script to REMOTE_DIR/.ludus/jobs/<n>.sbatch
-(each array task runs its share of the ids with --jobs $SLURM_CPUS_PER_TASK), submits it with
-`sbatch --parsable` and records the job in DIR/.ludus/submissions.json. SLURM's output goes to
-REMOTE_DIR/.ludus/slurm/. --dry-run works offline: it counts pending instances in the local
-folder and prints the script. Exit codes: 0 submitted (with --wait: every instance finished);
+REMOTE_DIR/.ludus/bin/, and refusing when `ludus --version` fails there), groups the pending
+instances by the spec's resources (`resources = { cpus, mem, gpus, time }`; options given here
+override them for all) into one job array per group, fits the arrays into the cluster's limits
+(MaxArraySize, MaxJobCount, MaxSubmit: splitting a group into several arrays, or packing more
+instances per task, and saying so), writes each array's ids to REMOTE_DIR/.ludus/jobs/<k>.ids
+and its script to REMOTE_DIR/.ludus/jobs/<k>.sbatch (<k>: the submission number n, or n-i for
+its array i when there are several; each array task runs its share of the ids with --jobs
+$SLURM_CPUS_PER_TASK), submits each with `sbatch --parsable` and records them in
+DIR/.ludus/submissions.json, one line per array printed. --tasks, --per-task and
+--max-running apply to each array. SLURM's output goes to REMOTE_DIR/.ludus/slurm/. --dry-run
+works offline: it counts pending instances in the local folder and prints each array's script. Exit codes: 0 submitted (with --wait: every instance finished);
 1 (--wait) some did not finish; 2 error (sbatch's message is shown; nothing is recorded).";
 
 /// Arguments of `ludus submit`.
@@ -45,7 +48,8 @@ pub struct SubmitArgs {
     /// Where it goes on the cluster: HOST:REMOTE_DIR.
     #[arg(value_name = "HOST:REMOTE_DIR")]
     target: String,
-    /// Array tasks [default: one per --per-task pending instances, at most the pending count].
+    /// Array tasks per array [default: one per --per-task pending instances, at most the
+    /// pending count].
     #[arg(long, value_name = "K", conflicts_with = "per_task")]
     tasks: Option<u32>,
     /// Pending instances per array task.
@@ -68,7 +72,7 @@ pub struct SubmitArgs {
     /// SLURM partition.
     #[arg(long, value_name = "P")]
     partition: Option<String>,
-    /// At most R array tasks at once.
+    /// At most R array tasks of each array at once.
     #[arg(long, value_name = "R")]
     max_running: Option<u32>,
     /// An extra sbatch option, written as an #SBATCH line (repeatable), e.g. --sbatch-arg=--account=me.
@@ -157,11 +161,32 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         transfer: &transfer,
     };
     if args.dry_run {
-        let (script, pending, tasks) = dry_run(&req)?;
-        print!("{script}");
+        let arrays = dry_run(&req)?;
+        let pending: usize = arrays.iter().map(|a| a.instances).sum();
+        let tasks: u32 = arrays.iter().map(|a| a.tasks).sum();
+        for (i, a) in arrays.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            print!("{}", a.script);
+        }
+        if arrays.len() > 1 {
+            for (i, a) in arrays.iter().enumerate() {
+                eprintln!(
+                    "submit: dry run: array {} of {}: {} instances in {} array tasks, {}",
+                    i + 1,
+                    arrays.len(),
+                    a.instances,
+                    a.tasks,
+                    a.resources
+                );
+            }
+        }
         eprintln!(
-            "submit: dry run: {pending} pending instances in {} (counted locally), {tasks} array tasks; nothing uploaded or submitted",
-            args.dir.display()
+            "submit: dry run: {pending} pending instances in {} (counted locally), {tasks} array tasks in {} {}; nothing uploaded or submitted",
+            args.dir.display(),
+            arrays.len(),
+            if arrays.len() == 1 { "array" } else { "arrays" }
         );
         return Ok(ExitCode::from(EXIT_OK));
     }
@@ -248,13 +273,19 @@ fn submit_and_maybe_wait(
             for note in &notes {
                 println!("submit: {note}");
             }
-            println!("{}", submitted_line(&sub));
+            for line in submitted_lines(&sub) {
+                println!("{line}");
+            }
             if let Some(first) = sub.attempts.first()
                 && let Some(follow) = &first.requeue_job
             {
+                let jobs: Vec<String> = sub.arrays().into_iter().map(|a| a.job_id).collect();
                 println!(
-                    "submit: follow-up job {follow} resubmits what job {} leaves unfinished, up to {} times (ludus watch shows the attempts)",
-                    sub.job_id, sub.options.retries
+                    "submit: follow-up job {follow} resubmits what job{} {} leave{} unfinished, up to {} times (ludus watch shows the attempts)",
+                    if jobs.len() == 1 { "" } else { "s" },
+                    jobs.join(", "),
+                    if jobs.len() == 1 { "s" } else { "" },
+                    sub.options.retries
                 );
             }
             if !wait.wait {
@@ -265,23 +296,41 @@ fn submit_and_maybe_wait(
     }
 }
 
-fn submitted_line(s: &Submission) -> String {
-    format!(
-        "submitted job {} (submission {}): {} instances in {} {} on {}; script {}",
-        s.job_id,
-        s.n,
-        s.instances,
-        s.tasks,
-        if s.options.mpi_ntasks.is_some() {
-            "MPI job"
-        } else if s.tasks == 1 {
-            "array task"
-        } else {
-            "array tasks"
-        },
-        s.target,
-        s.script_path
-    )
+/// One line per array: its job, instances, tasks and resources.
+fn submitted_lines(s: &Submission) -> Vec<String> {
+    let arrays = s.arrays();
+    let count = arrays.len();
+    arrays
+        .iter()
+        .map(|a| {
+            let which = if count > 1 {
+                format!(", array {} of {count}", a.array)
+            } else {
+                String::new()
+            };
+            let needs = if a.resources.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", a.resources)
+            };
+            format!(
+                "submitted job {} (submission {}{which}): {} instances in {} {} on {}{needs}; script {}",
+                a.job_id,
+                s.n,
+                a.instances,
+                a.tasks,
+                if s.options.mpi_ntasks.is_some() {
+                    "MPI job"
+                } else if a.tasks == 1 {
+                    "array task"
+                } else {
+                    "array tasks"
+                },
+                s.target,
+                a.script_path
+            )
+        })
+        .collect()
 }
 
 /// Submit again exactly the instances that are not finished, with the last submission's options.

@@ -150,7 +150,11 @@ pub(super) fn follow_job(
 ) -> anyhow::Result<ExitCode> {
     let mut display = Display::new(sub);
     let result = watch(conn, local, sub, opts, |ev| match ev {
-        WatchEvent::Poll { queue, counts } => display.show(queue, counts),
+        WatchEvent::Poll {
+            jobs,
+            queue,
+            counts,
+        } => display.show(jobs, queue, counts),
         WatchEvent::Attempt(a) => display.attempt(a),
         WatchEvent::Start { .. } => {}
     });
@@ -158,7 +162,7 @@ pub(super) fn follow_job(
     let end = result?;
     let (snap, counts) = (&end.queue, &end.counts);
     eprintln!(
-        "ludus: job {} left the queue: {} tasks finished{}; {} instances: {} done, {} timeout, {} error, {} interrupted, {} pending",
+        "ludus: {} left the queue: {} tasks finished{}; {} instances: {} done, {} timeout, {} error, {} interrupted, {} pending",
         display.job,
         snap.finished,
         if end.accounting {
@@ -189,6 +193,14 @@ pub(super) fn follow_job(
     Ok(ExitCode::from(EXIT_OK))
 }
 
+/// `job 12`, or `jobs 12, 13` for the arrays of one submission.
+fn jobs_label(jobs: &[String]) -> String {
+    match jobs {
+        [one] => format!("job {one}"),
+        _ => format!("jobs {}", jobs.join(", ")),
+    }
+}
+
 /// A bar on a terminal, a plain line per change otherwise.
 struct Display {
     bar: Option<ProgressBar>,
@@ -210,22 +222,25 @@ impl Display {
             b.enable_steady_tick(Duration::from_millis(500));
             b
         });
+        let jobs: Vec<String> = sub.arrays().into_iter().map(|a| a.job_id).collect();
         Display {
             bar,
-            job: sub.job_id.clone(),
+            job: jobs_label(&jobs),
             tasks: sub.tasks,
             last: String::new(),
         }
     }
 
-    fn show(&mut self, s: &QueueSnapshot, c: &RemoteCounts) {
+    fn show(&mut self, jobs: &[String], s: &QueueSnapshot, c: &RemoteCounts) {
+        self.job = jobs_label(jobs);
+        self.tasks = s.pending + s.running + s.finished;
         let failed = if s.failed > 0 {
             format!(" ({} failed)", s.failed)
         } else {
             String::new()
         };
         let tasks = format!(
-            "job {}: {} tasks pending, {} running, {} finished{failed}",
+            "{}: {} tasks pending, {} running, {} finished{failed}",
             self.job, s.pending, s.running, s.finished
         );
         let done = c.finished() + c.error;
@@ -248,13 +263,12 @@ impl Display {
         }
     }
 
-    /// An attempt of `--retries`: later polls are about its job.
+    /// An array of an attempt of `--retries`.
     fn attempt(&mut self, a: &Attempt) {
-        self.job = a.job_id.clone();
-        self.tasks = a.tasks;
         let line = format!(
-            "attempt {}: job {}, {} instances in {} array tasks{}",
+            "attempt {}: array {}: job {}, {} instances in {} array tasks{}",
             a.attempt,
+            a.array,
             a.job_id,
             a.instances,
             a.tasks,

@@ -11,14 +11,14 @@ use crate::remote::{Progress, RemoteSpec};
 use crate::slurm::{connect, last_submission};
 use crate::store::ExperimentDir;
 
-/// Follow the folder's last job until it leaves the queue.
+/// Follow the folder's last submission (every array of it) until it leaves the queue.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
   ludus watch instances/quick
   ludus watch instances/quick --interval 60 --no-download
 
-Shows array tasks pending / running / finished (and failed, when SLURM accounting is on) and
+Shows array tasks pending / running / finished (of every array of the submission) (and failed, when SLURM accounting is on) and
 instances finished, downloads logs/ and SLURM's output (.ludus/slurm/) as they appear, and ends
 when the job has left the queue. With `submit --retries`, follows each attempt the cluster
 submits by itself (and records them in .ludus/submissions.json) until none is left. Polls back

@@ -26,6 +26,11 @@ use crate::store::leftovers::proc_start;
 use crate::store::leftovers::{TOKEN_VAR, signal_cgroup};
 use crate::store::{Claim, Started, StatusKind, StoreError, atomic_write};
 
+/// How long ludus waits, after its program was killed by a signal, for its own interrupt to
+/// show (a signal sent to the whole job reaches ludus too; its handler notes it within
+/// milliseconds).
+const SIGNAL_ALONG: Duration = Duration::from_millis(500);
+
 /// stdout and stderr keep at most this many bytes each: the tail.
 pub const OUTPUT_CAP: usize = 1 << 20;
 /// The status keeps this many last lines of stderr.
@@ -460,6 +465,24 @@ pub fn run_child(
         drain(e, &mut err_tail, &mut buf);
     }
     let (exit_code, signal, peak_memory_bytes) = reap(pid);
+    // A SLURM time limit, scancel or a node shutdown signals every process of the job at once:
+    // the program may die of that SIGTERM before this loop saw ludus's own. A program killed by
+    // a signal while ludus is being interrupted was interrupted, not broken: wait a moment for
+    // ludus's signal to be noted.
+    if stop.is_none()
+        && matches!(
+            signal,
+            Some(libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGKILL)
+        )
+    {
+        let until = Instant::now() + SIGNAL_ALONG;
+        while !ctl.interrupt.load(Ordering::Relaxed) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if ctl.interrupt.load(Ordering::Relaxed) {
+            stop = Some((Stop::Interrupt, Instant::now()));
+        }
+    }
     contain::remove_main(pid);
     match cgroup {
         Some(cg) => contain::end_cgroup(cg),

@@ -31,6 +31,7 @@ const STYLE: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0 auto;max-width:1100px;padding:1.2em 1.5em 3em;color:#1d1d1f;line-height:1.45}
 h1{font-size:1.7em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 .sub{color:#555;margin-top:0}
+.warn{color:#a40000}
 table{border-collapse:collapse;margin:.6em 0 1em;font-size:.92em}
 th,td{border-bottom:1px solid #e3e3e3;padding:.35em .7em;text-align:left;vertical-align:top}
 th{background:#f5f5f7;cursor:pointer;user-select:none;white-space:nowrap}
@@ -248,6 +249,52 @@ fn provenance(report: &Report) -> String {
             esc(&path.display().to_string())
         );
     }
+    for plan in &p.plans {
+        let c = &plan.code;
+        let mut code = format!("spec folder <code>{}</code>", esc(&c.spec.describe()));
+        for w in &c.workdirs {
+            let _ = write!(
+                code,
+                "; <code>{}</code>: <code>{}</code>",
+                esc(&w.path),
+                esc(&w.describe())
+            );
+        }
+        let _ = writeln!(
+            s,
+            "<dt>planned from</dt><dd>{code} (ludus {} on {}, folder <code>{}</code>)</dd>",
+            esc(&c.ludus_version),
+            esc(&c.host),
+            esc(&plan.folder.display().to_string())
+        );
+    }
+    for r in &p.ran {
+        let programs: Vec<String> = r
+            .programs
+            .iter()
+            .map(|x| format!("<code>{}</code>", esc(x)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "<dt>programs ran</dt><dd>in <code>{}</code> at <code>{}</code>{} ({} run{})</dd>",
+            esc(&r.code.path),
+            esc(&r.code.describe()),
+            if programs.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", programs.join(", "))
+            },
+            r.runs,
+            if r.runs == 1 { "" } else { "s" }
+        );
+    }
+    for c in &p.code_changes {
+        let _ = writeln!(
+            s,
+            "<dt>code changed</dt><dd class=\"warn\"><strong>{}</strong></dd>",
+            esc(&c.sentence())
+        );
+    }
     let read: Vec<String> = report
         .paths
         .iter()
@@ -285,6 +332,13 @@ pub fn page(report: &Report, plots: bool) -> Result<String, ReportError> {
     let _ = writeln!(s, "<style>{STYLE}</style>\n{ERROR_HOOK}\n</head>\n<body>");
     let _ = writeln!(s, "<h1>{}</h1>", esc(&report.title));
     s.push_str("<pre id=\"script-errors\"></pre>\n");
+    for c in &report.provenance.code_changes {
+        let _ = writeln!(
+            s,
+            "<p class=\"warn\"><strong>Runs produced by different code than the plan recorded:</strong> {} (<a href=\"#provenance\">provenance</a>)</p>",
+            esc(&c.sentence())
+        );
+    }
     if !report.agents.is_empty() {
         let _ = writeln!(
             s,

@@ -118,11 +118,42 @@ pub fn tables(report: &Report) -> String {
     s
 }
 
-/// The content of `index.md`: what was read, what is incomplete, and links to every file.
+/// Where the code came from: a warning naming both sides when runs were produced by other code
+/// than their plan recorded, and the commit each plan was made from.
+fn code_lines(report: &Report) -> String {
+    let mut s = String::new();
+    let p = &report.provenance;
+    if !p.code_changes.is_empty() {
+        s.push_str("**Runs produced by different code than the plan recorded:**\n\n");
+        for c in &p.code_changes {
+            let _ = writeln!(s, "- {}", c.sentence());
+        }
+        s.push('\n');
+    }
+    for plan in &p.plans {
+        let mut line = format!(
+            "Planned from the spec folder at {}",
+            code(&plan.code.spec.describe())
+        );
+        for w in &plan.code.workdirs {
+            let _ = write!(line, ", {} at {}", code(&w.path), code(&w.describe()));
+        }
+        let _ = writeln!(
+            s,
+            "{line} (ludus {} on {}).\n",
+            plan.code.ludus_version, plan.code.host
+        );
+    }
+    s
+}
+
+/// The content of `index.md`: what was read, what is incomplete, where the code came from, and
+/// links to every file.
 pub fn index(report: &Report, files: &[PathBuf]) -> String {
     if report.agents.is_empty() && report.programs.is_some() {
         // Programs alone: their files.
         let mut s = format!("# {}\n\n", report.title);
+        s.push_str(&code_lines(report));
         for f in files {
             let _ = writeln!(s, "- [{0}]({0})", f.display());
         }
@@ -170,6 +201,7 @@ pub fn index(report: &Report, files: &[PathBuf]) -> String {
         }
         s.push('\n');
     }
+    s.push_str(&code_lines(report));
     s.push_str("## Tables\n\n");
     for (file, what) in [
         ("tables.md", "Markdown"),

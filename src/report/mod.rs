@@ -209,6 +209,59 @@ pub struct Provenance {
     pub last_finished: Option<String>,
     /// Per planned folder read: (folder, spec name, spec hash, planned at).
     pub specs: Vec<(PathBuf, String, String, String)>,
+    /// Per planned folder read: the code it was planned from, as its manifest records it (git
+    /// commit, dirty flag and diff hash of the spec's repository and of each `[[experiment]]`
+    /// working folder, the ludus version and the host).
+    pub plans: Vec<PlannedCode>,
+    /// The code the programs' runs ran, as their status files record it, with run counts.
+    pub ran: Vec<RanCode>,
+    /// Runs produced by different code than their plan recorded (empty when all agree).
+    pub code_changes: Vec<CodeChange>,
+}
+
+/// The code one planned folder was planned from.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedCode {
+    /// The folder.
+    pub folder: PathBuf,
+    /// Its manifest's record.
+    #[serde(flatten)]
+    pub code: crate::store::Provenance,
+}
+
+/// The code some runs ran: one working folder's git state, and the programs that ran there.
+#[derive(Clone, Debug, Serialize)]
+pub struct RanCode {
+    /// The git state (folder, repository, commit, dirty flag, diff hash).
+    #[serde(flatten)]
+    pub code: crate::store::CodeState,
+    /// The programs run (the commands' first words, resolved).
+    pub programs: Vec<String>,
+    /// How many runs.
+    pub runs: usize,
+}
+
+/// Runs whose code differs from what their plan recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CodeChange {
+    /// What differs: `experiment workdir PATH`, or `ludus` for built-in runs.
+    pub what: String,
+    /// What the plan recorded: a commit (`abc123def456 (clean)`), or a ludus version.
+    pub planned: String,
+    /// What the runs ran.
+    pub ran: String,
+    /// How many runs.
+    pub runs: usize,
+}
+
+impl CodeChange {
+    /// One sentence naming both.
+    pub fn sentence(&self) -> String {
+        format!(
+            "{} run(s) in {} were produced by {}, not by the planned {}",
+            self.runs, self.what, self.ran, self.planned
+        )
+    }
 }
 
 impl Provenance {
@@ -237,9 +290,99 @@ impl Provenance {
             if let Ok(Some(m)) = crate::store::Experiment::new(path).read_manifest() {
                 p.specs
                     .push((path.clone(), m.spec_name, m.spec_hash, m.planned_at));
+                if let Some(code) = m.provenance {
+                    p.plans.push(PlannedCode {
+                        folder: path.clone(),
+                        code,
+                    });
+                }
             }
         }
+        p.compare(c);
         p
+    }
+
+    /// Fills `ran` and `code_changes` from the runs, against the plans' records: a program's
+    /// run against the planned state of its working folder, a built-in run's ludus version
+    /// against the version that planned it (when one plan was read, or all agree).
+    fn compare(&mut self, c: &crate::analysis::Collection) {
+        use std::collections::BTreeMap;
+        let mut ran: Vec<RanCode> = Vec::new();
+        let mut changes: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+        let planned_versions: std::collections::BTreeSet<&str> = self
+            .plans
+            .iter()
+            .map(|p| p.code.ludus_version.as_str())
+            .collect();
+        for r in &c.runs {
+            match &r.ran.code {
+                Some(code) => {
+                    match ran.iter_mut().find(|x| x.code == *code) {
+                        Some(x) => {
+                            x.runs += 1;
+                            if let Some(p) = &r.ran.program_path
+                                && !x.programs.contains(p)
+                            {
+                                x.programs.push(p.clone());
+                            }
+                        }
+                        None => ran.push(RanCode {
+                            code: code.clone(),
+                            programs: r.ran.program_path.iter().cloned().collect(),
+                            runs: 1,
+                        }),
+                    }
+                    // The states the plans recorded for this folder; a run matching none of
+                    // them was produced by other code.
+                    let planned: Vec<&crate::store::CodeState> = self
+                        .plans
+                        .iter()
+                        .flat_map(|p| &p.code.workdirs)
+                        .filter(|w| w.path == code.path)
+                        .collect();
+                    if let Some(first) = planned.first()
+                        && planned.iter().all(|w| w.differs_from(code))
+                    {
+                        *changes
+                            .entry((
+                                format!("experiment workdir {}", code.path),
+                                first.describe(),
+                                code.describe(),
+                            ))
+                            .or_default() += 1;
+                    }
+                }
+                None => {
+                    let v = r.ran.ludus_version.as_str();
+                    if !v.is_empty() && planned_versions.len() == 1 && !planned_versions.contains(v)
+                    {
+                        let planned = planned_versions.iter().next().copied().unwrap_or("");
+                        *changes
+                            .entry((
+                                "ludus".to_string(),
+                                format!("ludus {planned}"),
+                                format!("ludus {v}"),
+                            ))
+                            .or_default() += 1;
+                    }
+                }
+            }
+        }
+        // Runs are read in parallel: a fixed order for report.json.
+        for r in &mut ran {
+            r.programs.sort();
+        }
+        ran.sort_by(|a, b| (&a.code.path, &a.code.commit).cmp(&(&b.code.path, &b.code.commit)));
+        self.ran = ran;
+        self.code_changes = changes
+            .into_iter()
+            .map(|((what, planned, ran), runs)| CodeChange {
+                what,
+                planned,
+                ran,
+                runs,
+            })
+            .collect();
     }
 }
 
@@ -320,12 +463,15 @@ pub struct ReportSummary {
     pub complete: bool,
 }
 
-/// The exporters a report runs, in order. A report of programs alone has only their section.
+/// The exporters a report runs, in order. A report of programs alone has only their section
+/// (with `report.json` and the page).
 pub fn exporters(opts: &ReportOptions, report: &Report) -> Vec<Box<dyn Exporter>> {
     let mut v: Vec<Box<dyn Exporter>> = Vec::new();
     if report.programs.is_some() {
         v.push(Box::new(programs::ProgramsExporter));
         if report.agents.is_empty() {
+            // report.json for the provenance and completeness; the programs' tables are theirs.
+            v.push(Box::new(json::Json));
             v.push(Box::new(html::Html { plots: opts.plots }));
             return v;
         }

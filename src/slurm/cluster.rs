@@ -245,9 +245,13 @@ pub fn sbatch_hint(status: i32, stderr: &str) -> String {
 pub struct Limits {
     /// `MaxArraySize`: array indices must be below it, so `--array=1-K` needs `K < MaxArraySize`.
     pub max_array_size: Option<u32>,
-    /// The fewest jobs the user may have queued at once (`MaxSubmitJobs` of the association or
-    /// QOS, or the cluster's `MaxJobCount`); every array task counts as one.
+    /// The fewest jobs the user may have queued at once (`MaxSubmitJobs` or `GrpSubmitJobs` of
+    /// the association); every array task counts as one.
     pub max_submit_jobs: Option<u32>,
+    /// `MaxJobCount`: the job records the controller holds, every user's, finished ones kept
+    /// for `MinJobAge` included; a submission reaching it is refused ("Resource temporarily
+    /// unavailable"), so fewer than this many must be there after it.
+    pub max_job_count: Option<u32>,
 }
 
 impl Limits {
@@ -257,12 +261,22 @@ impl Limits {
     }
 }
 
+/// Jobs already in the queue when submitting, each array task counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Queued {
+    /// The user's.
+    pub mine: u32,
+    /// Every job record the controller holds (for `MaxJobCount`).
+    pub all: u32,
+}
+
 /// Reads `KEY = VALUE` numbers from `scontrol show config` output.
 pub fn parse_limits(config: &str, submit_limits: &str) -> Limits {
     let mut l = Limits::default();
     let mut min_submit = |v: u32| {
         l.max_submit_jobs = Some(l.max_submit_jobs.map_or(v, |m| m.min(v)));
     };
+    let mut max_job_count = None;
     for line in config.lines() {
         let Some((k, v)) = line.split_once('=') else {
             continue;
@@ -275,7 +289,8 @@ pub fn parse_limits(config: &str, submit_limits: &str) -> Limits {
             .ok();
         match (k.trim(), v) {
             ("MaxArraySize", Some(v)) => l.max_array_size = Some(v),
-            ("MaxJobCount" | "MaxSubmitJobs", Some(v)) if v > 0 => min_submit(v),
+            ("MaxSubmitJobs", Some(v)) if v > 0 => min_submit(v),
+            ("MaxJobCount", Some(v)) if v > 0 => max_job_count = Some(v),
             _ => {}
         }
     }
@@ -289,6 +304,7 @@ pub fn parse_limits(config: &str, submit_limits: &str) -> Limits {
             min_submit(v);
         }
     }
+    l.max_job_count = max_job_count;
     l
 }
 
@@ -330,16 +346,23 @@ pub fn read_attempts(
     Ok(parse_attempts(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Parses `attempt job tasks instances requeue-job time` lines (a torn last line is skipped).
+/// Parses `attempt array job tasks instances requeue-job time` lines (and the
+/// `attempt job tasks instances requeue-job time` lines of one-array submissions by earlier
+/// versions); a torn last line is skipped.
 pub fn parse_attempts(text: &str) -> Vec<crate::store::submissions::Attempt> {
     text.lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            let [a, job, tasks, inst, follow, at] = w.as_slice() else {
-                return None;
+            let (a, array, job, tasks, inst, follow, at) = match w.as_slice() {
+                [a, array, job, tasks, inst, follow, at] => {
+                    (a, array.parse().ok()?, job, tasks, inst, follow, at)
+                }
+                [a, job, tasks, inst, follow, at] => (a, 1, job, tasks, inst, follow, at),
+                _ => return None,
             };
             Some(crate::store::submissions::Attempt {
                 attempt: a.parse().ok()?,
+                array,
                 job_id: (*job).to_string(),
                 tasks: tasks.parse().ok()?,
                 instances: inst.parse().ok()?,
@@ -488,15 +511,60 @@ pub struct QueueSnapshot {
     pub in_queue: bool,
 }
 
-/// Counts a job's tasks from squeue (and sacct, when it answers).
+/// The jobs in the queue, each array task counted: the current user's (pending and running,
+/// what `MaxSubmitJobs` counts) and every record the controller holds (what `MaxJobCount`
+/// counts, finished jobs it still keeps included).
+pub fn queued(conn: &Connection) -> Result<Queued, SlurmError> {
+    let out = run(
+        conn,
+        "squeue -h -r -t all -o '%u %T' && echo \"me $(id -un)\"",
+        b"",
+    )?;
+    if out.status != 0 {
+        return Err(failed(conn, "squeue", &out));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let me = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("me "))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let mut q = Queued::default();
+    for l in text.lines().filter(|l| !l.starts_with("me ")) {
+        let mut w = l.split_whitespace();
+        let (Some(user), Some(state)) = (w.next(), w.next()) else {
+            continue;
+        };
+        q.all += 1;
+        if user == me
+            && matches!(
+                state,
+                "PENDING"
+                    | "RUNNING"
+                    | "SUSPENDED"
+                    | "CONFIGURING"
+                    | "COMPLETING"
+                    | "REQUEUED"
+                    | "RESIZING"
+            )
+        {
+            q.mine += 1;
+        }
+    }
+    Ok(q)
+}
+
+/// Counts the tasks of some jobs (the arrays of one attempt, `tasks` in all) from squeue (and
+/// sacct, when it answers).
 pub fn snapshot(
     conn: &Connection,
-    job: &str,
+    jobs: &[String],
     tasks: u32,
     use_sacct: bool,
 ) -> Result<QueueSnapshot, SlurmError> {
-    let jobs = [job.to_string()];
-    let q = squeue(conn, &jobs)?;
+    let q = squeue(conn, jobs)?;
     let mut s = QueueSnapshot::default();
     for t in &q {
         match t.state.as_str() {
@@ -508,7 +576,7 @@ pub fn snapshot(
     s.in_queue = !q.is_empty();
     let queued = (s.pending + s.running).min(tasks);
     s.finished = tasks - queued;
-    if use_sacct && let Some(ended) = sacct(conn, &jobs)? {
+    if use_sacct && let Some(ended) = sacct(conn, jobs)? {
         s.failed = ended
             .iter()
             .filter(|j| {
@@ -546,12 +614,16 @@ mod tests {
         let l = parse_limits(cfg, "");
         assert_eq!(l.max_array_size, Some(4));
         assert_eq!(l.max_array_tasks(), Some(3));
-        assert_eq!(l.max_submit_jobs, Some(10000));
+        assert_eq!(l.max_job_count, Some(10000));
+        assert_eq!(l.max_submit_jobs, None);
         assert_eq!(parse_limits(cfg, "50|\n|\n").max_submit_jobs, Some(50));
         let a = parse_attempts(
             "1 10 3 7 11 2026-01-01T00:00:00Z\n2 12 1 2 - 2026-01-01T00:01:00Z\n3 1",
         );
         assert_eq!(a.len(), 2);
+        assert_eq!(a[1].array, 1);
+        let b = parse_attempts("2 3 14 1 2 - 2026-01-01T00:01:00Z\n2 3 1");
+        assert_eq!((b.len(), b[0].array, b[0].job_id.as_str()), (1, 3, "14"));
         assert_eq!(a[0].requeue_job.as_deref(), Some("11"));
         assert_eq!(
             (a[1].attempt, a[1].instances, a[1].requeue_job.clone()),

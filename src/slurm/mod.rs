@@ -1,13 +1,14 @@
 //! Run a planned folder on a SLURM cluster from this machine (`ludus submit`, `watch`,
-//! `resubmit`, `cancel`): upload the folder, make sure ludus is there, write an sbatch script
-//! covering exactly the pending instances, submit it and record the job in
-//! `DIR/.ludus/submissions.json`, then follow it with `squeue` (and `sacct` when accounting is
-//! on) and the remote `ludus status --json`. Everything goes through one SSH session
-//! ([`crate::remote::Connection`], opened by [`connect`]); the watch loop reports through
-//! [`WatchEvent`]s as `exec` does, and nothing here prints.
+//! `resubmit`, `cancel`): upload the folder, make sure ludus is there, group the pending
+//! instances by the resources they need, write one sbatch array script per group (several for
+//! a group too large for one array, within the cluster's limits), submit them and record them
+//! as one submission in `DIR/.ludus/submissions.json`, then follow every array with `squeue`
+//! (and `sacct` when accounting is on) and the remote `ludus status --json`. Everything goes
+//! through one SSH session ([`crate::remote::Connection`], opened by [`connect`]); the watch
+//! loop reports through [`WatchEvent`]s as `exec` does, and nothing here prints.
 //!
-//! Pending instances, not groups of the whole plan: each submission writes the ids it covers to
-//! `REMOTE_DIR/.ludus/jobs/<n>.ids`, and every array task runs `ludus run-instances DIR --ids
+//! Pending instances, not groups of the whole plan: each array writes the ids it covers to
+//! `REMOTE_DIR/.ludus/jobs/<k>.ids`, and every array task runs `ludus run-instances DIR --ids
 //! FILE`, which strides that list by the SLURM array variables. So a resubmission after a
 //! partial run spreads only the unfinished instances evenly over its tasks.
 

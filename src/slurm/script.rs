@@ -21,6 +21,9 @@ use crate::store::submissions::{SubmitOptions, remote};
 pub struct ScriptInput<'a> {
     /// Submission number within the folder.
     pub n: u32,
+    /// The array's name within the folder's jobs (`<n>`, or `<n>-<i>` when the submission has
+    /// several arrays; [`remote::array_key`]): names its id list, script and output.
+    pub key: &'a str,
     /// The folder's name, for the job name.
     pub name: &'a str,
     /// The absolute remote folder.
@@ -136,7 +139,7 @@ pub fn render(input: &ScriptInput<'_>) -> Result<String, ScriptError> {
     s += &format!(
         "# Written by ludus submit (submission {}); runs the instances listed in {}.\n",
         input.n,
-        remote::job_ids(dir, input.n)
+        remote::job_ids(dir, input.key)
     );
     let name: String = input
         .name
@@ -171,7 +174,7 @@ pub fn render(input: &ScriptInput<'_>) -> Result<String, ScriptError> {
         s += &format!("#SBATCH {}\n", sbatch_word(&format!("--partition={p}")));
     }
     // The folder's own `%` doubled (SLURM's pattern character), then the patterns appended.
-    let output = remote::slurm_output(&dir.replace('%', "%%"), input.n, !mpi);
+    let output = remote::slurm_output(&dir.replace('%', "%%"), input.key, !mpi);
     s += &format!("#SBATCH {}\n", sbatch_word(&format!("--output={output}")));
     // SIGTERM a minute before the limit leaves time to record `interrupted`; with a limit that
     // short the signal would come at once, so SLURM's own SIGTERM at the limit is used instead.
@@ -189,7 +192,7 @@ pub fn render(input: &ScriptInput<'_>) -> Result<String, ScriptError> {
     } else {
         ""
     };
-    let ids = q(&remote::job_ids(dir, input.n));
+    let ids = q(&remote::job_ids(dir, input.key));
     if mpi {
         s += &format!(
             "exec mpirun {} run-instances --mpi {} --ids {ids} --jobs \"${{SLURM_CPUS_PER_TASK:-1}}\" --progress plain{retry}\n",
@@ -207,13 +210,28 @@ pub fn render(input: &ScriptInput<'_>) -> Result<String, ScriptError> {
     Ok(s)
 }
 
-/// The follow-up job of `submit --retries`, submitted with `--dependency=afterany:<array job>`
-/// and run with the number of the attempt it follows as its argument. On the cluster, with no
-/// ludus process on the user's machine, it lists the instances still unfinished
-/// (`ludus status --pending-ids`); when there are some and retries are left, it writes them to
-/// the id list, submits the array script again over at most `max_tasks` tasks, submits itself
-/// after that job, and appends the attempt to `REMOTE_DIR/.ludus/jobs/<n>.attempts`.
-pub fn render_requeue(input: &ScriptInput<'_>, retries: u32, max_tasks: u32) -> String {
+/// One array as the follow-up job of `--retries` resubmits it.
+#[derive(Clone, Debug)]
+pub struct RequeueArray {
+    /// Its number within the submission.
+    pub array: u32,
+    /// Its id list on the cluster.
+    pub ids: String,
+    /// Its job script on the cluster.
+    pub script: String,
+    /// The most array tasks it may have (what the cluster's limits allowed at submit time).
+    pub max_tasks: u32,
+}
+
+/// The follow-up job of `submit --retries`, submitted with `--dependency=afterany:<job>:...`
+/// over every array of the attempt it follows and run with that attempt's number as its
+/// argument. On the cluster, with no ludus process on the user's machine, it lists the
+/// instances still unfinished (`ludus status --pending-ids`); when there are some and retries
+/// are left, it keeps in each array's id list those of its own instances (`grep -Fxf`),
+/// resubmits each array that has any over at most its `max_tasks` tasks, submits itself after
+/// all of those jobs, and appends one line per resubmitted array to
+/// `REMOTE_DIR/.ludus/jobs/<n>.attempts`.
+pub fn render_requeue(input: &ScriptInput<'_>, retries: u32, arrays: &[RequeueArray]) -> String {
     let o = input.options;
     let dir = input.remote_dir;
     let n = input.n;
@@ -250,44 +268,69 @@ pub fn render_requeue(input: &ScriptInput<'_>, retries: u32, max_tasks: u32) -> 
         ""
     };
     let throttle = o.max_running.map(|r| format!("%{r}")).unwrap_or_default();
-    // An MPI job is one job over the whole list, resubmitted as it is.
-    let (max_tasks, array) = if o.mpi_ntasks.is_some() {
-        (1, String::new())
-    } else {
-        (max_tasks, format!(" --array=\"1-$tasks{throttle}\""))
-    };
+    let mpi = o.mpi_ntasks.is_some();
     s += "set -eu\n";
     s += "attempt=\"$1\"\n";
     s += &format!("ludus={}\n", q(input.ludus));
     s += &format!("dir={}\n", q(dir));
-    s += &format!("ids={}\n", q(&remote::job_ids(dir, n)));
     s += &format!("log={}\n", q(&remote::job_attempts(dir, n)));
-    s += &format!("array={}\n", q(&remote::job_script(dir, n)));
     s += &format!("self={}\n", q(&remote::requeue_script(dir, n)));
-    s += &format!("retries={retries}\nmax_tasks={}\n", max_tasks.max(1));
+    s += &format!("retries={retries}\n");
     s += &format!(
-        "\"$ludus\" status --pending-ids{retry} \"$dir\" > \"$ids.next\"\n\
-         count=$(grep -c . \"$ids.next\" || true)\n\
+        "pending=\"$log.pending\"\n\
+         \"$ludus\" status --pending-ids{retry} \"$dir\" > \"$pending\"\n\
+         count=$(grep -c . \"$pending\" || true)\n\
          if [ \"$count\" -eq 0 ]; then\n\
-         \x20 echo \"ludus: attempt $attempt left nothing unfinished\"; rm -f -- \"$ids.next\"; exit 0\n\
+         \x20 echo \"ludus: attempt $attempt left nothing unfinished\"; rm -f -- \"$pending\"; exit 0\n\
          fi\n\
          if [ \"$attempt\" -gt \"$retries\" ]; then\n\
-         \x20 echo \"ludus: $count instances unfinished after $attempt attempts; no retries left (ludus resubmit runs them)\"; exit 0\n\
+         \x20 echo \"ludus: $count instances unfinished after $attempt attempts; no retries left (ludus resubmit runs them)\"; rm -f -- \"$pending\"; exit 0\n\
          fi\n\
-         cp -- \"$ids\" \"$ids.$attempt\"\n\
-         mv -f -- \"$ids.next\" \"$ids\"\n\
-         tasks=$(( count < max_tasks ? count : max_tasks ))\n\
          next=$(( attempt + 1 ))\n\
-         job=$(sbatch --parsable{array} \"$array\")\n\
-         job=\"${{job%%;*}}\"\n\
-         follow=-\n\
-         if [ \"$next\" -le \"$retries\" ]; then\n\
-         \x20 follow=$(sbatch --parsable --dependency=\"afterany:$job\" \"$self\" \"$next\")\n\
-         \x20 follow=\"${{follow%%;*}}\"\n\
-         fi\n\
-         printf '%s %s %s %s %s %s\\n' \"$next\" \"$job\" \"$tasks\" \"$count\" \"$follow\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" >> \"$log\"\n\
-         echo \"ludus: attempt $next: job $job, $count instances in $tasks array tasks\"\n"
+         jobs=\n"
     );
+    for a in arrays {
+        let i = a.array;
+        // An MPI job is one job over its whole list, resubmitted as it is.
+        let array = if mpi {
+            String::new()
+        } else {
+            format!(" --array=\"1-$tasks_{i}{throttle}\"")
+        };
+        s += &format!(
+            "ids_{i}={ids}\n\
+             job_{i}=\n\
+             grep -Fxf \"$ids_{i}\" \"$pending\" > \"$ids_{i}.next\" || true\n\
+             count_{i}=$(grep -c . \"$ids_{i}.next\" || true)\n\
+             if [ \"$count_{i}\" -gt 0 ]; then\n\
+             \x20 cp -- \"$ids_{i}\" \"$ids_{i}.$attempt\"\n\
+             \x20 mv -f -- \"$ids_{i}.next\" \"$ids_{i}\"\n\
+             \x20 tasks_{i}=$(( count_{i} < {max} ? count_{i} : {max} ))\n\
+             \x20 job_{i}=$(sbatch --parsable{array} {script})\n\
+             \x20 job_{i}=\"${{job_{i}%%;*}}\"\n\
+             \x20 jobs=\"$jobs:$job_{i}\"\n\
+             \x20 echo \"ludus: attempt $next: array {i}: job $job_{i}, $count_{i} instances in $tasks_{i} array tasks\"\n\
+             else\n\
+             \x20 rm -f -- \"$ids_{i}.next\"\n\
+             fi\n",
+            ids = q(&a.ids),
+            max = if mpi { 1 } else { a.max_tasks.max(1) },
+            script = q(&a.script),
+        );
+    }
+    s += "rm -f -- \"$pending\"\n\
+          follow=-\n\
+          if [ \"$next\" -le \"$retries\" ] && [ -n \"$jobs\" ]; then\n\
+          \x20 follow=$(sbatch --parsable --dependency=\"afterany$jobs\" \"$self\" \"$next\")\n\
+          \x20 follow=\"${follow%%;*}\"\n\
+          fi\n\
+          at=$(date -u +%Y-%m-%dT%H:%M:%SZ)\n";
+    for a in arrays {
+        let i = a.array;
+        s += &format!(
+            "if [ -n \"$job_{i}\" ]; then printf '%s %s %s %s %s %s %s\\n' \"$next\" {i} \"$job_{i}\" \"$tasks_{i}\" \"$count_{i}\" \"$follow\" \"$at\" >> \"$log\"; fi\n"
+        );
+    }
     s
 }
 
@@ -361,6 +404,7 @@ mod tests {
         };
         let s = render(&ScriptInput {
             n: 3,
+            key: "3",
             name: "quick",
             remote_dir: "/scratch/me/quick",
             ludus: "/scratch/me/quick/.ludus/bin/ludus",
@@ -396,6 +440,7 @@ mod tests {
         };
         let s = render(&ScriptInput {
             n: 1,
+            key: "1",
             name: "a b",
             remote_dir: "/x",
             ludus: "ludus",
@@ -418,6 +463,7 @@ mod tests {
     fn input<'a>(dir: &'a str, o: &'a SubmitOptions) -> ScriptInput<'a> {
         ScriptInput {
             n: 1,
+            key: "1",
             name: "x",
             remote_dir: dir,
             ludus: "ludus",
@@ -515,9 +561,16 @@ mod tests {
             retries: 3,
             ..Default::default()
         };
+        let arrays = [RequeueArray {
+            array: 1,
+            ids: "/x/.ludus/jobs/2.ids".into(),
+            script: "/x/.ludus/jobs/2.sbatch".into(),
+            max_tasks: 5,
+        }];
         let s = render_requeue(
             &ScriptInput {
                 n: 2,
+                key: "2",
                 name: "quick",
                 remote_dir: "/x",
                 ludus: "/x/.ludus/bin/ludus",
@@ -525,7 +578,7 @@ mod tests {
                 options: &o,
             },
             3,
-            5,
+            &arrays,
         );
         assert!(
             s.contains("#SBATCH --job-name=ludus-quick-requeue\n"),
@@ -536,13 +589,139 @@ mod tests {
             s.contains("--output=/x/.ludus/slurm/2-requeue-%j.out"),
             "{s}"
         );
-        assert!(s.contains("retries=3\nmax_tasks=5\n"), "{s}");
+        assert!(s.contains("retries=3\n"), "{s}");
         assert!(s.contains("status --pending-ids \"$dir\""), "{s}");
-        assert!(s.contains("--array=\"1-$tasks%2\" \"$array\""), "{s}");
         assert!(
-            s.contains("--dependency=\"afterany:$job\" \"$self\" \"$next\""),
+            s.contains("--array=\"1-$tasks_1%2\" '/x/.ludus/jobs/2.sbatch'"),
             "{s}"
         );
-        assert!(s.contains("ids='/x/.ludus/jobs/2.ids'"), "{s}");
+        assert!(
+            s.contains("--dependency=\"afterany$jobs\" \"$self\" \"$next\""),
+            "{s}"
+        );
+        assert!(s.contains("ids_1='/x/.ludus/jobs/2.ids'"), "{s}");
+    }
+
+    /// Runs the follow-up script of two arrays with bash, a `ludus` that lists what is pending
+    /// and an `sbatch` that records its arguments and answers job ids 100, 101, ...
+    #[test]
+    fn requeue_resubmits_each_array_with_its_own_unfinished_instances() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let t = tempfile::tempdir().expect("temp dir");
+        let d = t.path();
+        let dir = d.join("run");
+        let jobs = dir.join(".ludus/jobs");
+        std::fs::create_dir_all(&jobs).expect("mkdir");
+        let bin = d.join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        let tool = |name: &str, body: &str| {
+            let p = bin.join(name);
+            std::fs::write(&p, format!("#!/bin/bash\n{body}")).expect("tool");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        };
+        // Still pending: b and c of array 1, nothing of array 2, and x of array 3.
+        std::fs::write(d.join("pending"), "b\nc\nx\n").expect("pending");
+        tool("ludus", &format!("cat {}\n", d.join("pending").display()));
+        tool(
+            "sbatch",
+            &format!(
+                "n=$(cat {c} 2>/dev/null || echo 100); echo $((n + 1)) > {c}; echo \"$*\" >> {l}; echo \"$n;cluster\"\n",
+                c = d.join("counter").display(),
+                l = d.join("sbatch.log").display()
+            ),
+        );
+        let dirs = dir.to_string_lossy().into_owned();
+        let mut arrays = Vec::new();
+        for (i, ids) in [(1, "a\nb\nc\n"), (2, "d\ne\n"), (3, "x\ny\n")] {
+            let key = remote::array_key(4, i, 3);
+            std::fs::write(remote::job_ids(&dirs, &key), ids).expect("ids");
+            arrays.push(RequeueArray {
+                array: i,
+                ids: remote::job_ids(&dirs, &key),
+                script: remote::job_script(&dirs, &key),
+                max_tasks: 1,
+            });
+        }
+        arrays[0].max_tasks = 8;
+        let o = SubmitOptions {
+            retries: 2,
+            ..Default::default()
+        };
+        let fake_ludus = bin.join("ludus").to_string_lossy().into_owned();
+        let input = ScriptInput {
+            n: 4,
+            key: "4",
+            name: "r",
+            remote_dir: &dirs,
+            ludus: &fake_ludus,
+            tasks: 1,
+            options: &o,
+        };
+        let script = d.join("requeue.sh");
+        std::fs::write(&script, render_requeue(&input, 2, &arrays)).expect("script");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("1")
+            .env("PATH", &path)
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = |p: String| std::fs::read_to_string(p).expect("read");
+        assert_eq!(read(remote::job_ids(&dirs, "4-1")), "b\nc\n");
+        assert_eq!(read(remote::job_ids(&dirs, "4-1") + ".1"), "a\nb\nc\n");
+        assert_eq!(read(remote::job_ids(&dirs, "4-2")), "d\ne\n");
+        assert_eq!(read(remote::job_ids(&dirs, "4-3")), "x\n");
+        let calls = read(d.join("sbatch.log").to_string_lossy().into_owned());
+        let calls: Vec<&str> = calls.lines().collect();
+        assert_eq!(
+            calls,
+            [
+                format!(
+                    "--parsable --array=1-2 {}",
+                    remote::job_script(&dirs, "4-1")
+                )
+                .as_str(),
+                format!(
+                    "--parsable --array=1-1 {}",
+                    remote::job_script(&dirs, "4-3")
+                )
+                .as_str(),
+                format!(
+                    "--parsable --dependency=afterany:100:101 {} 2",
+                    remote::requeue_script(&dirs, 4)
+                )
+                .as_str(),
+            ]
+        );
+        let log = read(remote::job_attempts(&dirs, 4));
+        let lines: Vec<Vec<&str>> = log.lines().map(|l| l.split(' ').collect()).collect();
+        assert_eq!(lines.len(), 2, "{log}");
+        assert_eq!(lines[0][..6], ["2", "1", "100", "2", "2", "102"]);
+        assert_eq!(lines[1][..6], ["2", "3", "101", "1", "1", "102"]);
+        // The last retry submits no further follow-up.
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("2")
+            .env("PATH", &path)
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = read(remote::job_attempts(&dirs, 4));
+        let last: Vec<&str> = log.lines().last().expect("line").split(' ').collect();
+        assert_eq!(last[..2], ["3", "3"]);
+        assert_eq!(last[5], "-");
     }
 }

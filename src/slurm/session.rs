@@ -28,22 +28,31 @@ pub fn last_submission(local: &ExperimentDir) -> Result<Submission, SlurmError> 
         .ok_or_else(|| SlurmError::NoSubmission(local.root().display().to_string()))
 }
 
-/// Every job of the folder's submissions: each one's first job, and, for the last one, the
+/// Every job of the folder's submissions: each one's arrays, and, for the last one, the
 /// attempts and follow-up jobs of `--retries` the cluster recorded (follow-ups first, so
 /// cancelling in this order never lets one resubmit).
 pub fn folder_jobs(conn: &Connection, local: &ExperimentDir) -> Result<Vec<String>, SlurmError> {
     let subs = local.read_submissions()?;
     let mut jobs: Vec<String> = Vec::new();
+    let add = |j: &String, jobs: &mut Vec<String>| {
+        if !jobs.contains(j) {
+            jobs.push(j.clone());
+        }
+    };
     if let Some(last) = subs.last()
         && last.options.retries > 0
     {
         let attempts = cluster::read_attempts(conn, &last.remote_dir, last.n)?;
-        jobs.extend(attempts.iter().filter_map(|a| a.requeue_job.clone()));
-        jobs.extend(attempts.iter().map(|a| a.job_id.clone()));
+        for j in attempts.iter().filter_map(|a| a.requeue_job.as_ref()) {
+            add(j, &mut jobs);
+        }
+        for a in &attempts {
+            add(&a.job_id, &mut jobs);
+        }
     }
     for s in subs.submissions.iter().rev() {
-        if !jobs.contains(&s.job_id) {
-            jobs.push(s.job_id.clone());
+        for j in s.all_jobs() {
+            add(&j, &mut jobs);
         }
     }
     Ok(jobs)

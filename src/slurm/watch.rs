@@ -38,9 +38,11 @@ pub enum WatchEvent<'a> {
     /// The cluster submitted another attempt by itself (`submit --retries`), or the watch
     /// starts on a submission that already has attempts (sent once per attempt).
     Attempt(&'a Attempt),
-    /// One poll: the job's tasks and the folder's instances on the cluster.
+    /// One poll: the jobs' tasks and the folder's instances on the cluster.
     Poll {
-        /// The job's tasks.
+        /// The jobs looked at: every array of the latest attempt.
+        jobs: &'a [String],
+        /// Their tasks.
         queue: &'a QueueSnapshot,
         /// The instances, from the remote `ludus status --json`.
         counts: &'a RemoteCounts,
@@ -96,9 +98,9 @@ fn record_attempts(
     Ok(())
 }
 
-/// Polls `sub`'s job until it has left the queue, reporting each poll to `on_event`. With
-/// `--retries`, follows the attempts the cluster submits by itself until none is queued and no
-/// follow-up job is waiting, recording them in the local `submissions.json`.
+/// Polls `sub`'s jobs (every array) until they have left the queue, reporting each poll to
+/// `on_event`. With `--retries`, follows the attempts the cluster submits by itself until none
+/// is queued and no follow-up job is waiting, recording them in the local `submissions.json`.
 pub fn watch(
     conn: &Connection,
     local: &ExperimentDir,
@@ -107,6 +109,7 @@ pub fn watch(
     mut on_event: impl FnMut(WatchEvent<'_>),
 ) -> Result<WatchOutcome, SlurmError> {
     let accounting = cluster::sacct(conn, std::slice::from_ref(&sub.job_id))?.is_some();
+    let arrays = sub.arrays();
     on_event(WatchEvent::Start { accounting });
     let interval = opts.interval.max(0.2);
     let max_interval = opts.max_interval.max(interval);
@@ -141,12 +144,22 @@ pub fn watch(
     // left the queue, always.
     let mut fetched: Option<(Instant, usize)> = None;
     loop {
-        let (job, tasks) = attempts
-            .last()
-            .map_or((sub.job_id.clone(), sub.tasks), |a| {
-                (a.job_id.clone(), a.tasks)
-            });
-        let queue = cluster::snapshot(conn, &job, tasks, accounting)?;
+        // The jobs of the latest attempt: every array at first, then those the cluster
+        // resubmitted (`--retries`).
+        let last = attempts.iter().map(|a| a.attempt).max().unwrap_or(0);
+        let (jobs, tasks): (Vec<String>, u32) = if last > 1 {
+            let now = attempts.iter().filter(|a| a.attempt == last);
+            (
+                now.clone().map(|a| a.job_id.clone()).collect(),
+                now.map(|a| a.tasks).sum(),
+            )
+        } else {
+            (
+                arrays.iter().map(|a| a.job_id.clone()).collect(),
+                arrays.iter().map(|a| a.tasks).sum(),
+            )
+        };
+        let queue = cluster::snapshot(conn, &jobs, tasks, accounting)?;
         let mut in_queue = queue.in_queue;
         if retries && !in_queue {
             // The attempt ended: its follow-up job may be about to submit the next one.
@@ -162,6 +175,7 @@ pub fn watch(
         }
         let counts = cluster::remote_status(conn, &sub.ludus, &sub.remote_dir)?;
         on_event(WatchEvent::Poll {
+            jobs: &jobs,
             queue: &queue,
             counts: &counts,
         });

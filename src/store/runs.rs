@@ -43,6 +43,12 @@ pub struct RunOutcome {
     /// When it ended, RFC 3339.
     #[serde(default)]
     pub finished_at: String,
+    /// Programs: the git state of the folder it ran in.
+    #[serde(default)]
+    pub code: Option<super::CodeState>,
+    /// Programs: the command's first word, resolved.
+    #[serde(default)]
+    pub program_path: Option<String>,
 }
 
 /// Where the results of `path` are: an experiment folder's results, or the path itself (a

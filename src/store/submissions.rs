@@ -5,12 +5,17 @@
 //! ```text
 //! DIR/.ludus/submissions.json              every submission: job id, script, time, options
 //! REMOTE_DIR/.ludus/bin/ludus              ludus itself, when submit uploaded it
-//! REMOTE_DIR/.ludus/jobs/<n>.sbatch        the script of submission n
-//! REMOTE_DIR/.ludus/jobs/<n>.ids           the instance ids it covers, one a line
+//! REMOTE_DIR/.ludus/jobs/<k>.sbatch        the script of array k of a submission
+//! REMOTE_DIR/.ludus/jobs/<k>.ids           the instance ids it covers, one a line
 //! REMOTE_DIR/.ludus/jobs/<n>.requeue.sh    with --retries: the follow-up job's script
-//! REMOTE_DIR/.ludus/jobs/<n>.attempts      with --retries: one line per attempt
-//! REMOTE_DIR/.ludus/slurm/<n>-<job>_<task>.out   SLURM's output of each array task
+//! REMOTE_DIR/.ludus/jobs/<n>.attempts      with --retries: one line per array per attempt
+//! REMOTE_DIR/.ludus/slurm/<k>-<job>_<task>.out   SLURM's output of each array task
 //! ```
+//!
+//! A submission is one or more arrays: one per group of pending instances that need the same
+//! resources, and a group too large for one array (`MaxArraySize`) split into several. `<k>`
+//! names an array: `<n>` when submission `n` has one array, `<n>-<i>` for its array `i` (from 1)
+//! when it has several.
 
 use std::fs;
 use std::io;
@@ -57,12 +62,15 @@ pub struct SubmitOptions {
     pub gpus: Option<u32>,
 }
 
-/// One attempt of a submission: the first array job, or one the cluster submitted by itself
-/// (`--retries`) for the instances the previous attempt left unfinished.
+/// One array of one attempt of a submission: the first array job, or one the cluster submitted
+/// by itself (`--retries`) for the instances the previous attempt left unfinished in that array.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// 1 for the first job, then 2, 3, ...
     pub attempt: u32,
+    /// The array of the submission it runs (from 1; see [`Submission::arrays`]).
+    #[serde(default = "one")]
+    pub array: u32,
     /// The array job id.
     pub job_id: String,
     /// Its array tasks.
@@ -75,35 +83,101 @@ pub struct Attempt {
     pub submitted_at: String,
 }
 
-/// One submitted job.
+fn one() -> u32 {
+    1
+}
+
+/// One array (or MPI job) of a submission: pending instances that need the same resources.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArrayJob {
+    /// Its number within the submission, from 1.
+    pub array: u32,
+    /// The SLURM job id.
+    pub job_id: String,
+    /// Array tasks (1 for an MPI job).
+    pub tasks: u32,
+    /// Instances it covers.
+    pub instances: usize,
+    /// The resources it asks for, as the spec writes them (`{ cpus = 2, gpus = 1 }`).
+    pub resources: String,
+    /// The options of its script: the submission's, with the spec's resources filled in.
+    pub options: SubmitOptions,
+    /// Its job script's path on the remote side.
+    pub script_path: String,
+    /// Its id list's path on the remote side.
+    pub ids_path: String,
+    /// The job script itself.
+    pub script: String,
+}
+
+/// One submission: one or more arrays, submitted together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
-    /// Its number within the folder, from 1 (names the job script).
+    /// Its number within the folder, from 1 (names the job scripts).
     pub n: u32,
-    /// The SLURM job id (of the array).
+    /// The SLURM job id (of the first array).
     pub job_id: String,
     /// `HOST:REMOTE_DIR` as given to submit.
     pub target: String,
     /// The absolute remote folder.
     pub remote_dir: String,
-    /// The job script's path on the remote side.
+    /// The first array's job script path on the remote side.
     pub script_path: String,
     /// The ludus executable the job runs on the cluster.
     pub ludus: String,
-    /// The job script itself.
+    /// The first array's job script.
     pub script: String,
-    /// Array tasks (1 for an MPI job).
+    /// Array tasks of all arrays (1 per MPI job).
     pub tasks: u32,
     /// Instances it covers.
     pub instances: usize,
     /// When it was submitted, RFC 3339.
     pub submitted_at: String,
-    /// The options, for `resubmit`.
+    /// The options as given on the command line (the spec's resources not filled in), for
+    /// `resubmit`, which groups the instances left again.
     pub options: SubmitOptions,
-    /// Every attempt (with `--retries`; the first is this job), as the cluster recorded them
-    /// in `REMOTE_DIR/.ludus/jobs/<n>.attempts` when `submit` or `watch` last looked.
+    /// Every array, first to last (empty in records of ludus versions with one array per
+    /// submission: [`Submission::arrays`] makes that one from the fields above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arrays: Vec<ArrayJob>,
+    /// Every attempt of every array (with `--retries`; attempt 1 is the arrays above), as the
+    /// cluster recorded them in `REMOTE_DIR/.ludus/jobs/<n>.attempts` when `submit` or `watch`
+    /// last looked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
+}
+
+impl Submission {
+    /// Its arrays (one, made from the submission's own fields, for an old record).
+    pub fn arrays(&self) -> Vec<ArrayJob> {
+        if !self.arrays.is_empty() {
+            return self.arrays.clone();
+        }
+        vec![ArrayJob {
+            array: 1,
+            job_id: self.job_id.clone(),
+            tasks: self.tasks,
+            instances: self.instances,
+            resources: String::new(),
+            options: self.options.clone(),
+            script_path: self.script_path.clone(),
+            ids_path: remote::job_ids(&self.remote_dir, self.n),
+            script: self.script.clone(),
+        }]
+    }
+
+    /// Every job id of the submission: its arrays, then the attempts' jobs and follow-up jobs.
+    pub fn all_jobs(&self) -> Vec<String> {
+        let mut jobs: Vec<String> = self.arrays().into_iter().map(|a| a.job_id).collect();
+        for a in &self.attempts {
+            for j in std::iter::once(&a.job_id).chain(a.requeue_job.as_ref()) {
+                if !jobs.contains(j) {
+                    jobs.push(j.clone());
+                }
+            }
+        }
+        jobs
+    }
 }
 
 /// Every submission of a folder, oldest first.
@@ -175,14 +249,24 @@ pub mod remote {
         join(dir, ".ludus/jobs")
     }
 
-    /// `REMOTE_DIR/.ludus/jobs/<n>.sbatch`.
-    pub fn job_script(dir: &str, n: u32) -> String {
-        join(dir, &format!(".ludus/jobs/{n}.sbatch"))
+    /// The name of array `array` of `count` of submission `n`: `<n>` for the only one,
+    /// `<n>-<array>` when there are several.
+    pub fn array_key(n: u32, array: u32, count: usize) -> String {
+        if count <= 1 {
+            n.to_string()
+        } else {
+            format!("{n}-{array}")
+        }
     }
 
-    /// `REMOTE_DIR/.ludus/jobs/<n>.ids`.
-    pub fn job_ids(dir: &str, n: u32) -> String {
-        join(dir, &format!(".ludus/jobs/{n}.ids"))
+    /// `REMOTE_DIR/.ludus/jobs/<k>.sbatch` (`k`: a submission number or an [`array_key`]).
+    pub fn job_script(dir: &str, k: impl std::fmt::Display) -> String {
+        join(dir, &format!(".ludus/jobs/{k}.sbatch"))
+    }
+
+    /// `REMOTE_DIR/.ludus/jobs/<k>.ids`.
+    pub fn job_ids(dir: &str, k: impl std::fmt::Display) -> String {
+        join(dir, &format!(".ludus/jobs/{k}.ids"))
     }
 
     /// `REMOTE_DIR/.ludus/jobs/<n>.requeue.sh`: the follow-up job of `--retries`.
@@ -201,12 +285,12 @@ pub mod remote {
         join(dir, ".ludus/slurm")
     }
 
-    /// SLURM's `--output` pattern for submission `n` (`%A` job, `%a` task).
-    pub fn slurm_output(dir: &str, n: u32, array: bool) -> String {
+    /// SLURM's `--output` pattern for array `k` (`%A` job, `%a` task).
+    pub fn slurm_output(dir: &str, k: impl std::fmt::Display, array: bool) -> String {
         let name = if array {
-            format!("{n}-%A_%a.out")
+            format!("{k}-%A_%a.out")
         } else {
-            format!("{n}-%j.out")
+            format!("{k}-%j.out")
         };
         join(dir, &format!(".ludus/slurm/{name}"))
     }
@@ -234,6 +318,7 @@ mod tests {
             instances: 9,
             submitted_at: "2026-01-01T00:00:00Z".into(),
             options: SubmitOptions::default(),
+            arrays: Vec::new(),
             attempts: Vec::new(),
         });
         dir.write_submissions(&s).unwrap();

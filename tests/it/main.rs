@@ -34,6 +34,7 @@ mod run_agents;
 mod run_instances;
 mod run_loop;
 mod slurm;
+mod slurm_arrays;
 mod slurm_script;
 mod stop_latency;
 mod tables;

@@ -130,3 +130,129 @@ fn a_spec_outside_a_repository_is_recorded_as_such() {
         serde_json::from_slice(&std::fs::read(d.join("y/manifest.json")).unwrap()).unwrap();
     assert_eq!(m["provenance"]["spec"]["note"], "git not found", "{m}");
 }
+
+fn report_json(d: &Dir, out: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(d.join(format!("{out}/report.json"))).unwrap()).unwrap()
+}
+
+#[test]
+fn the_report_names_the_planned_commit_and_runs_of_other_code_naming_both() {
+    let d = Dir::new();
+    d.write(
+        "repo/s.toml",
+        "seeds = [1, 2]\n[[experiment]]\nname = \"rec\"\ncommand = [\"sh\", \"rec.sh\"]\nworkdir = \"code\"\n",
+    );
+    d.write(
+        "repo/code/rec.sh",
+        "echo step,loss > \"$LUDUS_METRICS\"; echo 1,0.5 >> \"$LUDUS_METRICS\"\n",
+    );
+    let repo = d.join("repo");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "first"]);
+    let c1 = git(&repo, &["rev-parse", "HEAD"]);
+    plan(&d);
+    let (code, _, err) = run(d.ludus().args(["run-instances", "x", "--progress", "none"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(d
+        .ludus()
+        .args(["report", "x", "--measure", "loss", "--out", "r1"]));
+    assert_eq!(code, 0, "{err}");
+    let p = report_json(&d, "r1")["provenance"].clone();
+    assert_eq!(p["plans"][0]["spec"]["commit"], c1.as_str(), "{p}");
+    assert_eq!(p["plans"][0]["workdirs"][0]["commit"], c1.as_str(), "{p}");
+    assert_eq!(p["plans"][0]["ludus_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(p["ran"][0]["commit"], c1.as_str(), "{p}");
+    assert_eq!(p["ran"][0]["runs"], 2, "{p}");
+    assert!(p["code_changes"].as_array().unwrap().is_empty(), "{p}");
+    let index = std::fs::read_to_string(d.join("r1/index.md")).unwrap();
+    assert!(index.contains(&c1[..12]), "{index}");
+    assert!(!index.contains("different code"), "{index}");
+
+    // The program changes after planning: the runs of the new commit are named beside the
+    // planned one, in report.json, index.md and the page.
+    d.write(
+        "repo/code/rec.sh",
+        "echo step,loss > \"$LUDUS_METRICS\"; echo 1,0.25 >> \"$LUDUS_METRICS\"\n",
+    );
+    git(&repo, &["commit", "-q", "-am", "second"]);
+    let c2 = git(&repo, &["rev-parse", "HEAD"]);
+    let (code, _, err) = run(d.ludus().args(["reset", "x", "--status", "done"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(d.ludus().args(["run-instances", "x", "--progress", "none"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(d
+        .ludus()
+        .args(["report", "x", "--measure", "loss", "--out", "r2"]));
+    assert_eq!(code, 0, "{err}");
+    let p = report_json(&d, "r2")["provenance"].clone();
+    let change = &p["code_changes"][0];
+    assert!(
+        change["planned"].as_str().unwrap().contains(&c1[..12]),
+        "{p}"
+    );
+    assert!(change["ran"].as_str().unwrap().contains(&c2[..12]), "{p}");
+    assert_eq!(change["runs"], 2, "{p}");
+    for page in ["r2/index.md", "r2/index.html"] {
+        let text = std::fs::read_to_string(d.join(page)).unwrap();
+        assert!(
+            text.contains("different code") || text.contains("code changed"),
+            "{page}: {text}"
+        );
+        assert!(
+            text.contains(&c1[..12]) && text.contains(&c2[..12]),
+            "{page}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_report_of_built_in_runs_names_the_commit_and_another_ludus_version() {
+    let d = Dir::new();
+    d.write(
+        "repo/s.toml",
+        "seeds = 2\nsteps = 200\n[[agent]]\nname = \"q_learning\"\n[[mdp]]\nfamily = \"river_swim\"\nparams = { size = 5 }\n",
+    );
+    let repo = d.join("repo");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "first"]);
+    let c1 = git(&repo, &["rev-parse", "HEAD"]);
+    plan(&d);
+    let (code, _, err) = run(d.ludus().args(["run-instances", "x", "--progress", "none"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(d.ludus().args(["report", "x", "--out", "r1"]));
+    assert_eq!(code, 0, "{err}");
+    let p = report_json(&d, "r1")["provenance"].clone();
+    assert_eq!(p["plans"][0]["spec"]["commit"], c1.as_str(), "{p}");
+    assert_eq!(p["plans"][0]["spec"]["dirty"], false, "{p}");
+    assert!(p["code_changes"].as_array().unwrap().is_empty(), "{p}");
+    let html = std::fs::read_to_string(d.join("r1/index.html")).unwrap();
+    assert!(html.contains(&c1[..12]), "the page names the commit");
+
+    // One run's status says another ludus ran it: the report names both versions.
+    let status = std::fs::read_dir(d.join("x/logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a status file");
+    let mut st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&status).unwrap()).unwrap();
+    st["ludus_version"] = "0.0.1-old".into();
+    std::fs::write(&status, serde_json::to_vec_pretty(&st).unwrap()).unwrap();
+    let (code, _, err) = run(d.ludus().args(["report", "x", "--out", "r2"]));
+    assert_eq!(code, 0, "{err}");
+    let p = report_json(&d, "r2")["provenance"].clone();
+    let change = &p["code_changes"][0];
+    assert_eq!(change["what"], "ludus", "{p}");
+    assert_eq!(change["ran"], "ludus 0.0.1-old", "{p}");
+    assert_eq!(
+        change["planned"],
+        format!("ludus {}", env!("CARGO_PKG_VERSION")).as_str(),
+        "{p}"
+    );
+    assert_eq!(change["runs"], 1, "{p}");
+    let index = std::fs::read_to_string(d.join("r2/index.md")).unwrap();
+    assert!(index.contains("0.0.1-old"), "{index}");
+}
