@@ -3,7 +3,9 @@
 //!
 //! A claim is the file `logs/.claim-<id>`, made by an exclusive create (`O_CREAT | O_EXCL`,
 //! atomic on local file systems, NFSv3 and later, Lustre and GPFS; `flock` is not used, as it
-//! depends on how a shared file system is mounted). It holds its owner's host name, boot id,
+//! depends on how a shared file system is mounted), or where the file system has `O_TMPFILE`
+//! by linking a file already written under that name (`linkat`, as exclusive), so that no
+//! claim is ever seen empty. It holds its owner's host name, boot id,
 //! pid and process start time (from `/proc/<pid>/stat`, so a reused pid is not mistaken for the
 //! owner), the lease length, and then what the instance started (see [`Started`]), one line
 //! each, appended as it happens.
@@ -31,7 +33,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -256,13 +258,18 @@ fn touch(path: &Path) {
 
 static CLAIM_KEY: AtomicU64 = AtomicU64::new(0);
 
+/// Set once `O_TMPFILE` (or linking it through `/proc`) failed here: claims are then made by
+/// an exclusive create followed by a write.
+static NO_TMPFILE: AtomicBool = AtomicBool::new(false);
+
 /// An exclusive create of a fresh claim file holding this process as owner.
+///
+/// Where the file system allows it (ext4, XFS, Btrfs, tmpfs: `O_TMPFILE`), the content is
+/// written into an unnamed file first, which is then linked under the claim's name (`linkat`,
+/// atomic, failing when the name exists): a claim is never seen without its owner, even when
+/// its maker is killed in the middle. Elsewhere (NFS, Lustre) the exclusive create comes first
+/// and the owner right after; a claim its maker left empty is judged by its lease.
 fn create(path: &Path) -> io::Result<fs::File> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(path)?;
     let me = Owner::me();
     let text = format!(
         "ludus-claim 1\nhost {}\nboot {}\npid {}\nstart {}\nlease {}\n",
@@ -272,9 +279,80 @@ fn create(path: &Path) -> io::Result<fs::File> {
         me.start,
         LEASE.as_secs()
     );
+    if !NO_TMPFILE.load(Ordering::Relaxed) {
+        match create_linked(path, text.as_bytes()) {
+            Ok(f) => return Ok(f),
+            Err(Linked::Unsupported) => NO_TMPFILE.store(true, Ordering::Relaxed),
+            Err(Linked::Failed(e)) => return Err(e),
+        }
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)?;
     if let Err(e) = f.write_all(text.as_bytes()) {
         let _ = fs::remove_file(path);
         return Err(e);
+    }
+    Ok(f)
+}
+
+/// Why [`create_linked`] made no claim.
+enum Linked {
+    /// `O_TMPFILE`, or linking it through `/proc/self/fd`, is not available here.
+    Unsupported,
+    /// The error (`AlreadyExists`: the claim is taken).
+    Failed(io::Error),
+}
+
+/// An unnamed file in the claim's folder holding `text`, then linked as `path`.
+fn create_linked(path: &Path, text: &[u8]) -> Result<fs::File, Linked> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut f = match fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o644)
+        .open(dir)
+    {
+        Ok(f) => f,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+            ) =>
+        {
+            return Err(Linked::Unsupported);
+        }
+        Err(e) => return Err(Linked::Failed(e)),
+    };
+    f.write_all(text).map_err(Linked::Failed)?;
+    let invalid = |_| Linked::Failed(io::Error::from(io::ErrorKind::InvalidInput));
+    let from =
+        std::ffi::CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).map_err(invalid)?;
+    let to = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(invalid)?;
+    // SAFETY: linkat reads the two NUL-terminated paths we own.
+    let r = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        // No /proc to link through (the folder itself exists: the unnamed file is in it).
+        if e.raw_os_error() == Some(libc::ENOENT) && dir.is_dir() {
+            return Err(Linked::Unsupported);
+        }
+        return Err(Linked::Failed(e));
     }
     Ok(f)
 }
@@ -413,6 +491,40 @@ mod tests {
     fn own_start_time_is_read_and_a_missing_pid_has_none() {
         assert!(proc_start(std::process::id() as i32).is_some());
         assert_eq!(proc_start(i32::MAX), None);
+    }
+
+    #[test]
+    fn a_claim_is_linked_whole_and_the_plain_create_works_too() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(".claim-y");
+        // The linked way (this test's file system has O_TMPFILE): whole from the start.
+        match create_linked(&p, b"host h\npid 1\n") {
+            Ok(_) => assert_eq!(fs::read_to_string(&p).unwrap(), "host h\npid 1\n"),
+            Err(Linked::Unsupported) => panic!("O_TMPFILE is expected on the test machine"),
+            Err(Linked::Failed(e)) => panic!("{e}"),
+        }
+        assert!(matches!(
+            create_linked(&p, b"x"),
+            Err(Linked::Failed(e)) if e.kind() == io::ErrorKind::AlreadyExists
+        ));
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "nothing else left"
+        );
+        // The plain way, as on file systems without O_TMPFILE.
+        NO_TMPFILE.store(true, Ordering::Relaxed);
+        let q = d.path().join(".claim-z");
+        let held = acquire(&q);
+        NO_TMPFILE.store(false, Ordering::Relaxed);
+        let held = held.unwrap().expect("granted");
+        assert!(
+            fs::read_to_string(&q)
+                .unwrap()
+                .contains(&format!("\npid {}\n", std::process::id()))
+        );
+        drop(held);
+        assert!(!q.exists());
     }
 
     #[test]
