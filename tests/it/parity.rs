@@ -183,13 +183,17 @@ fn q_learning_episodic_deep_sea() {
     check("q_learning_episodic_deep_sea");
 }
 
-/// KNOWN DIFFERENCE, found by this suite and not yet explained: ludus's regret is about 9%
-/// above Colosseum's over 60 seeds (399 +- 71 vs 365 +- 55, Welch p = 0.003) although the model
-/// (state for state), the priors, the updates and now the regret policy's tie rule are
-/// Colosseum's; see the case's `note`. Ignored so that the suite stays a guard for the cases
-/// that agree; run it with `cargo test --test it -- --ignored parity` while investigating.
+/// FAILS ON ITS 60 FIXED SEEDS, no cause found: ludus 399 +- 71 vs Colosseum 365 +- 55
+/// (Welch p = 0.003). Every component compared agrees: replayed on Colosseum's own data the
+/// posterior-mean policy is the same (`psrl_episodic_replays_colosseums_trajectories`), and the
+/// posterior sampling, the visits and the environment agree in distribution. On many seeds no
+/// significant gap remains (ludus 382 over 800 seeds, Colosseum 376 over 600 runs: Welch
+/// p = 0.064, Mann-Whitney p = 0.49): the regret is nearly a count of log rows before a
+/// knife-edge decision turns right, and ludus's seeds 0-59 fall high. See the case's `note`
+/// (the fix: re-record the case on 400 seeds). Ignored so that the suite stays a guard for the
+/// cases that agree; run it with `cargo test --test it -- --ignored parity`.
 #[test]
-#[ignore = "known difference from Colosseum (Welch p = 0.003), under investigation"]
+#[ignore = "fails on its fixed seeds 0-59 (Welch p = 0.003); no difference on 400+ seeds, see the note"]
 fn psrl_episodic_deep_sea() {
     check("psrl_episodic_deep_sea");
 }
@@ -199,4 +203,110 @@ fn psrl_episodic_deep_sea() {
 #[test]
 fn ucrl2_continuous_deep_sea() {
     check("ucrl2_continuous_deep_sea");
+}
+
+/// Colosseum's own PSRL episodic data replayed into ludus's PSRL: after the same observed
+/// steps, the posterior-mean policy (with Colosseum's tie rule) must have the same normalized
+/// regret as Colosseum's after every 100 steps (`tests/data/parity/psrl_episodic_replay.json`
+/// says how the trajectories were recorded). No random draw is involved on either side, so
+/// this pins the posterior updates, the posterior-mean model, the tie rule and the episodic
+/// evaluation exactly, where the seed-level comparison above can only compare distributions.
+#[test]
+fn psrl_episodic_replays_colosseums_trajectories() {
+    use ludus::model::solve::{evaluate_episodic, solve};
+    use ludus::model::{AgentContext, Registry};
+    use ludus::rng::Rng;
+    use ludus::value::{Params, Value};
+
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/parity/psrl_episodic_replay.json"
+    );
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("replay data")).unwrap();
+    let c = case("psrl_episodic_deep_sea");
+    let to_params = |o: &serde_json::Value| -> Params {
+        o.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::Bool(b) => Value::Bool(*b),
+                    serde_json::Value::Number(n) if n.is_i64() => Value::Int(n.as_i64().unwrap()),
+                    serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap()),
+                    other => panic!("unexpected parameter {other}"),
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    };
+    let reg = Registry::builtin();
+    let mdp = reg
+        .build_mdp("deep_sea", true, &to_params(&c["mdp"]["params"]))
+        .unwrap();
+    let sol = solve(&mdp).unwrap();
+    let h = mdp.horizon.unwrap();
+    let s0 = mdp.start[0].0;
+    let seeds = data["seeds"].as_array().unwrap();
+    assert!(seeds.len() >= 5, "five recorded seeds");
+    let mut nonzero = 0;
+    for rec in seeds {
+        let seed = rec["seed"].as_u64().unwrap();
+        let ctx = AgentContext {
+            n_states: mdp.n_states,
+            n_actions: mdp.n_actions,
+            horizon: mdp.horizon,
+            total_steps: c["steps"].as_u64().unwrap(),
+        };
+        let mut agent = reg
+            .build_agent(
+                "psrl",
+                &to_params(&c["hyperparameters"]),
+                &ctx,
+                Rng::with_stream(seed, 1),
+            )
+            .unwrap();
+        let expected: Vec<f64> = rec["colosseum_normalized_regret_every_100"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let steps = rec["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 100 * expected.len());
+        let mut got = Vec::new();
+        for (t, st) in steps.iter().enumerate() {
+            let f = |i: usize| st[i].as_f64().unwrap();
+            let last = st[5].as_bool().unwrap();
+            // Colosseum's terminal observation is -1; the next state of a last step is unused.
+            let next = if last { 0 } else { f(3) as usize };
+            agent.update(
+                f(0) as usize,
+                f(1) as usize,
+                f(2),
+                next,
+                f(4) as usize,
+                last,
+            );
+            if (t + 1) % 100 == 0 {
+                let v = evaluate_episodic(&mdp, h, &agent.policy());
+                let raw = (sol.optimal_values[s0] - v[s0]).max(0.0);
+                got.push(raw / (sol.optimal_values[s0] - sol.worst_values[s0]));
+            }
+        }
+        for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+            // Colosseum works in float32 and the figures are rounded to 4 decimals.
+            assert!(
+                (g - e).abs() <= 1e-3,
+                "seed {seed}, after {} steps: ludus {g:.4} vs Colosseum {e:.4}\nludus: {got:?}\n\
+                 Colosseum: {expected:?}",
+                100 * (k + 1)
+            );
+        }
+        nonzero += expected.iter().filter(|&&e| e > 0.5).count();
+    }
+    assert!(
+        nonzero > 0,
+        "the data must contain policies that are not optimal"
+    );
 }
