@@ -399,6 +399,18 @@ pub fn summary(s: &ExecStats) -> String {
         line += &format!(", {} not started", s.not_started);
     }
     line += &format!(" in {secs:.2} s ({} instances/s)", count(rate));
+    let c = &s.coordination;
+    if c.requests > 0 && secs > 0.0 {
+        let us = |d: std::time::Duration, n: u64| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+        line += &format!(
+            "; rank 0 coordination: busy {:.1}% of the run, {} requests at {:.1} us, {} results at {:.2} us",
+            100.0 * c.busy.as_secs_f64() / secs,
+            c.requests,
+            us(c.request_time, c.requests),
+            c.results,
+            us(c.result_time, c.results),
+        );
+    }
     line
 }
 

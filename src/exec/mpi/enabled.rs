@@ -5,10 +5,14 @@
 //! helper thread, whose workers ask the rank's main thread for the next item; only the main
 //! thread calls MPI (`Threading::Funneled`). On rank 0 the main thread is also the coordinator:
 //! it serves its own workers (one instance at a time) and the other ranks' requests (a chunk
-//! of the remaining work divided by twice the ranks: guided self-scheduling) from one counter,
-//! and collects every rank's results, which ranks send in batches with their next request or
-//! once a second, for the progress display and the summary. A rank that dies loses only the
-//! instance it was running, which stays pending for the next run.
+//! of the remaining work divided by twice the ranks: guided self-scheduling, with a smallest
+//! chunk sized from measured costs, see [`super::min_chunk`]) from one counter, and collects
+//! every rank's results, which ranks send in batches with their next request or once a
+//! second, for the progress display and the summary. No rank spins in MPI while instances
+//! run: rank 0 probes between short sleeps (woken at once by its own workers), the other
+//! ranks call MPI only when their workers need work, and wait for the answer the same way.
+//! Rank 0 measures what coordination costs it ([`crate::exec::Coordination`]). A rank that
+//! dies loses only the instance it was running, which stays pending for the next run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -119,6 +123,8 @@ pub fn run_mpi(
         })
         .collect();
 
+    let first = super::first_chunks(items.len(), size as usize);
+
     let mut stats = ExecStats::default();
     if let Some(ev) = &start_event {
         stats.count(ev);
@@ -157,7 +163,8 @@ pub fn run_mpi(
 
     let mut local_result: Option<Result<(), ExecError>> = None;
     if rank == 0 {
-        let next = std::cell::RefCell::new(0usize);
+        // The other ranks start with their first chunks, unasked.
+        let next = std::cell::RefCell::new(first.last().map_or(0, |r| r.end));
         let take = |interrupted: bool| -> Option<Item> {
             let mut next = next.borrow_mut();
             if interrupted || *next >= items.len() {
@@ -170,8 +177,13 @@ pub fn run_mpi(
         // Idle wait between polls of MPI: short after activity, growing to 1 ms, so the
         // coordinator does not eat a core (each MPI probe runs MPI's progress engine), while
         // its own workers' requests, which arrive on the channel, are still answered at once.
+        // Everything but that wait counts as busy time.
         let mut idle = Duration::from_micros(50);
         let mut waited: Option<Local> = None;
+        let mut coord = crate::exec::Coordination::default();
+        // Instance wall times seen so far, for the smallest chunk.
+        let (mut walls, mut finished) = (Duration::ZERO, 0u32);
+        let mut awake = Instant::now();
         while local_result.is_none() || ranks_left > 0 {
             let mut busy = false;
             while let Some(msg) = waited.take().or_else(|| local_rx.try_recv().ok()) {
@@ -181,12 +193,17 @@ pub fn run_mpi(
                         let _ = reply.send(take(interrupt.load(Ordering::Relaxed)));
                     }
                     Local::Event(ev) => {
+                        if let ExecEvent::Finished { wall, .. } = &ev {
+                            walls += *wall;
+                            finished += 1;
+                        }
                         stats.count(&ev);
                         on_event(&ev);
                     }
                     Local::Finished(r) => local_result = Some(r),
                 }
             }
+            let t0 = Instant::now();
             if let Some(probed) = world.any_process().immediate_matched_probe() {
                 busy = true;
                 let (v, status) = probed.matched_receive_vec::<u64>();
@@ -195,6 +212,7 @@ pub fn run_mpi(
                     TAG_REQUEST | TAG_RESULT => {
                         // Results come in batches of (status, wall, id), alone or with a
                         // request for more work.
+                        let t1 = Instant::now();
                         for r in v.chunks_exact(3) {
                             let ev = if r[0] == ELSEWHERE {
                                 ExecEvent::Elsewhere {
@@ -208,6 +226,8 @@ pub fn run_mpi(
                                     ),
                                 }
                             } else {
+                                walls += Duration::from_micros(r[1]);
+                                finished += 1;
                                 ExecEvent::Finished {
                                     id: InstanceId(r[2]),
                                     label: format!("{} (rank {src})", InstanceId(r[2])),
@@ -219,13 +239,28 @@ pub fn run_mpi(
                             stats.count(&ev);
                             on_event(&ev);
                         }
+                        let t2 = Instant::now();
+                        coord.results += (v.len() / 3) as u64;
+                        coord.result_time += t2 - t1;
                         if status.tag() == TAG_REQUEST {
                             // Guided self-scheduling: a chunk of the remaining work divided
-                            // by twice the ranks, so chunks shrink as the queue drains and
-                            // the last instances go out one at a time.
+                            // by twice the ranks, so chunks shrink as the queue drains, but
+                            // never so small that requests take more than a tenth of this
+                            // thread's time (at the cost per request and instance time
+                            // measured so far).
                             let interrupted = interrupt.load(Ordering::Relaxed);
                             let left = items.len() - (*next.borrow());
-                            let chunk = (left / (2 * size as usize)).max(1);
+                            let min = if coord.requests == 0 || finished == 0 {
+                                1
+                            } else {
+                                super::min_chunk(
+                                    size as usize,
+                                    opts.jobs,
+                                    coord.request_time / coord.requests as u32,
+                                    walls / finished,
+                                )
+                            };
+                            let chunk = super::chunk_size(left, size as usize, min);
                             let mut reply = Vec::with_capacity(2 * chunk);
                             for _ in 0..chunk {
                                 match take(interrupted) {
@@ -236,6 +271,10 @@ pub fn run_mpi(
                             world
                                 .process_at_rank(src)
                                 .send_with_tag(&reply[..], TAG_ASSIGN);
+                            coord.requests += 1;
+                            coord.request_time += (t1 - t0) + t2.elapsed();
+                        } else {
+                            coord.request_time += t1 - t0;
                         }
                     }
                     TAG_DONE => ranks_left -= 1,
@@ -245,18 +284,27 @@ pub fn run_mpi(
             if busy {
                 idle = Duration::from_micros(50);
             } else {
+                coord.busy += awake.elapsed();
                 waited = local_rx.recv_timeout(idle).ok();
+                awake = Instant::now();
                 idle = (idle * 2).min(Duration::from_millis(1));
             }
+        }
+        coord.busy += awake.elapsed();
+        if size > 1 {
+            stats.coordination = coord;
         }
         stats.not_started = items
             .len()
             .saturating_sub(stats.ran() + stats.failed + stats.elsewhere);
     } else {
         // Wait for local demand: no MPI call (so no busy polling) while instances run. Work
-        // arrives in chunks (kept in `buffer`); results are sent in batches, with the next
+        // comes in chunks (kept in `buffer`), the first one without asking; results are sent in batches, with the next
         // request or at least once a second, so rank 0 handles few messages per instance.
-        let mut buffer = std::collections::VecDeque::new();
+        let mut buffer: std::collections::VecDeque<Item> = items[first[rank as usize].clone()]
+            .iter()
+            .copied()
+            .collect();
         let mut exhausted = false;
         let mut results: Vec<u64> = Vec::new();
         let mut flushed = Instant::now();
@@ -267,7 +315,17 @@ pub fn run_mpi(
                         root.send_with_tag(&results[..], TAG_REQUEST);
                         results.clear();
                         flushed = Instant::now();
-                        let (v, _) = root.receive_vec_with_tag::<u64>(TAG_ASSIGN);
+                        // Wait for the chunk without MPI's blocking receive, which spins on a
+                        // core (a core rank 0 may need to answer): probe, sleep a little
+                        // longer each time, up to 1 ms.
+                        let mut nap = Duration::from_micros(5);
+                        let v = loop {
+                            if let Some(m) = root.immediate_matched_probe_with_tag(TAG_ASSIGN) {
+                                break m.matched_receive_vec::<u64>().0;
+                            }
+                            std::thread::sleep(nap);
+                            nap = (nap * 2).min(Duration::from_millis(1));
+                        };
                         exhausted = v.is_empty();
                         buffer.extend(v.chunks_exact(2).map(|c| Item {
                             dir: c[0] as usize,
