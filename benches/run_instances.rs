@@ -354,6 +354,7 @@ mod model {
             requests += 1;
             let min = if p.min_chunk_rule && finished > 0 {
                 ludus::exec::mpi::min_chunk(
+                    p.instances,
                     p.ranks,
                     1,
                     Duration::from_nanos(req_ns),

@@ -155,7 +155,8 @@ pub struct ExecStats {
     pub coordination: Coordination,
 }
 
-/// What rank 0's main thread spent serving the other ranks in an MPI run, measured as it runs.
+/// What rank 0's main thread spent serving the other ranks in an MPI run, measured as it runs
+/// in the thread's CPU time (what it costs the core, not how long it waited for one).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Coordination {
     /// Requests for work from other ranks that it answered.
@@ -167,8 +168,8 @@ pub struct Coordination {
     pub results: u64,
     /// Time spent counting and showing them.
     pub result_time: Duration,
-    /// All the time the main thread was not waiting idle: the above, its own workers' requests
-    /// and events, and polling MPI for messages.
+    /// All the main thread's CPU time while instances ran: the above, its own workers'
+    /// requests and events, and polling MPI for messages.
     pub busy: Duration,
 }
 

@@ -33,15 +33,22 @@ pub fn chunk_size(left: usize, ranks: usize, min: usize) -> usize {
 /// The smallest chunk that keeps rank 0's time spent on requests below [`REQUEST_LOAD`]:
 /// `ranks` ranks of `jobs` workers each finish an instance every `instance / (ranks * jobs)`
 /// on average, so chunks of `k` bring `ranks * jobs / (k * instance)` requests a second, each
-/// costing `request`. 1 while nothing is measured yet.
-pub fn min_chunk(ranks: usize, jobs: usize, request: Duration, instance: Duration) -> usize {
+/// costing `request`. 1 while nothing is measured yet; at most an equal share of the `total`
+/// instances, so every rank gets work however costly requests are.
+pub fn min_chunk(
+    total: usize,
+    ranks: usize,
+    jobs: usize,
+    request: Duration,
+    instance: Duration,
+) -> usize {
     let t = instance.as_secs_f64();
+    let share = total.div_ceil(ranks.max(1)).max(1);
     if t <= 0.0 || request.is_zero() {
         return 1;
     }
     let k = (ranks * jobs.max(1)) as f64 * request.as_secs_f64() / (REQUEST_LOAD * t);
-    // Capped: a chunk never needs to be more than a million instances.
-    k.ceil().clamp(1.0, 1e6) as usize
+    (k.ceil().max(1.0) as usize).min(share)
 }
 
 /// The chunks the ranks start with, handed out without a message: every rank knows the whole
@@ -89,15 +96,19 @@ mod tests {
     #[test]
     fn the_smallest_chunk_grows_with_ranks_and_request_cost_and_shrinks_with_instance_time() {
         let us = Duration::from_micros;
+        const N: usize = 1_000_000;
         // Nothing measured yet.
-        assert_eq!(min_chunk(1000, 1, Duration::ZERO, us(1000)), 1);
-        assert_eq!(min_chunk(1000, 1, us(5), Duration::ZERO), 1);
+        assert_eq!(min_chunk(N, 1000, 1, Duration::ZERO, us(1000)), 1);
+        assert_eq!(min_chunk(N, 1000, 1, us(5), Duration::ZERO), 1);
         // Two ranks of seconds-long instances: one at a time.
-        assert_eq!(min_chunk(2, 1, us(5), us(2_000_000)), 1);
+        assert_eq!(min_chunk(N, 2, 1, us(5), us(2_000_000)), 1);
         // 1,000 ranks of 1 ms instances at 5 us a request: 1e6 instances/s; chunks of 50
         // bring 2e4 requests/s = 0.1 s/s.
-        assert_eq!(min_chunk(1000, 1, us(5), us(1000)), 50);
-        assert_eq!(min_chunk(1000, 2, us(5), us(1000)), 100);
-        assert_eq!(min_chunk(1000, 1, us(5), us(10_000)), 5);
+        assert_eq!(min_chunk(N, 1000, 1, us(5), us(1000)), 50);
+        assert_eq!(min_chunk(N, 1000, 2, us(5), us(1000)), 100);
+        assert_eq!(min_chunk(N, 1000, 1, us(5), us(10_000)), 5);
+        // Requests as costly as instances: still an equal share at most.
+        assert_eq!(min_chunk(N, 1000, 1, us(1000), us(1000)), 1000);
+        assert_eq!(min_chunk(5000, 1000, 1, us(1000), us(1000)), 5);
     }
 }
