@@ -72,11 +72,116 @@ fn timed(c: &mut Command) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
+/// `mpirun --oversubscribe -np NP ludus run-instances --mpi FOLDER`, output discarded.
+fn mpirun(dir: &Path, np: &str, folder: &str) -> Command {
+    let mut c = Command::new("mpirun");
+    c.current_dir(dir)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .args([
+            "--oversubscribe",
+            "-np",
+            np,
+            env!("CARGO_BIN_EXE_ludus"),
+            "run-instances",
+            "--mpi",
+            folder,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
 fn main() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
 
-    // (a) Overhead per tiny instance.
+    // RUN_INSTANCES_PARTS=bcd (say) runs only those parts; all of them by default.
+    let parts = std::env::var("RUN_INSTANCES_PARTS").unwrap_or_else(|_| "abcd".into());
+    if parts.contains('a') {
+        part_a(dir);
+    }
+    // (b) Scaling on CPU-bound instances.
+    if parts.contains('b') {
+        plan(dir, "cpu1", &spec(8, 40_000_000, 2_000_000));
+        plan(dir, "cpu2", &spec(8, 40_000_000, 2_000_000));
+        let one = timed(ludus(dir).args(["run-instances", "cpu1", "--jobs", "1"]));
+        let two = timed(ludus(dir).args(["run-instances", "cpu2", "--jobs", "2"]));
+        println!(
+            "(b) 8 CPU-bound instances: --jobs 1 {one:.2} s, --jobs 2 {two:.2} s -> {:.2}x (target >= 1.8x)",
+            one / two
+        );
+    }
+
+    // (c) MPI scaling.
+    if cfg!(feature = "mpi") && parts.contains('c') {
+        plan(dir, "mpi1", &spec(8, 40_000_000, 2_000_000));
+        plan(dir, "mpi2", &spec(8, 40_000_000, 2_000_000));
+        let one = timed(&mut mpirun(dir, "1", "mpi1"));
+        let two = timed(&mut mpirun(dir, "2", "mpi2"));
+        println!(
+            "(c) mpirun -np 1 {one:.2} s, -np 2 {two:.2} s -> {:.2}x (target >= 1.7x)",
+            one / two
+        );
+    }
+    if cfg!(feature = "mpi") && parts.contains('d') {
+        // (d) Rank 0's costs, measured, then the model.
+        plan(dir, "coord", &spec(8000, 2000, 1000));
+        let out = mpirun(dir, "16", "coord")
+            .stderr(Stdio::piped())
+            .output()
+            .expect("mpirun runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "mpirun -np 16 failed: {err}");
+        let line = err
+            .lines()
+            .find(|l| l.contains("rank 0 coordination"))
+            .unwrap_or_else(|| panic!("no coordination figures in: {err}"));
+        let after = |key: &str| -> f64 {
+            let i = line.find(key).expect("figure") + key.len();
+            line[i..]
+                .split_whitespace()
+                .next()
+                .and_then(|w| w.trim_end_matches('%').parse().ok())
+                .expect("a number")
+        };
+        let (busy, req, res) = (after("busy "), after("requests at "), after("results at "));
+        println!(
+            "(d) mpirun --oversubscribe -np 16, 8,000 instances of 2,000 steps: rank 0 busy {busy:.1}% of the run; {req:.1} us per request, {res:.2} us per result (measured; includes preemption on this shared machine)"
+        );
+        for (latency_us, min_rule) in [(5.0, true), (50.0, true), (5.0, false)] {
+            let m = model::run(&model::Params {
+                ranks: 1000,
+                instances: 1_000_000,
+                instance_us: 1000.0,
+                request_us: req,
+                result_us: res,
+                latency_us,
+                min_chunk_rule: min_rule,
+            });
+            println!(
+                "    model, 1,000 ranks, 1,000,000 instances of 0.5-1.5 ms, latency {latency_us} us{}: makespan {:.3} s (ideal {:.3} s), rank 0 busy {:.1}% overall, {:.1}% in the busiest 10 ms, {} requests, longest queue {} (target < 50%)",
+                if min_rule {
+                    ""
+                } else {
+                    ", chunks down to 1 (no smallest-chunk rule)"
+                },
+                m.makespan_s,
+                m.ideal_s,
+                100.0 * m.busy_overall,
+                100.0 * m.busy_peak,
+                m.requests,
+                m.max_queue,
+            );
+        }
+    }
+    if !cfg!(feature = "mpi") {
+        println!("(c), (d) skipped: build with --features mpi for the MPI figures");
+    }
+}
+
+/// (a) Overhead per tiny instance.
+fn part_a(dir: &Path) {
     let n = 20_000u64;
     plan(dir, "tiny", &spec(n, 100, 50));
     let ludus_s = timed(ludus(dir).args(["run-instances", "tiny", "--jobs", "2"]));
@@ -134,98 +239,6 @@ fn main() {
         files_s / n as f64 * 1e6,
         per - files_s / n as f64 * 1e6
     );
-
-    // (b) Scaling on CPU-bound instances.
-    plan(dir, "cpu1", &spec(8, 40_000_000, 2_000_000));
-    plan(dir, "cpu2", &spec(8, 40_000_000, 2_000_000));
-    let one = timed(ludus(dir).args(["run-instances", "cpu1", "--jobs", "1"]));
-    let two = timed(ludus(dir).args(["run-instances", "cpu2", "--jobs", "2"]));
-    println!(
-        "(b) 8 CPU-bound instances: --jobs 1 {one:.2} s, --jobs 2 {two:.2} s -> {:.2}x (target >= 1.8x)",
-        one / two
-    );
-
-    // (c) MPI scaling.
-    if cfg!(feature = "mpi") {
-        plan(dir, "mpi1", &spec(8, 40_000_000, 2_000_000));
-        plan(dir, "mpi2", &spec(8, 40_000_000, 2_000_000));
-        let mpirun = |np: &str, folder: &str| {
-            let mut c = Command::new("mpirun");
-            c.current_dir(dir)
-                .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-                .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-                .args([
-                    "--oversubscribe",
-                    "-np",
-                    np,
-                    env!("CARGO_BIN_EXE_ludus"),
-                    "run-instances",
-                    "--mpi",
-                    folder,
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            c
-        };
-        let one = timed(&mut mpirun("1", "mpi1"));
-        let two = timed(&mut mpirun("2", "mpi2"));
-        println!(
-            "(c) mpirun -np 1 {one:.2} s, -np 2 {two:.2} s -> {:.2}x (target >= 1.7x)",
-            one / two
-        );
-
-        // (d) Rank 0's costs, measured, then the model.
-        plan(dir, "coord", &spec(8000, 2000, 1000));
-        let out = mpirun("16", "coord")
-            .stderr(Stdio::piped())
-            .output()
-            .expect("mpirun runs");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "mpirun -np 16 failed: {err}");
-        let line = err
-            .lines()
-            .find(|l| l.contains("rank 0 coordination"))
-            .unwrap_or_else(|| panic!("no coordination figures in: {err}"));
-        let after = |key: &str| -> f64 {
-            let i = line.find(key).expect("figure") + key.len();
-            line[i..]
-                .split_whitespace()
-                .next()
-                .and_then(|w| w.trim_end_matches('%').parse().ok())
-                .expect("a number")
-        };
-        let (busy, req, res) = (after("busy "), after("requests at "), after("results at "));
-        println!(
-            "(d) mpirun --oversubscribe -np 16, 8,000 instances of 2,000 steps: rank 0 busy {busy:.1}% of the run; {req:.1} us per request, {res:.2} us per result (measured; includes preemption on this shared machine)"
-        );
-        for (latency_us, min_rule) in [(5.0, true), (50.0, true), (5.0, false)] {
-            let m = model::run(&model::Params {
-                ranks: 1000,
-                instances: 1_000_000,
-                instance_us: 1000.0,
-                request_us: req,
-                result_us: res,
-                latency_us,
-                min_chunk_rule: min_rule,
-            });
-            println!(
-                "    model, 1,000 ranks, 1,000,000 instances of 0.5-1.5 ms, latency {latency_us} us{}: makespan {:.3} s (ideal {:.3} s), rank 0 busy {:.1}% overall, {:.1}% in the busiest 10 ms, {} requests, longest queue {} (target < 50%)",
-                if min_rule {
-                    ""
-                } else {
-                    ", chunks down to 1 (no smallest-chunk rule)"
-                },
-                m.makespan_s,
-                m.ideal_s,
-                100.0 * m.busy_overall,
-                100.0 * m.busy_peak,
-                m.requests,
-                m.max_queue,
-            );
-        }
-    } else {
-        println!("(c), (d) skipped: build with --features mpi for the MPI figures");
-    }
 }
 
 /// A discrete-event model of the MPI executor's queue: rank 0 is one server answering requests

@@ -202,6 +202,9 @@ pub fn run_mpi(
         // Instance wall times seen so far, for the smallest chunk.
         let (mut walls, mut finished) = (Duration::ZERO, 0u32);
         let cpu_start = thread_cpu();
+        // Labels of other ranks' results, made once (formatting one per result was a good
+        // part of the cost of a result).
+        let rank_labels: Vec<String> = (0..size).map(|r| format!("rank {r}")).collect();
         while local_result.is_none() || ranks_left > 0 {
             let mut busy = false;
             while let Some(msg) = waited.take().or_else(|| local_rx.try_recv().ok()) {
@@ -248,7 +251,7 @@ pub fn run_mpi(
                                 finished += 1;
                                 ExecEvent::Finished {
                                     id: InstanceId(r[2]),
-                                    label: format!("{} (rank {src})", InstanceId(r[2])),
+                                    label: rank_labels[src as usize].clone(),
                                     status: kind(r[0]),
                                     wall: Duration::from_micros(r[1]),
                                     message: None,
