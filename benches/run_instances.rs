@@ -160,7 +160,7 @@ fn main() {
                 min_chunk_rule: min_rule,
             });
             println!(
-                "    model, 1,000 ranks, 1,000,000 instances of 0.5-1.5 ms, latency {latency_us} us{}: makespan {:.3} s (ideal {:.3} s), rank 0 busy {:.1}% overall, {:.1}% in the busiest 10 ms, {} requests, longest queue {} (target < 50%)",
+                "    model, 1,000 ranks, 1,000,000 instances of 0.5-1.5 ms, latency {latency_us} us{}: makespan {:.3} s (ideal {:.3} s), rank 0 busy {:.1}% overall, {:.1}% in the busiest 10 ms (from {:.2} s), over half busy during {:.2} s, {} requests, longest queue {} (target < 50%)",
                 if min_rule {
                     ""
                 } else {
@@ -170,6 +170,8 @@ fn main() {
                 m.ideal_s,
                 100.0 * m.busy_overall,
                 100.0 * m.busy_peak,
+                m.peak_at_s,
+                m.over_half_s,
                 m.requests,
                 m.max_queue,
             );
@@ -267,6 +269,10 @@ mod model {
         pub ideal_s: f64,
         pub busy_overall: f64,
         pub busy_peak: f64,
+        /// When the busiest window starts.
+        pub peak_at_s: f64,
+        /// Time in windows where rank 0 is busy more than half.
+        pub over_half_s: f64,
         pub requests: u64,
         pub max_queue: usize,
     }
@@ -382,12 +388,19 @@ mod model {
                 run_chunk(&mut times, &mut events, rank, free_at + lat_ns, chunk);
             }
         }
-        let peak = windows.iter().copied().max().unwrap_or(0) as f64 / WINDOW_NS as f64;
+        let (peak_at, peak) = windows
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, b)| **b)
+            .map_or((0, 0.0), |(i, b)| (i, *b as f64 / WINDOW_NS as f64));
+        let over_half = windows.iter().filter(|b| **b * 2 > WINDOW_NS).count();
         Outcome {
             makespan_s: end as f64 / 1e9,
             ideal_s: p.instances as f64 * p.instance_us / 1e6 / p.ranks as f64,
             busy_overall: busy as f64 / end.max(1) as f64,
             busy_peak: peak,
+            peak_at_s: (peak_at as u64 * WINDOW_NS) as f64 / 1e9,
+            over_half_s: (over_half as u64 * WINDOW_NS) as f64 / 1e9,
             requests,
             max_queue,
         }
