@@ -277,6 +277,10 @@ mod model {
         pub max_queue: usize,
     }
 
+    /// Messages to rank 0: (arrival time, rank, results carried, their wall time in all, is a
+    /// request), earliest first.
+    type Events = BinaryHeap<Reverse<(u64, usize, u64, u64, bool)>>;
+
     /// Instance times: uniform in [0.5, 1.5] x the mean, from a fixed xorshift sequence.
     struct Times(u64);
     impl Times {
@@ -299,32 +303,29 @@ mod model {
         // a request). Ranks from 1 start with their first chunks (unasked, as in the
         // executor); rank 0's workers start by asking (through a channel in the executor,
         // charged here as a request: pessimistic).
-        let mut events: BinaryHeap<Reverse<(u64, usize, u64, u64, bool)>> = BinaryHeap::new();
+        let mut events: Events = BinaryHeap::new();
         events.push(Reverse((0, 0, 0, 0, true)));
         let first = ludus::exec::mpi::first_chunks(p.instances, p.ranks);
         let mut left = p.instances - first.last().map_or(0, |r| r.end);
-        let run_chunk = |times: &mut Times,
-                         events: &mut BinaryHeap<Reverse<(u64, usize, u64, u64, bool)>>,
-                         rank: usize,
-                         from: u64,
-                         chunk: usize| {
-            // The rank runs the chunk, flushing results every second, then asks again.
-            let mut t = from;
-            let mut flushed = t;
-            let (mut unsent, mut unsent_ns) = (0u64, 0u64);
-            for _ in 0..chunk {
-                let d = times.next(p.instance_ns());
-                t += d;
-                unsent += 1;
-                unsent_ns += d;
-                if t - flushed >= FLUSH_NS {
-                    events.push(Reverse((t + lat_ns, rank, unsent, unsent_ns, false)));
-                    (unsent, unsent_ns) = (0, 0);
-                    flushed = t;
+        let run_chunk =
+            |times: &mut Times, events: &mut Events, rank: usize, from: u64, chunk: usize| {
+                // The rank runs the chunk, flushing results every second, then asks again.
+                let mut t = from;
+                let mut flushed = t;
+                let (mut unsent, mut unsent_ns) = (0u64, 0u64);
+                for _ in 0..chunk {
+                    let d = times.next(p.instance_ns());
+                    t += d;
+                    unsent += 1;
+                    unsent_ns += d;
+                    if t - flushed >= FLUSH_NS {
+                        events.push(Reverse((t + lat_ns, rank, unsent, unsent_ns, false)));
+                        (unsent, unsent_ns) = (0, 0);
+                        flushed = t;
+                    }
                 }
-            }
-            events.push(Reverse((t + lat_ns, rank, unsent, unsent_ns, true)));
-        };
+                events.push(Reverse((t + lat_ns, rank, unsent, unsent_ns, true)));
+            };
         for (rank, r) in first.iter().enumerate().skip(1) {
             if !r.is_empty() {
                 run_chunk(&mut times, &mut events, rank, 0, r.len());
