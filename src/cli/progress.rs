@@ -35,6 +35,8 @@ pub struct Progress {
     plain: bool,
     every: Duration,
     last: Instant,
+    /// When the bar was last updated.
+    drawn: Instant,
     start: Instant,
     total: u64,
     errors_shown: usize,
@@ -57,6 +59,8 @@ const MAX_FINISHED_LINES: usize = 20;
 const RATE_WINDOW: Duration = Duration::from_secs(10);
 /// The bar counts instances in thousandths (running ones count by their fraction of steps).
 const BAR_UNIT: f64 = 1000.0;
+/// The bar's position and line are updated at most this often.
+const BAR_REDRAW: Duration = Duration::from_millis(50);
 
 impl Progress {
     /// A display in the given mode, printing plain heartbeat lines every `every`.
@@ -84,6 +88,7 @@ impl Progress {
             plain,
             every,
             last: now,
+            drawn: now,
             start: now,
             total: 0,
             errors_shown: 0,
@@ -293,9 +298,14 @@ impl Progress {
             }
             ExecEvent::Progress { rank, running } => self.on_progress(*rank, running),
         }
-        if let Some(b) = &self.bar {
+        // The bar is updated at most every BAR_REDRAW, so a burst of results (under MPI rank 0
+        // receives every rank's) is not formatted once per result.
+        if let Some(b) = &self.bar
+            && (self.drawn.elapsed() >= BAR_REDRAW || matches!(ev, ExecEvent::Start { .. }))
+        {
             b.set_position((self.fraction_done() * BAR_UNIT) as u64);
             b.set_message(self.line());
+            self.drawn = Instant::now();
         }
         if self.plain && self.last.elapsed() >= self.every {
             self.last = Instant::now();
@@ -399,6 +409,18 @@ pub fn summary(s: &ExecStats) -> String {
         line += &format!(", {} not started", s.not_started);
     }
     line += &format!(" in {secs:.2} s ({} instances/s)", count(rate));
+    let c = &s.coordination;
+    if c.requests > 0 && secs > 0.0 {
+        let us = |d: std::time::Duration, n: u64| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+        line += &format!(
+            "; rank 0 coordination: busy {:.1}% of the run, {} requests at {:.1} us, {} results at {:.2} us",
+            100.0 * c.busy.as_secs_f64() / secs,
+            c.requests,
+            us(c.request_time, c.requests),
+            c.results,
+            us(c.result_time, c.results),
+        );
+    }
     line
 }
 

@@ -152,6 +152,26 @@ pub struct ExecStats {
     pub wall: Duration,
     /// The MPI rank these counts are from (0 without MPI; rank 0 counts every rank's results).
     pub rank: u32,
+    /// What coordinating the other ranks cost rank 0 (MPI runs; zero otherwise).
+    pub coordination: Coordination,
+}
+
+/// What rank 0's main thread spent serving the other ranks in an MPI run, measured as it runs
+/// in the thread's CPU time (what it costs the core, not how long it waited for one).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Coordination {
+    /// Requests for work from other ranks that it answered.
+    pub requests: u64,
+    /// Time spent receiving messages from other ranks (requests, and results sent alone) and
+    /// sending the chunks; handling the results they carry is not included.
+    pub request_time: Duration,
+    /// Results of other ranks' instances that it received.
+    pub results: u64,
+    /// Time spent counting and showing them.
+    pub result_time: Duration,
+    /// All the main thread's CPU time while instances ran: the above, its own workers'
+    /// requests and events, and polling MPI for messages.
+    pub busy: Duration,
 }
 
 impl ExecStats {

@@ -418,46 +418,90 @@ fn mpirun(np: u32) -> Command {
     c
 }
 
+/// The figure after `key` in a summary line (`requests at 3.2 us` -> 3.2 for "requests at ").
+#[cfg(feature = "mpi")]
+fn figure_after(line: &str, key: &str) -> f64 {
+    let i = line
+        .find(key)
+        .unwrap_or_else(|| panic!("no {key:?} in {line}"))
+        + key.len();
+    line[i..]
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.trim_end_matches('%').parse().ok())
+        .unwrap_or_else(|| panic!("no number after {key:?} in {line}"))
+}
+
 #[cfg(feature = "mpi")]
 #[test]
-fn mpi_three_ranks_match_the_local_run() {
+fn mpi_any_rank_count_matches_the_local_run() {
     let d = Dir::new();
     plan(&d, &spec(3000, 2, ""), "local");
-    plan(&d, &spec(3000, 2, ""), "mpi");
     assert_eq!(
         run(d.ludus().args(["run-instances", "local", "--jobs", "1"])).0,
         0
     );
-    let (code, _, err) = run(mpirun(3).current_dir(d.path()).args([
-        env!("CARGO_BIN_EXE_ludus"),
-        "run-instances",
-        "--mpi",
-        "mpi",
-        "--progress",
-        "none",
-    ]));
-    assert_eq!(code, 0, "{err}");
-    assert!(err.contains("16 selected: 16 done"), "{err}");
-    let mut ranks = std::collections::BTreeSet::new();
-    for id in manifest_ids(&d.join("local")) {
-        let a = log_without_timing(&d.join(format!("local/logs/{id}.csv")), 3000);
-        let b = log_without_timing(&d.join(format!("mpi/logs/{id}.csv")), 3000);
-        assert_eq!(a, b, "{id}: MPI and local logs differ");
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(d.join(format!("mpi/logs/{id}.json"))).unwrap())
-                .unwrap();
-        ranks.insert(v["rank"].as_u64().unwrap());
+    let ids = manifest_ids(&d.join("local"));
+    assert_eq!(ids.len(), 16);
+    for np in [1u32, 2, 3, 5] {
+        let out = format!("mpi{np}");
+        plan(&d, &spec(3000, 2, ""), &out);
+        let (code, _, err) = run(mpirun(np).current_dir(d.path()).args([
+            env!("CARGO_BIN_EXE_ludus"),
+            "run-instances",
+            "--mpi",
+            &out,
+            "--progress",
+            "none",
+        ]));
+        assert_eq!(code, 0, "-np {np}: {err}");
+        assert!(err.contains("16 selected: 16 done"), "-np {np}: {err}");
+        let mut ranks = std::collections::BTreeMap::<u64, usize>::new();
+        for id in &ids {
+            let a = log_without_timing(&d.join(format!("local/logs/{id}.csv")), 3000);
+            let b = log_without_timing(&d.join(format!("{out}/logs/{id}.csv")), 3000);
+            assert_eq!(a, b, "-np {np}, {id}: MPI and local logs differ");
+            let v: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(d.join(format!("{out}/logs/{id}.json"))).unwrap(),
+            )
+            .unwrap();
+            *ranks.entry(v["rank"].as_u64().unwrap()).or_default() += 1;
+        }
+        assert!(
+            ranks.keys().all(|r| *r < u64::from(np)),
+            "-np {np}: ranks {ranks:?}"
+        );
+        // Rank 0's coordination figures: every other rank asks at least once (to learn that
+        // the queue is empty), and rank 0 received exactly the results of the other ranks.
+        let line = err.lines().find(|l| l.contains(" selected: ")).unwrap();
+        if np == 1 {
+            assert!(!line.contains("coordination"), "{line}");
+            continue;
+        }
+        assert!(
+            ranks.len() >= 2,
+            "-np {np}: the work was not shared across ranks: {ranks:?}"
+        );
+        assert!(
+            figure_after(line, "busy ") < 100.0
+                && figure_after(line, "requests at ") > 0.0
+                && figure_after(line, "results at ") > 0.0,
+            "{line}"
+        );
+        let requests = line.split(" requests at").next().unwrap();
+        let requests: u64 = requests.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(requests >= u64::from(np - 1), "-np {np}: {line}");
+        let results = line.split(" results at").next().unwrap();
+        let results: usize = results.rsplit(' ').next().unwrap().parse().unwrap();
+        let others: usize = ranks.iter().filter(|(r, _)| **r != 0).map(|(_, n)| n).sum();
+        assert_eq!(results, others, "-np {np}: {line}; ranks {ranks:?}");
     }
-    assert!(
-        ranks.len() >= 2,
-        "the work was not shared across ranks: {ranks:?}"
-    );
     // A second MPI run skips everything.
     let (code, _, err) = run(mpirun(2).current_dir(d.path()).args([
         env!("CARGO_BIN_EXE_ludus"),
         "run-instances",
         "--mpi",
-        "mpi",
+        "mpi3",
         "--progress",
         "none",
     ]));

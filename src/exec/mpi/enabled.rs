@@ -5,10 +5,14 @@
 //! helper thread, whose workers ask the rank's main thread for the next item; only the main
 //! thread calls MPI (`Threading::Funneled`). On rank 0 the main thread is also the coordinator:
 //! it serves its own workers (one instance at a time) and the other ranks' requests (a chunk
-//! of the remaining work divided by twice the ranks: guided self-scheduling) from one counter,
-//! and collects every rank's results, which ranks send in batches with their next request or
-//! once a second, for the progress display and the summary. A rank that dies loses only the
-//! instance it was running, which stays pending for the next run.
+//! of the remaining work divided by twice the ranks: guided self-scheduling, with a smallest
+//! chunk sized from measured costs, see [`super::min_chunk`]) from one counter, and collects
+//! every rank's results, which ranks send in batches with their next request or once a
+//! second, for the progress display and the summary. No rank spins in MPI while instances
+//! run: rank 0 probes between short sleeps (woken at once by its own workers), the other
+//! ranks call MPI only when their workers need work, and wait for the answer the same way.
+//! Rank 0 measures what coordination costs it ([`crate::exec::Coordination`]). A rank that
+//! dies loses only the instance it was running, which stays pending for the next run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -30,8 +34,11 @@ const TAG_ASSIGN: i32 = 2;
 const TAG_RESULT: i32 = 3;
 const TAG_DONE: i32 = 4;
 const NONE: u64 = u64::MAX;
-// A request carries the rank's unsent results (triples); an assignment is a chunk of
-// (dir, id) pairs, empty when the queue is drained.
+// A request carries the rank's unsent results (triples); an assignment is a chunk: a range
+// [from, to) of the pending list every rank holds, empty when the queue is drained. Two
+// numbers whatever the chunk's size, so the send always fits MPI's eager protocol and returns
+// at once (a large chunk sent as a list went by rendezvous: rank 0 spun in the send until the
+// other rank came to receive it, about 350 us of CPU per request with 16 ranks here).
 /// The result code of an instance left to another process (its claim is held elsewhere).
 const ELSEWHERE: u64 = u64::MAX - 1;
 
@@ -77,6 +84,20 @@ enum Local {
     Finished(Result<(), ExecError>),
 }
 
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// Runs the pending instances of `sel` across the ranks of `mpirun`.
 pub fn run_mpi(
     sel: &Arc<Selection>,
@@ -119,6 +140,8 @@ pub fn run_mpi(
         })
         .collect();
 
+    let first = super::first_chunks(items.len(), size as usize);
+
     let mut stats = ExecStats::default();
     if let Some(ev) = &start_event {
         stats.count(ev);
@@ -157,7 +180,8 @@ pub fn run_mpi(
 
     let mut local_result: Option<Result<(), ExecError>> = None;
     if rank == 0 {
-        let next = std::cell::RefCell::new(0usize);
+        // The other ranks start with their first chunks, unasked.
+        let next = std::cell::RefCell::new(first.last().map_or(0, |r| r.end));
         let take = |interrupted: bool| -> Option<Item> {
             let mut next = next.borrow_mut();
             if interrupted || *next >= items.len() {
@@ -170,8 +194,17 @@ pub fn run_mpi(
         // Idle wait between polls of MPI: short after activity, growing to 1 ms, so the
         // coordinator does not eat a core (each MPI probe runs MPI's progress engine), while
         // its own workers' requests, which arrive on the channel, are still answered at once.
+        // Coordination is measured in this thread's CPU time, which preemption (another
+        // process on the core) does not inflate: what rank 0 spends, not what it waits.
         let mut idle = Duration::from_micros(50);
         let mut waited: Option<Local> = None;
+        let mut coord = crate::exec::Coordination::default();
+        // Instance wall times seen so far, for the smallest chunk.
+        let (mut walls, mut finished) = (Duration::ZERO, 0u32);
+        let cpu_start = thread_cpu();
+        // Labels of other ranks' results, made once (formatting one per result was a good
+        // part of the cost of a result).
+        let rank_labels: Vec<String> = (0..size).map(|r| format!("rank {r}")).collect();
         while local_result.is_none() || ranks_left > 0 {
             let mut busy = false;
             while let Some(msg) = waited.take().or_else(|| local_rx.try_recv().ok()) {
@@ -181,12 +214,17 @@ pub fn run_mpi(
                         let _ = reply.send(take(interrupt.load(Ordering::Relaxed)));
                     }
                     Local::Event(ev) => {
+                        if let ExecEvent::Finished { wall, .. } = &ev {
+                            walls += *wall;
+                            finished += 1;
+                        }
                         stats.count(&ev);
                         on_event(&ev);
                     }
                     Local::Finished(r) => local_result = Some(r),
                 }
             }
+            let t0 = thread_cpu();
             if let Some(probed) = world.any_process().immediate_matched_probe() {
                 busy = true;
                 let (v, status) = probed.matched_receive_vec::<u64>();
@@ -195,6 +233,7 @@ pub fn run_mpi(
                     TAG_REQUEST | TAG_RESULT => {
                         // Results come in batches of (status, wall, id), alone or with a
                         // request for more work.
+                        let t1 = thread_cpu();
                         for r in v.chunks_exact(3) {
                             let ev = if r[0] == ELSEWHERE {
                                 ExecEvent::Elsewhere {
@@ -208,9 +247,11 @@ pub fn run_mpi(
                                     ),
                                 }
                             } else {
+                                walls += Duration::from_micros(r[1]);
+                                finished += 1;
                                 ExecEvent::Finished {
                                     id: InstanceId(r[2]),
-                                    label: format!("{} (rank {src})", InstanceId(r[2])),
+                                    label: rank_labels[src as usize].clone(),
                                     status: kind(r[0]),
                                     wall: Duration::from_micros(r[1]),
                                     message: None,
@@ -219,23 +260,44 @@ pub fn run_mpi(
                             stats.count(&ev);
                             on_event(&ev);
                         }
+                        let t2 = thread_cpu();
+                        coord.results += (v.len() / 3) as u64;
+                        coord.result_time += t2 - t1;
                         if status.tag() == TAG_REQUEST {
                             // Guided self-scheduling: a chunk of the remaining work divided
-                            // by twice the ranks, so chunks shrink as the queue drains and
-                            // the last instances go out one at a time.
+                            // by twice the ranks, so chunks shrink as the queue drains, but
+                            // never so small that requests take more than a tenth of this
+                            // thread's time (at the cost per request and instance time
+                            // measured so far).
                             let interrupted = interrupt.load(Ordering::Relaxed);
                             let left = items.len() - (*next.borrow());
-                            let chunk = (left / (2 * size as usize)).max(1);
-                            let mut reply = Vec::with_capacity(2 * chunk);
-                            for _ in 0..chunk {
-                                match take(interrupted) {
-                                    Some(it) => reply.extend([it.dir as u64, it.id.0]),
-                                    None => break,
+                            let min = if coord.requests == 0 || finished == 0 {
+                                1
+                            } else {
+                                super::min_chunk(
+                                    items.len(),
+                                    size as usize,
+                                    opts.jobs,
+                                    coord.request_time / coord.requests as u32,
+                                    walls / finished,
+                                )
+                            };
+                            let chunk = super::chunk_size(left, size as usize, min);
+                            let reply = {
+                                let mut next = next.borrow_mut();
+                                let from = *next;
+                                if !interrupted {
+                                    *next += chunk;
                                 }
-                            }
+                                [from as u64, *next as u64]
+                            };
                             world
                                 .process_at_rank(src)
                                 .send_with_tag(&reply[..], TAG_ASSIGN);
+                            coord.requests += 1;
+                            coord.request_time += (t1 - t0) + (thread_cpu() - t2);
+                        } else {
+                            coord.request_time += t1 - t0;
                         }
                     }
                     TAG_DONE => ranks_left -= 1,
@@ -249,14 +311,21 @@ pub fn run_mpi(
                 idle = (idle * 2).min(Duration::from_millis(1));
             }
         }
+        coord.busy = thread_cpu().saturating_sub(cpu_start);
+        if size > 1 {
+            stats.coordination = coord;
+        }
         stats.not_started = items
             .len()
             .saturating_sub(stats.ran() + stats.failed + stats.elsewhere);
     } else {
         // Wait for local demand: no MPI call (so no busy polling) while instances run. Work
-        // arrives in chunks (kept in `buffer`); results are sent in batches, with the next
+        // comes in chunks (kept in `buffer`), the first one without asking; results are sent in batches, with the next
         // request or at least once a second, so rank 0 handles few messages per instance.
-        let mut buffer = std::collections::VecDeque::new();
+        let mut buffer: std::collections::VecDeque<Item> = items[first[rank as usize].clone()]
+            .iter()
+            .copied()
+            .collect();
         let mut exhausted = false;
         let mut results: Vec<u64> = Vec::new();
         let mut flushed = Instant::now();
@@ -267,12 +336,29 @@ pub fn run_mpi(
                         root.send_with_tag(&results[..], TAG_REQUEST);
                         results.clear();
                         flushed = Instant::now();
-                        let (v, _) = root.receive_vec_with_tag::<u64>(TAG_ASSIGN);
-                        exhausted = v.is_empty();
-                        buffer.extend(v.chunks_exact(2).map(|c| Item {
-                            dir: c[0] as usize,
-                            id: InstanceId(c[1]),
-                        }));
+                        // Wait for the chunk without MPI's blocking receive, which spins on a
+                        // core (a core rank 0 may need to answer): probe, sleep a little
+                        // longer each time, up to 1 ms.
+                        let mut nap = Duration::from_micros(5);
+                        let v = loop {
+                            if let Some(m) = root.immediate_matched_probe_with_tag(TAG_ASSIGN) {
+                                break m.matched_receive_vec::<u64>().0;
+                            }
+                            std::thread::sleep(nap);
+                            nap = (nap * 2).min(Duration::from_millis(1));
+                        };
+                        let (from, to) = match v[..] {
+                            [from, to] if from <= to && to as usize <= items.len() => {
+                                (from as usize, to as usize)
+                            }
+                            _ => {
+                                return Err(ExecError::Mpi(format!(
+                                    "rank {rank}: rank 0 sent a malformed chunk {v:?}"
+                                )));
+                            }
+                        };
+                        exhausted = from == to;
+                        buffer.extend(&items[from..to]);
                     }
                     let item = if interrupt.load(Ordering::Relaxed) {
                         None

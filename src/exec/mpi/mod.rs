@@ -1,7 +1,13 @@
-//! The MPI executor (cargo feature `mpi`): rank 0 hands out instances one at a time, so fast
-//! and slow instances balance across ranks; every rank, rank 0 included, runs instances with
-//! its own worker threads and commits results with the same rules as the local executor.
+//! The MPI executor (cargo feature `mpi`): rank 0 hands out instances in chunks that shrink as
+//! the queue drains (guided self-scheduling, never below what keeps rank 0's load small), so
+//! fast and slow instances balance across ranks; every rank, rank 0 included, runs instances
+//! with its own worker threads and commits results with the same rules as the local executor.
 //! Without the feature, the same functions exist and say how to get a build with MPI.
+//!
+//! The scheduling rule ([`chunk_size`], [`min_chunk`]) is here, outside the feature, so the
+//! queue model of the benchmark uses exactly the rule the executor uses.
+
+use std::time::Duration;
 
 #[cfg(feature = "mpi")]
 #[path = "enabled.rs"]
@@ -12,3 +18,99 @@ mod imp;
 mod imp;
 
 pub use imp::run_mpi;
+
+/// The share of rank 0's time that answering requests may take: the smallest chunk is sized
+/// so that, at the measured cost per request and instance time, requests stay below it.
+pub const REQUEST_LOAD: f64 = 0.1;
+
+/// How many instances to hand to a rank that asks when `left` are not handed out yet, with
+/// `ranks` ranks: the remaining work divided by twice the ranks (guided self-scheduling: big
+/// chunks first, shrinking as the queue drains), at least `min` and at most `left`.
+pub fn chunk_size(left: usize, ranks: usize, min: usize) -> usize {
+    (left / (2 * ranks.max(1))).max(min.max(1)).min(left)
+}
+
+/// The smallest chunk that keeps rank 0's time spent on requests below [`REQUEST_LOAD`]:
+/// `ranks` ranks of `jobs` workers each finish an instance every `instance / (ranks * jobs)`
+/// on average, so chunks of `k` bring `ranks * jobs / (k * instance)` requests a second, each
+/// costing `request`. 1 while nothing is measured yet; at most an equal share of the `total`
+/// instances, so every rank gets work however costly requests are.
+pub fn min_chunk(
+    total: usize,
+    ranks: usize,
+    jobs: usize,
+    request: Duration,
+    instance: Duration,
+) -> usize {
+    let t = instance.as_secs_f64();
+    let share = total.div_ceil(ranks.max(1)).max(1);
+    if t <= 0.0 || request.is_zero() {
+        return 1;
+    }
+    let k = (ranks * jobs.max(1)) as f64 * request.as_secs_f64() / (REQUEST_LOAD * t);
+    (k.ceil().max(1.0) as usize).min(share)
+}
+
+/// The chunks the ranks start with, handed out without a message: every rank knows the whole
+/// list, so rank `r` (from 1) takes the chunk it would have got as the `r`-th request, and rank
+/// 0's counter starts after the last of them (rank 0's own workers draw from that counter).
+/// This saves rank 0 the burst of one request per rank at the start. Index 0 is empty.
+pub fn first_chunks(n: usize, ranks: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::with_capacity(ranks.max(1));
+    out.push(0..0);
+    let mut next = 0;
+    for _ in 1..ranks {
+        let c = chunk_size(n - next, ranks, 1);
+        out.push(next..next + c);
+        next += c;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_chunks_are_consecutive_disjoint_and_leave_work_for_requests() {
+        let c = first_chunks(8, 2);
+        assert_eq!(c, [0..0, 0..2]);
+        let c = first_chunks(1000, 4);
+        assert_eq!(c, [0..0, 0..125, 125..234, 234..329]);
+        // One rank: nothing handed out in advance.
+        assert_eq!(first_chunks(10, 1).len(), 1);
+        assert!(first_chunks(10, 1)[0].is_empty());
+        // Fewer instances than ranks: the first ranks get one each, the rest none.
+        assert_eq!(first_chunks(2, 4), [0..0, 0..1, 1..2, 2..2]);
+    }
+
+    #[test]
+    fn chunks_shrink_as_the_queue_drains_and_never_exceed_what_is_left() {
+        assert_eq!(chunk_size(1000, 5, 1), 100);
+        assert_eq!(chunk_size(100, 5, 1), 10);
+        assert_eq!(chunk_size(9, 5, 1), 1);
+        assert_eq!(chunk_size(9, 5, 4), 4);
+        assert_eq!(chunk_size(3, 5, 4), 3);
+        assert_eq!(chunk_size(0, 5, 4), 0);
+        assert_eq!(chunk_size(7, 0, 0), 3);
+    }
+
+    #[test]
+    fn the_smallest_chunk_grows_with_ranks_and_request_cost_and_shrinks_with_instance_time() {
+        let us = Duration::from_micros;
+        const N: usize = 1_000_000;
+        // Nothing measured yet.
+        assert_eq!(min_chunk(N, 1000, 1, Duration::ZERO, us(1000)), 1);
+        assert_eq!(min_chunk(N, 1000, 1, us(5), Duration::ZERO), 1);
+        // Two ranks of seconds-long instances: one at a time.
+        assert_eq!(min_chunk(N, 2, 1, us(5), us(2_000_000)), 1);
+        // 1,000 ranks of 1 ms instances at 5 us a request: 1e6 instances/s; chunks of 50
+        // bring 2e4 requests/s = 0.1 s/s.
+        assert_eq!(min_chunk(N, 1000, 1, us(5), us(1000)), 50);
+        assert_eq!(min_chunk(N, 1000, 2, us(5), us(1000)), 100);
+        assert_eq!(min_chunk(N, 1000, 1, us(5), us(10_000)), 5);
+        // Requests as costly as instances: still an equal share at most.
+        assert_eq!(min_chunk(N, 1000, 1, us(1000), us(1000)), 1000);
+        assert_eq!(min_chunk(5000, 1000, 1, us(1000), us(1000)), 5);
+    }
+}
