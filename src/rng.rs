@@ -174,14 +174,29 @@ mod tests {
 
     #[test]
     fn gamma_squeeze_is_bit_identical_to_the_log_test() {
-        let shapes = [1e-3, 1.0 / 144.0, 0.3, 0.5, 1.0, 1.0 + 1.0 / 144.0, 1.5, 3.7, 40.0, 1e4];
+        let shapes = [
+            1e-3,
+            1.0 / 144.0,
+            0.3,
+            0.5,
+            1.0,
+            1.0 + 1.0 / 144.0,
+            1.5,
+            3.7,
+            40.0,
+            1e4,
+        ];
         for (i, &shape) in shapes.iter().enumerate() {
             let (mut a, mut b) = (Rng::new(i as u64), Rng::new(i as u64));
             for _ in 0..200_000 {
                 let (x, y) = (a.gamma(shape), gamma_reference(&mut b, shape));
                 assert_eq!(x.to_bits(), y.to_bits(), "shape {shape}");
             }
-            assert_eq!(a.next_u64(), b.next_u64(), "shape {shape}: same numbers consumed");
+            assert_eq!(
+                a.next_u64(),
+                b.next_u64(),
+                "shape {shape}: same numbers consumed"
+            );
         }
     }
 
