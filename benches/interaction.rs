@@ -2,6 +2,11 @@
 //! FrozenLake(4), 200,000 steps, with a log row (exact regret) every 10,000 steps and without
 //! logging (one row at the end), against a bare Q-learning loop measured in the same run.
 //!
+//! First the cases of the speed targets (`-- --targets-only` stops after them), among them
+//! PSRL continuous on MiniGridEmpty(6), 250,000 steps, with the fast extended solver and with
+//! `solver = "reference"` in the same run (both use the same Gamma sampler, so the ratio is the
+//! solver's alone).
+//!
 //! `cargo bench --bench interaction`. Figures are the best of several repetitions, since the
 //! machine is shared; Colosseum's own figures on this machine kind are printed for reference.
 
