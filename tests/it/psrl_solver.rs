@@ -41,8 +41,8 @@ fn rows(family: &str, mdp: &[(&str, Value)], agent: &[(&str, Value)], seed: u64)
                 .collect(),
         )
         .seed(seed)
-        .steps(6_000)
-        .log_every(500)
+        .steps(600)
+        .log_every(100)
         .time_limit_ms(0)
         .build();
     let flag = AtomicBool::new(false);
@@ -59,22 +59,14 @@ fn rows(family: &str, mdp: &[(&str, Value)], agent: &[(&str, Value)], seed: u64)
 #[test]
 fn fast_extended_solver_is_bit_identical_to_the_reference() {
     let f = |x: f64| Value::Float(x);
-    let mdps: [(&str, Vec<(&str, Value)>); 3] = [
+    let mdps: [(&str, Vec<(&str, Value)>); 2] = [
         (
-            "minigrid_empty",
-            vec![
-                ("size", Value::Int(5)),
-                ("p_lazy", f(0.1)),
-                ("make_reward_stochastic", Value::Bool(true)),
-            ],
+            "deep_sea",
+            vec![("size", Value::Int(4)), ("p_rand", f(0.1))],
         ),
         (
             "river_swim",
-            vec![("size", Value::Int(8)), ("p_rand", f(0.1))],
-        ),
-        (
-            "deep_sea",
-            vec![("size", Value::Int(6)), ("p_rand", f(0.1))],
+            vec![("size", Value::Int(5)), ("p_rand", f(0.1))],
         ),
     ];
     // Hyperparameters from the hyperparameter search's space: a small eta (most pairs
@@ -105,7 +97,7 @@ fn fast_extended_solver_is_bit_identical_to_the_reference() {
             let mut with_ref = config.clone();
             with_ref.push(("solver", Value::Str("reference".into())));
             let reference = rows(family, mdp, &with_ref, seed);
-            assert_eq!(fast.len(), 12, "{family} {config:?}");
+            assert_eq!(fast.len(), 6, "{family} {config:?}");
             assert!(
                 fast == reference,
                 "{family} {config:?} seed {seed}: the fast solver's run differs from the reference's"
@@ -113,5 +105,5 @@ fn fast_extended_solver_is_bit_identical_to_the_reference() {
             compared += 1;
         }
     }
-    assert_eq!(compared, 9);
+    assert_eq!(compared, 6);
 }
