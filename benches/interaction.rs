@@ -2,6 +2,11 @@
 //! FrozenLake(4), 200,000 steps, with a log row (exact regret) every 10,000 steps and without
 //! logging (one row at the end), against a bare Q-learning loop measured in the same run.
 //!
+//! First the cases of the speed targets (`-- --targets-only` stops after them), among them
+//! PSRL continuous on MiniGridEmpty(6), 250,000 steps, with the fast extended solver and with
+//! `solver = "reference"` in the same run (both use the same Gamma sampler, so the ratio is the
+//! solver's alone).
+//!
 //! `cargo bench --bench interaction`. Figures are the best of several repetitions, since the
 //! machine is shared; Colosseum's own figures on this machine kind are printed for reference.
 
@@ -105,12 +110,29 @@ fn seconds(
     log_every: u64,
     reg: &Registry,
 ) -> f64 {
+    let p: Vec<(&str, Value)> = agent_params
+        .iter()
+        .map(|(k, v)| (*k, Value::Float(*v)))
+        .collect();
+    seconds_v(agent, &p, family, mdp, steps, log_every, reg)
+}
+
+/// [`seconds`] with parameters of any type.
+fn seconds_v(
+    agent: &str,
+    agent_params: &[(&str, Value)],
+    family: &str,
+    mdp: &[(&str, Value)],
+    steps: u64,
+    log_every: u64,
+    reg: &Registry,
+) -> f64 {
     let inst = instance::builtin(agent, family)
         .spec("bench")
         .params(
             agent_params
                 .iter()
-                .map(|(k, v)| (k.to_string(), Value::Float(*v)))
+                .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
         )
         .mdp_params(
@@ -180,6 +202,56 @@ fn targets(reg: &Registry) {
     let mg6 = [("size", Value::Int(6))];
     let t = seconds("psrl", &psrl, "minigrid_empty", &mg6, 250_000, 100_000, reg);
     println!("psrl minigrid_empty(6) 250k, a row every 100,000, tuned: {t:.2} s");
+    // The same PSRL case, and one with hyperparameters from the search space of
+    // benchmarks/hyperopt.toml (small eta: most pairs sampled from the posterior, psi at its
+    // cap), with the fast extended solver and with the reference one (`solver =
+    // "reference"`, every extended action in every sweep) in the same run: their runs are
+    // bit-identical (tests/it/psrl_solver.rs), so the ratio is the solver's speed-up alone.
+    let sampled = [
+        ("psi_weight", 0.05),
+        ("omega_weight", 0.5),
+        ("eta_weight", 1e-9),
+        ("rewards_prior_mean", 0.8),
+    ];
+    let mg6_hyperopt = [
+        ("size", Value::Int(6)),
+        ("p_lazy", Value::Float(0.1)),
+        ("make_reward_stochastic", Value::Bool(true)),
+    ];
+    for (label, params, mdp) in [
+        ("tuned", &psrl[..], &mg6[..]),
+        ("sampled", &sampled[..], &mg6_hyperopt[..]),
+    ] {
+        let with = |solver: &str| {
+            let mut p: Vec<(&str, Value)> =
+                params.iter().map(|(k, v)| (*k, Value::Float(*v))).collect();
+            p.push(("solver", Value::Str(solver.into())));
+            p
+        };
+        let fast = seconds_v(
+            "psrl",
+            &with("fast"),
+            "minigrid_empty",
+            mdp,
+            250_000,
+            100_000,
+            reg,
+        );
+        let slow = seconds_v(
+            "psrl",
+            &with("reference"),
+            "minigrid_empty",
+            mdp,
+            250_000,
+            100_000,
+            reg,
+        );
+        println!(
+            "psrl minigrid_empty(6) 250k, {label}: fast solver {fast:.2} s, reference solver \
+             {slow:.2} s: {:.1}x",
+            slow / fast
+        );
+    }
     let t = seconds("psrl", &psrl, "taxi", &[], 500, 500, reg);
     println!("psrl taxi, tuned: the first row of 500 steps after {t:.2} s");
 }

@@ -26,6 +26,7 @@ mod plan;
 // mod portable; -- written, not yet run end to end: see docs/portable.md
 mod progress;
 mod provenance;
+mod psrl_solver;
 mod remote;
 mod remote_escape;
 mod remote_resume;

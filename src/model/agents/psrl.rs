@@ -13,7 +13,10 @@
 //! (from the posterior, or from a pessimistic empirical estimate for pairs seen fewer than `eta`
 //! times) form an extended MDP solved by discounted value iteration (0.99). Parameters:
 //! `rewards_prior_mean` (1.0), `psi_weight`, `omega_weight`, `kappa_weight`, `eta_weight` (1.0
-//! each, Colosseum's defaults), `p` (0.05), `reward_pairing` ("colosseum" or "consistent").
+//! each, Colosseum's defaults), `p` (0.05), `reward_pairing` ("colosseum" or "consistent"),
+//! `solver` ("fast", the default, or "reference": the plain value iteration that evaluates every
+//! extended action in every sweep, kept to check and benchmark the fast one; both give
+//! bit-identical plans, see [`PsrlContinuous::solve_extended`]).
 //! The policy used for regret comes from the posterior means (MAP), as in Colosseum; both forms
 //! take `policy_ties` ("colosseum", the default, or "first"), how that policy breaks ties (see
 //! [`crate::model::ties`]).
@@ -210,10 +213,12 @@ pub struct PsrlContinuous {
     v_map: Vec<f64>,
     ties: PolicyTies,
     ext: Extended,
+    /// `solver = "reference"`: [`PsrlContinuous::solve_extended_reference`].
+    reference: bool,
     rng: Rng,
 }
 
-type PsrlParams = (f64, f64, f64, f64, f64, bool, PolicyTies);
+type PsrlParams = (f64, f64, f64, f64, f64, bool, PolicyTies, bool);
 
 fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     let mut r = ParamReader::new(params);
@@ -225,6 +230,7 @@ fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     let p = r.f64_in("p", 0.05, 1e-12, 0.999_999)?;
     let pairing = r.choice("reward_pairing", "colosseum", &["colosseum", "consistent"])?;
     let ties = PolicyTies::read(&mut r)?;
+    let solver = r.choice("solver", "fast", &["fast", "reference"])?;
     r.finish()?;
     let _ = kappa_w; // kappa only shapes a statistic Colosseum computes and never reads.
     Ok((
@@ -235,6 +241,7 @@ fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
         p,
         pairing == "colosseum",
         ties,
+        solver == "reference",
     ))
 }
 
@@ -252,7 +259,8 @@ impl PsrlContinuous {
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (prior_mean, psi_w, omega_w, eta_w, p, tile_rewards, ties) = read_continuous(params)?;
+        let (prior_mean, psi_w, omega_w, eta_w, p, tile_rewards, ties, reference) =
+            read_continuous(params)?;
         let (ns, na) = (ctx.n_states, ctx.n_actions);
         let (s, a, t) = (ns as f64, na as f64, ctx.total_steps.max(2) as f64);
         let psi = ((psi_w * s * (s * a / p).ln()) as i64).clamp(2, 60) as usize;
@@ -281,6 +289,7 @@ impl PsrlContinuous {
             v_map: vec![0.0; ns],
             ties,
             ext: Extended::default(),
+            reference,
             rng,
         })
     }
@@ -356,10 +365,148 @@ impl PsrlContinuous {
         true
     }
 
+    /// Discounted value iteration (0.99, to 1e-3, Gauss-Seidel in place, warm-started from
+    /// `self.v`) on `self.ext`, into `self.q_next`. `false` when stopped.
+    ///
+    /// A pessimistic pair's `psi` extended actions share their entries and differ only in the
+    /// state `z_k` that gets the leftover mass and in the reward; actions `k` with the same
+    /// `k % A` have the same reward (both pairings). Since rounding is monotone, the largest
+    /// of `r + 0.99 * (base + left * v[z_k])` over such a group is the same expression at the
+    /// group's largest `v[z_k]` (smallest when `left < 0`), bit for bit, so a sweep costs
+    /// `min(A, psi)` actions per pessimistic pair instead of `psi`, with the group extremes
+    /// kept current as values change. The q-values of the last sweep, which the agent acts
+    /// on, are filled in afterwards from the values each one saw. The result is bit-identical
+    /// to evaluating every extended action in every sweep.
+    fn solve_extended(&mut self) -> bool {
+        let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
+        let ena = na * psi;
+        let groups = na.min(psi);
+        let gamma = 0.99;
+        let ext = &mut self.ext;
+        let (v, q) = (&mut self.v, &mut self.q_next);
+        q.clear();
+        q.resize(ns * ena, 0.0);
+        ext.base.clear();
+        ext.base.resize(ns * na, 0.0);
+        // Per state, the groups whose extremes it enters (as some z_k), CSR.
+        ext.zfirst.clear();
+        ext.zfirst.resize(ns + 1, 0);
+        for &z in &ext.zs {
+            ext.zfirst[z + 1] += 1;
+        }
+        for i in 0..ns {
+            ext.zfirst[i + 1] += ext.zfirst[i];
+        }
+        ext.zgroup.clear();
+        ext.zgroup.resize(ext.zs.len(), 0);
+        {
+            let mut at: Vec<u32> = Vec::new();
+            std::mem::swap(&mut at, &mut ext.zfill);
+            at.clear();
+            at.extend_from_slice(&ext.zfirst[..ns]);
+            for (k, &z) in ext.zs.iter().enumerate() {
+                ext.zgroup[at[z] as usize] = (k % groups) as u32;
+                at[z] += 1;
+            }
+            std::mem::swap(&mut at, &mut ext.zfill);
+        }
+        let extremes = |v: &[f64], zs: &[usize], m: usize| {
+            let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
+            for &z in zs.iter().skip(m).step_by(groups) {
+                hi = hi.max(v[z]);
+                lo = lo.min(v[z]);
+            }
+            (hi, lo)
+        };
+        ext.gmax.clear();
+        ext.gmin.clear();
+        for m in 0..groups {
+            let (hi, lo) = extremes(v, &ext.zs, m);
+            ext.gmax.push(hi);
+            ext.gmin.push(lo);
+        }
+        for _ in 0..100_000 {
+            if stop::requested() {
+                return false;
+            }
+            ext.v_start.clone_from(v);
+            let mut diff = 0.0f64;
+            for s in 0..ns {
+                let mut best = f64::NEG_INFINITY;
+                for a in 0..na {
+                    let sa = s * na + a;
+                    let left = ext.left[sa];
+                    let first = sa * psi;
+                    if left.is_nan() {
+                        for (i, qi) in q.iter_mut().enumerate().skip(first).take(psi) {
+                            let (lo, hi) = ext.ranges[i];
+                            let ev: f64 = ext.entries[lo as usize..hi as usize]
+                                .iter()
+                                .map(|&(j, p)| p * v[j as usize])
+                                .sum();
+                            let x = ext.r[i] + gamma * ev;
+                            *qi = x;
+                            best = best.max(x);
+                        }
+                    } else {
+                        let (lo, hi) = ext.ranges[first];
+                        let base: f64 = ext.entries[lo as usize..hi as usize]
+                            .iter()
+                            .map(|&(j, p)| p * v[j as usize])
+                            .sum();
+                        ext.base[sa] = base;
+                        let ext_v = if left >= 0.0 { &ext.gmax } else { &ext.gmin };
+                        for (m, &vz) in ext_v.iter().enumerate() {
+                            let x = ext.r[first + m] + gamma * (base + left * vz);
+                            best = best.max(x);
+                        }
+                    }
+                }
+                let old = v[s];
+                diff = diff.max((best - old).abs());
+                v[s] = best;
+                for g in ext.zfirst[s]..ext.zfirst[s + 1] {
+                    let m = ext.zgroup[g as usize] as usize;
+                    // A full rescan only when the old extreme may have been this value.
+                    if (best < old && old >= ext.gmax[m]) || (best > old && old <= ext.gmin[m]) {
+                        let (hi, lo) = extremes(v, &ext.zs, m);
+                        ext.gmax[m] = hi;
+                        ext.gmin[m] = lo;
+                    } else {
+                        ext.gmax[m] = ext.gmax[m].max(best);
+                        ext.gmin[m] = ext.gmin[m].min(best);
+                    }
+                }
+            }
+            if diff < 1e-3 {
+                break;
+            }
+        }
+        // The last sweep's q-values of the pessimistic pairs: state `s` saw the new values of
+        // the states before it and the old ones of the others (itself included).
+        for s in 0..ns {
+            for a in 0..na {
+                let sa = s * na + a;
+                let left = ext.left[sa];
+                if left.is_nan() {
+                    continue;
+                }
+                let first = sa * psi;
+                for (k, &z) in ext.zs.iter().enumerate() {
+                    let vz = if z < s { v[z] } else { ext.v_start[z] };
+                    q[first + k] = ext.r[first + k] + gamma * (ext.base[sa] + left * vz);
+                }
+            }
+        }
+        true
+    }
+
     /// Discounted value iteration (0.99, to 1e-3, in place, warm-started from `self.v`) on
     /// `self.ext`, into `self.q_next`. A pessimistic pair's expectation over its shared entries
-    /// is computed once for its `psi` extended actions. `false` when stopped.
-    fn solve_extended(&mut self) -> bool {
+    /// is computed once for its `psi` extended actions. `false` when stopped. The reference for
+    /// [`PsrlContinuous::solve_extended`] (`solver = "reference"`): every extended action in
+    /// every sweep.
+    fn solve_extended_reference(&mut self) -> bool {
         let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
         let ena = na * psi;
         let gamma = 0.99;
@@ -431,6 +578,16 @@ struct Extended {
     /// Scratch: a sampled row, the sampled rewards per pair.
     row: Vec<f64>,
     sampled_r: Vec<f64>,
+    /// Solver scratch: per pair, its pessimistic expectation in the current sweep; the values
+    /// at the start of the sweep; per group `k % A`, the largest and smallest `v[z_k]`; per
+    /// state, the groups it is a `z_k` of (CSR: `zfirst`, `zgroup`; `zfill` a cursor).
+    base: Vec<f64>,
+    v_start: Vec<f64>,
+    gmax: Vec<f64>,
+    gmin: Vec<f64>,
+    zfirst: Vec<u32>,
+    zgroup: Vec<u32>,
+    zfill: Vec<u32>,
 }
 
 impl Agent for PsrlContinuous {
@@ -470,7 +627,12 @@ impl Agent for PsrlContinuous {
         // Stopped learning (time limit, interrupt): keep the previous plan and values.
         if self.extended_model() {
             self.v_keep.clone_from(&self.v);
-            if self.solve_extended() {
+            let solved = if self.reference {
+                self.solve_extended_reference()
+            } else {
+                self.solve_extended()
+            };
+            if solved {
                 std::mem::swap(&mut self.q, &mut self.q_next);
             } else {
                 self.v.clone_from(&self.v_keep);
