@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests use: OpenMPI (+ libclang for the mpi crate's bindgen), an OpenSSH
 # server and client for the upload/download tests, SLURM and munge for the submit tests,
-# python3 for the exec examples, rsync and GNU parallel for the benchmarks' baselines.
+# python3 for the exec examples, rsync and GNU parallel for the benchmarks' baselines; for the
+# portable build and the wheel: python3-venv (the build tools' venv and the wheel's test venv),
+# perl and make (OpenSSL built from source), binutils (objdump in the checks).
 PACKAGES=(openmpi-bin libopenmpi-dev libclang-dev pkg-config libssl-dev openssh-server openssh-client
-  rsync slurm-wlm munge python3 parallel)
+  rsync slurm-wlm munge python3 parallel python3-venv perl make binutils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,5 +37,13 @@ cargo fmt --all -- --check
 echo "== cargo clippy (default features, and with mpi)"
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked --all-targets --features mpi -- -D warnings
+if [ $# -eq 0 ]; then
+  # Built here, one after the other, rather than inside the test run where they would compete
+  # with timing-sensitive tests for the CPU; tests/it/portable.rs runs the same scripts again,
+  # which then only check that nothing changed.
+  echo "== portable build and wheel (scripts/build-portable.sh, scripts/build-wheel.sh)"
+  scripts/build-portable.sh
+  scripts/build-wheel.sh
+fi
 echo "== cargo test --features mpi"
 cargo test --locked --features mpi --no-fail-fast -- "$@"
