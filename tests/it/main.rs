@@ -12,6 +12,7 @@ mod exec;
 mod families;
 mod isolation;
 mod plan;
+mod portable;
 mod remote;
 mod remote_resume;
 mod run_instances;
