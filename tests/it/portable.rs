@@ -19,11 +19,29 @@ fn repo() -> &'static Path {
 
 /// Runs one of the build scripts; its last stdout line is the path it built.
 fn build(script: &str) -> PathBuf {
-    let out = Command::new("bash")
-        .arg(repo().join("scripts").join(script))
-        .current_dir(repo())
-        .output()
-        .expect("bash starts");
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("scripts").join(script))
+        .current_dir(repo());
+    // What cargo sets for this test process is not the user's environment: the nested build
+    // must see the same one as the script run by hand (or by scripts/test.sh) did.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k == "CARGO"
+            || [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
+            || k == "CARGO_TARGET_TMPDIR"
+        {
+            cmd.env_remove(&*k);
+        }
+    }
+    let out = cmd.output().expect("bash starts");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
     assert!(
