@@ -4,6 +4,8 @@
 #
 #   LUDUS_BUILD_TOOLS   the venv's folder (default: ~/.cache/ludus-build/tools)
 #   PYTHON              the Python that creates it (default: python3)
+#   LUDUS_PORTABLE_PROFILE  the cargo profile of the build (default: release; the test suite
+#                       uses portable-test, Cargo.toml, which compiles faster)
 #
 # maturin links through cargo-zigbuild (built into it) with Zig. Both scripts run the same
 # maturin command: the binary it compiles is the portable build and the wheel packs it, so the
@@ -14,6 +16,7 @@ MATURIN_VERSION=1.16.0
 ZIGLANG_VERSION=0.17.1
 PORTABLE_TARGET=x86_64-unknown-linux-gnu
 PORTABLE_GLIBC=2.17
+PORTABLE_PROFILE=${LUDUS_PORTABLE_PROFILE:-release}
 
 LUDUS_BUILD_TOOLS=${LUDUS_BUILD_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ludus-build/tools}
 _want="maturin==$MATURIN_VERSION ziglang==$ZIGLANG_VERSION"
@@ -36,8 +39,10 @@ unset _want
 # vendored-openssl feature, manylinux2014 = glibc 2.17). Sets PORTABLE_BIN and WHEEL.
 portable_build() {
   local out="${CARGO_TARGET_DIR:-target}/wheels" log
+  # The same wheel file name for every profile: keep the release wheel apart from the others.
+  [ "$PORTABLE_PROFILE" = release ] || out="$out/$PORTABLE_PROFILE"
   log=$(mktemp)
-  if ! maturin build --locked --release --zig --target "$PORTABLE_TARGET" --out "$out" 2>&1 | tee "$log" >&2; then
+  if ! maturin build --locked --profile "$PORTABLE_PROFILE" --zig --target "$PORTABLE_TARGET" --out "$out" 2>&1 | tee "$log" >&2; then
     rm -f "$log"
     echo "error: maturin failed (its output is above)" >&2
     exit 1
@@ -48,7 +53,7 @@ portable_build() {
     echo "error: maturin did not say where it wrote the wheel (its output is above)" >&2
     exit 1
   fi
-  PORTABLE_BIN="${CARGO_TARGET_DIR:-target}/$PORTABLE_TARGET/release/ludus"
+  PORTABLE_BIN="${CARGO_TARGET_DIR:-target}/$PORTABLE_TARGET/$PORTABLE_PROFILE/ludus"
   # Loud, never silently wrong: no newer glibc than 2.17, no shared OpenSSL.
   if command -v objdump >/dev/null; then
     local top

@@ -31,6 +31,9 @@ fi
 # mpirun refuses root unless told; CI runs as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# The portable build and the wheel are checked in the portable-test profile (Cargo.toml): the
+# release build's target, linker, glibc 2.17 and vendored OpenSSL, compiled faster.
+export LUDUS_PORTABLE_PROFILE=${LUDUS_PORTABLE_PROFILE:-portable-test}
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

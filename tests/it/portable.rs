@@ -4,12 +4,15 @@
 //! unit tests, and the exec-python example runs through `ludus.log` and reads back with
 //! `ludus.load`.
 //!
-//! The two scripts run the same compilation; the first test to start builds, the other waits on
-//! cargo's lock and finds it done.
+//! The two scripts run the same compilation; the first test to start builds, the other waits
+//! for it and finds it done. They build with the `portable-test` profile (Cargo.toml: the
+//! release build's target, linker, glibc and vendored OpenSSL, less optimisation), as
+//! scripts/test.sh does; `LUDUS_PORTABLE_PROFILE=release` checks the release build instead.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use crate::support::{Dir, run};
 
@@ -17,10 +20,20 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The cargo profile the scripts build with.
+fn profile() -> String {
+    std::env::var("LUDUS_PORTABLE_PROFILE").unwrap_or_else(|_| "portable-test".into())
+}
+
+/// One build at a time: both scripts write the same wheel file.
+static BUILD: Mutex<()> = Mutex::new(());
+
 /// Runs one of the build scripts; its last stdout line is the path it built.
 fn build(script: &str) -> PathBuf {
+    let _one = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = Command::new("bash");
     cmd.arg(repo().join("scripts").join(script))
+        .env("LUDUS_PORTABLE_PROFILE", profile())
         .current_dir(repo());
     // What cargo sets for this test process is not the user's environment: the nested build
     // must see the same one as the script run by hand (or by scripts/test.sh) did.
@@ -102,7 +115,7 @@ fn portable_binary_needs_glibc_2_17_at_most_no_shared_openssl_and_runs() {
 
     let bin = build("build-portable.sh");
     assert!(
-        bin.ends_with("x86_64-unknown-linux-gnu/release/ludus"),
+        bin.ends_with(format!("x86_64-unknown-linux-gnu/{}/ludus", profile())),
         "{}",
         bin.display()
     );
