@@ -9,6 +9,8 @@
 
 #[path = "../tests/it/support/common.rs"]
 mod common;
+#[path = "../tests/it/support/instance.rs"]
+mod instance;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -10,10 +10,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use ludus::model::Registry;
-use ludus::plan::{AgentSpec, Instance, InstanceKind, MdpSpec};
 use ludus::rng::Rng;
 use ludus::run::{LogSink, RunControl, run_instance};
 use ludus::value::{Params, Value};
+
+#[path = "../tests/it/support/instance.rs"]
+mod instance;
 
 const STEPS: u64 = 200_000;
 const REPS: usize = 7;
@@ -74,24 +76,13 @@ fn bare_q_learning(seed: u64) -> f64 {
 }
 
 fn run(agent: &str, family: &str, mdp: Params, log_every: u64, reg: &Registry) -> f64 {
-    let inst = Instance {
-        spec_name: "bench".into(),
-        kind: InstanceKind::Builtin {
-            agent: AgentSpec {
-                name: agent.into(),
-                params: Params::new(),
-            },
-            mdp: MdpSpec {
-                family: family.into(),
-                episodic: false,
-                params: mdp,
-            },
-        },
-        seed: 42,
-        steps: STEPS,
-        log_every,
-        time_limit_ms: 0,
-    };
+    let inst = instance::builtin(agent, family)
+        .spec("bench")
+        .mdp_params(mdp)
+        .seed(42)
+        .steps(STEPS)
+        .log_every(log_every)
+        .build();
     let flag = AtomicBool::new(false);
     let ctl = RunControl {
         time_limit: None,
@@ -104,6 +95,95 @@ fn run(agent: &str, family: &str, mdp: Params, log_every: u64, reg: &Registry) -
     STEPS as f64 / t0.elapsed().as_secs_f64()
 }
 
+/// Wall seconds of one whole `run_instance` (build, solve, loop).
+fn seconds(
+    agent: &str,
+    agent_params: &[(&str, f64)],
+    family: &str,
+    mdp: &[(&str, Value)],
+    steps: u64,
+    log_every: u64,
+    reg: &Registry,
+) -> f64 {
+    let inst = instance::builtin(agent, family)
+        .spec("bench")
+        .params(
+            agent_params
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::Float(*v)))
+                .collect(),
+        )
+        .mdp_params(
+            mdp.iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+        .seed(42)
+        .steps(steps)
+        .log_every(log_every)
+        .time_limit_ms(0)
+        .build();
+    let flag = AtomicBool::new(false);
+    let ctl = RunControl {
+        time_limit: None,
+        kill_after: None,
+        interrupt: &flag,
+    };
+    let t0 = Instant::now();
+    let rep = run_instance(&inst, reg, &ctl, &mut Null).expect("run");
+    assert_eq!(rep.steps_completed, steps);
+    t0.elapsed().as_secs_f64()
+}
+
+/// The cases of the speed targets, each timed once.
+#[allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+fn targets(reg: &Registry) {
+    let rs5 = [("size", Value::Int(5)), ("p_rand", Value::Float(0.01))];
+    let logged = (0..REPS)
+        .map(|_| seconds("q_learning", &[], "river_swim", &rs5, 200_000, 10_000, reg))
+        .fold(f64::INFINITY, f64::min);
+    let silent = (0..REPS)
+        .map(|_| seconds("q_learning", &[], "river_swim", &rs5, 200_000, 0, reg))
+        .fold(f64::INFINITY, f64::min);
+    println!(
+        "q_learning river_swim(5, p_rand 0.01) 200k: a row every 10,000 {:.1} ms, last row only \
+         {:.1} ms: ratio {:.2} (target <= 2)",
+        logged * 1e3,
+        silent * 1e3,
+        logged / silent
+    );
+    // Colosseum's tuned Q-learning (cached_hyperparameters/agent_configs).
+    let tuned = [
+        ("h_weight", 0.942),
+        ("span_approx_weight", 0.014),
+        ("min_at", 0.073),
+    ];
+    let rs30 = [
+        ("size", Value::Int(30)),
+        ("p_lazy", Value::Float(0.1)),
+        ("p_rand", Value::Float(0.2)),
+        ("randomize_actions", Value::Bool(false)),
+    ];
+    let t = seconds("q_learning", &tuned, "river_swim", &rs30, 500_000, 100, reg);
+    println!(
+        "q_learning river_swim(30, p_lazy 0.1, p_rand 0.2) 500k, a row every 100, tuned: {t:.2} s \
+         (target < 4 s; Colosseum 39 s)"
+    );
+    // Colosseum's tuned PSRL (cached_hyperparameters/agent_configs).
+    let psrl = [
+        ("rewards_prior_mean", 0.23589883401606418),
+        ("psi_weight", 0.016737988780906453),
+        ("omega_weight", 0.1104641036501887),
+        ("kappa_weight", 2.694052439968039),
+        ("eta_weight", 1.3826913305347895e-07),
+    ];
+    let mg6 = [("size", Value::Int(6))];
+    let t = seconds("psrl", &psrl, "minigrid_empty", &mg6, 250_000, 100_000, reg);
+    println!("psrl minigrid_empty(6) 250k, a row every 100,000, tuned: {t:.2} s");
+    let t = seconds("psrl", &psrl, "taxi", &[], 500, 500, reg);
+    println!("psrl taxi, tuned: the first row of 500 steps after {t:.2} s");
+}
+
 fn best(mut f: impl FnMut() -> f64) -> f64 {
     (0..REPS).map(|_| f()).fold(0.0, f64::max)
 }
@@ -111,6 +191,10 @@ fn best(mut f: impl FnMut() -> f64) -> f64 {
 #[allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 fn main() {
     let reg = Registry::builtin();
+    targets(&reg);
+    if std::env::args().any(|a| a == "--targets-only") {
+        return;
+    }
     let floor = best(|| bare_q_learning(42));
     println!(
         "interaction: {STEPS} steps, continuous, best of {REPS}; whole run_instance (build, solve, loop)"

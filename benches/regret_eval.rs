@@ -1,7 +1,7 @@
 //! The cost of one exact regret evaluation as the MDP grows (10 .. ~1,000 states): the gain
-//! of a policy on a continuous MDP (cold: from zero values, the default; warm: started from the
-//! values of a policy that differs in one state, the common case between two log rows) and the
-//! time-zero values on the episodic form. All with `p_rand = 0.05`. `cargo bench --bench regret_eval`.
+//! of a policy on a continuous MDP by direct solves (cold: a new evaluator, which also orders
+//! the states; warm: an evaluator reused for a policy that differs in one state, the common
+//! case between two log rows) and the time-zero values on the episodic form. All with `p_rand = 0.05`. `cargo bench --bench regret_eval`.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -46,25 +46,30 @@ fn main() {
         let Ok(mdp) = reg.build_mdp(family, false, &p) else {
             continue;
         };
-        let sol = solve(&mdp);
+        let sol = solve(&mdp).expect("solve");
         let opt = sol.optimal_policy.clone();
         let mut other = opt.clone();
         other[0] = (other[0] + 1) % mdp.n_actions as u32;
         let reps = (200_000 / mdp.n_entries()).clamp(3, 2000);
         let cold = time_per_call(reps, || {
             let mut ev = Evaluator::new(mdp.n_states);
-            black_box(ev.gain(&mdp, &Policy::Deterministic(opt.clone()))[0]);
+            black_box(
+                ev.gain(&mdp, &Policy::Deterministic(opt.clone()))
+                    .expect("gain")[0],
+            );
         });
         let mut ev = Evaluator::new(mdp.n_states);
-        ev.warm_start = true;
         let mut flip = false;
         let warm = time_per_call(reps, || {
             flip = !flip;
             let pol = if flip { &other } else { &opt };
-            black_box(ev.gain(&mdp, &Policy::Deterministic(pol.clone()))[0]);
+            black_box(
+                ev.gain(&mdp, &Policy::Deterministic(pol.clone()))
+                    .expect("gain")[0],
+            );
         });
         let emdp = reg.build_mdp(family, true, &p).expect("episodic form");
-        let esol = solve(&emdp);
+        let esol = solve(&emdp).expect("solve");
         let epol = Policy::Deterministic(esol.optimal_policy.clone());
         let h = emdp.horizon.unwrap_or(1);
         let episodic = time_per_call(reps, || {

@@ -2,8 +2,9 @@
 //!
 //! Results must be bit-identical on every machine and for every future build, so ludus owns
 //! its generator and its conversions (to floats, to bounded integers) instead of depending on
-//! a crate whose sampling algorithms may change between versions. Every random draw in a run,
-//! in a sweep sample or in an MDP's layout goes through a `Rng` built from an explicit seed.
+//! a crate whose sampling algorithms may change between versions. Every random draw in a run or
+//! in a sweep sample goes through a `Rng` built from an explicit seed; MDP layouts are drawn as
+//! Colosseum draws them (see `model::np_random`).
 
 /// A small, fast, seeded generator (xoshiro256++).
 #[derive(Clone, Debug)]

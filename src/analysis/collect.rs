@@ -11,9 +11,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::AnalysisError;
-use super::logs::{At, LogFiles, RunState, log_files, read_status, read_values};
-use crate::plan::InstanceKind;
+use super::logs::{At, read_values};
+use crate::plan::MdpSpec;
 use crate::plan::instance::config_id;
+use crate::store::StatusKind;
+use crate::store::runs::{self, RunFiles};
 use crate::value::{Params, Value};
 
 /// Files handled per parallel chunk: enough to keep both cores busy, few enough to bound memory.
@@ -27,7 +29,7 @@ pub struct AgentKind {
     pub name: String,
     /// Whether it ran on episodic MDPs.
     pub episodic: bool,
-    /// A user's program (an `[[experiment]]`), not a built-in agent.
+    /// A user's program (an `[[experiment]]`), not a built-in agent: it runs in no MDP.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub program: bool,
 }
@@ -76,12 +78,12 @@ pub struct RunRecord {
     pub id: String,
     /// Index into [`Collection::configs`].
     pub config: usize,
-    /// Index into [`Collection::mdps`].
-    pub mdp: usize,
+    /// Index into [`Collection::mdps`]; `None` for a program, which runs in no MDP.
+    pub mdp: Option<usize>,
     /// The seed.
     pub seed: u64,
     /// How it ended.
-    pub state: RunState,
+    pub state: StatusKind,
     /// The values of [`Collection::columns`] at [`Collection::at`]; `None` when the run is not
     /// valid or its log could not be read (then `problem` says why).
     pub values: Option<Vec<f64>>,
@@ -94,7 +96,7 @@ pub struct RunRecord {
 impl RunRecord {
     /// A valid run with readable values.
     pub fn usable(&self) -> bool {
-        self.state.is_valid() && self.values.is_some()
+        self.state.is_success() && self.values.is_some()
     }
 }
 
@@ -128,6 +130,9 @@ pub struct Collection {
     pub unfinished: Vec<PathBuf>,
     /// Status files that could not be read.
     pub unreadable: Vec<Problem>,
+    /// Results of instances that their folder's current plan no longer holds (an earlier
+    /// plan's), left out unless asked for.
+    pub stale: usize,
 }
 
 enum Parsed {
@@ -135,9 +140,9 @@ enum Parsed {
         id: String,
         kind: AgentKind,
         params: Params,
-        mdp: (String, bool, Params),
+        mdp: Option<MdpSpec>,
         seed: u64,
-        state: RunState,
+        state: StatusKind,
         values: Option<Vec<f64>>,
         csv: Option<PathBuf>,
         problem: Option<String>,
@@ -146,45 +151,37 @@ enum Parsed {
     Bad(Problem),
 }
 
-fn parse(files: LogFiles, columns: &[&str], at: At) -> Parsed {
+fn parse(files: RunFiles, columns: &[&str], at: At) -> Parsed {
     let Some(status_path) = files.status else {
         return match files.csv {
             Some(csv) => Parsed::Unfinished(csv),
             None => Parsed::Bad(Problem {
-                path: PathBuf::from(files.id),
+                path: PathBuf::from(files.id.to_string()),
                 reason: "no files".into(),
             }),
         };
     };
-    let status = match read_status(&status_path) {
+    let status = match runs::read_outcome(&status_path) {
         Ok(s) => s,
         Err(e) => {
             return Parsed::Bad(Problem {
+                reason: super::store_error(&status_path, e).to_string(),
                 path: status_path,
-                reason: e.to_string(),
             });
         }
     };
     let seed = status.instance.seed;
-    // An experiment's runs group like an agent's: its name is the kind, its parameters the
-    // configuration, and one pseudo-MDP (`program`) stands for "no MDP".
-    let (agent, mdp, program) = match status.instance.kind {
-        InstanceKind::Builtin { agent, mdp } => (agent, mdp, false),
-        InstanceKind::Exec(e) => (
-            crate::plan::AgentSpec {
-                name: e.name,
-                params: e.params,
-            },
-            crate::plan::MdpSpec {
-                family: "program".into(),
-                episodic: false,
-                params: Params::new(),
-            },
-            true,
-        ),
+    // A run groups by its subject (an agent, or a program: its name is the kind, its
+    // parameters the configuration) and its setting (an MDP, or none for a program).
+    let kind = AgentKind {
+        name: status.instance.kind.subject().name().to_string(),
+        episodic: status.instance.kind.setting().is_some_and(|m| m.episodic),
+        program: status.instance.kind.subject().is_program(),
     };
+    let params = status.instance.kind.subject().params().clone();
+    let mdp = status.instance.kind.setting().cloned();
     let mut problem = status.message.clone();
-    let values = if status.status.is_valid() {
+    let values = if status.status.is_success() {
         match &files.csv {
             Some(csv) => match read_values(csv, columns, at) {
                 Ok(v) => Some(v),
@@ -202,14 +199,10 @@ fn parse(files: LogFiles, columns: &[&str], at: At) -> Parsed {
         None
     };
     Parsed::Run {
-        id: files.id,
-        kind: AgentKind {
-            name: agent.name,
-            episodic: mdp.episodic,
-            program,
-        },
-        params: agent.params,
-        mdp: (mdp.family, mdp.episodic, mdp.params),
+        id: files.id.to_string(),
+        kind,
+        params,
+        mdp,
         seed,
         state: status.status,
         values,
@@ -242,10 +235,10 @@ fn mdp_slug(family: &str, episodic: bool, params: &Params) -> String {
 /// A run replaces a duplicate of itself (the same id in two paths) only if it is more useful.
 fn rank_state(r: &RunRecord) -> u8 {
     match (r.usable(), r.state) {
-        (true, RunState::Done) => 0,
+        (true, StatusKind::Done) => 0,
         (true, _) => 1,
-        (false, RunState::Error) => 3,
-        (false, RunState::Interrupted) => 4,
+        (false, StatusKind::Error) => 3,
+        (false, StatusKind::Interrupted) => 4,
         (false, _) => 2,
     }
 }
@@ -259,7 +252,15 @@ struct Interner {
 }
 
 /// Reads every run of `paths`, with the values of `columns` at `at` for valid runs.
-pub fn collect(paths: &[PathBuf], columns: &[&str], at: At) -> Result<Collection, AnalysisError> {
+///
+/// Results of instances not in their folder's current plan (stale) are left out and counted,
+/// unless `include_stale`.
+pub fn collect(
+    paths: &[PathBuf],
+    columns: &[&str],
+    at: At,
+    include_stale: bool,
+) -> Result<Collection, AnalysisError> {
     let mut c = Collection {
         paths: paths.to_vec(),
         columns: columns.iter().map(|s| s.to_string()).collect(),
@@ -268,12 +269,17 @@ pub fn collect(paths: &[PathBuf], columns: &[&str], at: At) -> Result<Collection
     };
     let mut files = Vec::new();
     for p in paths {
-        files.extend(log_files(p)?);
+        files.extend(runs::list(p).map_err(|e| super::store_error(p, e))?);
+    }
+    if !include_stale {
+        let before = files.len();
+        files.retain(|f| !f.stale);
+        c.stale = before - files.len();
     }
     let mut intern = Interner::default();
     let mut files = files.into_iter().peekable();
     while files.peek().is_some() {
-        let chunk: Vec<LogFiles> = files.by_ref().take(CHUNK).collect();
+        let chunk: Vec<RunFiles> = files.by_ref().take(CHUNK).collect();
         let parsed: Vec<Parsed> = chunk
             .into_par_iter()
             .map(|f| parse(f, columns, at))
@@ -322,21 +328,22 @@ fn merge(c: &mut Collection, intern: &mut Interner, p: Parsed) {
             });
             c.configs.len() - 1
         });
-    let (family, episodic, mparams) = mdp;
-    let key = (
-        family.clone(),
-        episodic,
-        serde_json::to_string(&mparams).unwrap_or_default(),
-    );
-    let mdp = *intern.mdps.entry(key).or_insert_with(|| {
-        c.mdps.push(MdpInfo {
-            label: mdp_label(&family, episodic, &mparams),
-            slug: mdp_slug(&family, episodic, &mparams),
-            family,
-            episodic,
-            params: mparams,
-        });
-        c.mdps.len() - 1
+    let mdp = mdp.map(|m| {
+        let key = (
+            m.family.clone(),
+            m.episodic,
+            serde_json::to_string(&m.params).unwrap_or_default(),
+        );
+        *intern.mdps.entry(key).or_insert_with(|| {
+            c.mdps.push(MdpInfo {
+                label: mdp_label(&m.family, m.episodic, &m.params),
+                slug: mdp_slug(&m.family, m.episodic, &m.params),
+                family: m.family,
+                episodic: m.episodic,
+                params: m.params,
+            });
+            c.mdps.len() - 1
+        })
     });
     let record = RunRecord {
         id: id.clone(),

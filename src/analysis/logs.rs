@@ -1,129 +1,15 @@
-//! Reading one experiment's logs: where they are, the final status of a run, and its CSV rows.
+//! Reading one run's CSV log: the values at one row, or whole columns.
 //!
-//! All knowledge of the on-disk layout (`DIR/logs/`, `<id>.json`, `<id>.csv`, temp files) is in
-//! [`log_files`] and [`logs_dir`], so the store module can take it over in one place. Files are
-//! read one at a time and a CSV is never held whole: the final row comes from the file's tail.
+//! Where the logs are and what a final status says is the store's (`store::runs`). A CSV is
+//! never held whole: the final row comes from the file's tail.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::AnalysisError;
-use crate::plan::Instance;
-
-/// How a run ended, as its status file says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    /// Finished normally.
-    Done,
-    /// Finished, with learning frozen by the time limit: a valid run, counted separately.
-    Timeout,
-    /// Failed.
-    Error,
-    /// Stopped before the end.
-    Interrupted,
-}
-
-impl RunState {
-    /// Whether the run's log counts as a result.
-    pub fn is_valid(self) -> bool {
-        matches!(self, RunState::Done | RunState::Timeout)
-    }
-}
-
-/// The part of a status file the analysis needs; other fields are ignored.
-#[derive(Clone, Debug, Deserialize)]
-pub struct StatusFile {
-    /// How the run ended.
-    pub status: RunState,
-    /// The error message, if any.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// What ran.
-    pub instance: Instance,
-}
-
-/// The files of one run found in a logs folder.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LogFiles {
-    /// The instance id (16 lowercase hex digits).
-    pub id: String,
-    /// `<id>.json`, written when the run ended.
-    pub status: Option<PathBuf>,
-    /// `<id>.csv`, the performance log.
-    pub csv: Option<PathBuf>,
-}
-
-/// The logs folder of a path: an experiment folder's `logs/`, or the path itself (a folder of
-/// downloaded logs).
-pub fn logs_dir(path: &Path) -> PathBuf {
-    let logs = path.join("logs");
-    if logs.is_dir() {
-        logs
-    } else {
-        path.to_path_buf()
-    }
-}
-
-/// Lists the runs of a logs folder, sorted by id. Temp files (`*.tmp*`, dot files), other
-/// folders and other names are skipped.
-pub fn log_files(path: &Path) -> Result<Vec<LogFiles>, AnalysisError> {
-    let dir = logs_dir(path);
-    let read_dir = std::fs::read_dir(&dir).map_err(|e| AnalysisError::Io {
-        path: dir.clone(),
-        source: e,
-    })?;
-    let mut by_id: std::collections::BTreeMap<String, LogFiles> = Default::default();
-    for entry in read_dir {
-        let entry = entry.map_err(|e| AnalysisError::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') || name.contains(".tmp") {
-            continue;
-        }
-        let Some((stem, ext)) = name.rsplit_once('.') else {
-            continue;
-        };
-        if stem.len() != 16 || !stem.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
-        }
-        if ext != "json" && ext != "csv" {
-            continue;
-        }
-        if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
-            continue;
-        }
-        let files = by_id.entry(stem.to_string()).or_insert_with(|| LogFiles {
-            id: stem.to_string(),
-            status: None,
-            csv: None,
-        });
-        if ext == "json" {
-            files.status = Some(entry.path());
-        } else {
-            files.csv = Some(entry.path());
-        }
-    }
-    Ok(by_id.into_values().collect())
-}
-
-/// Reads a status file.
-pub fn read_status(path: &Path) -> Result<StatusFile, AnalysisError> {
-    let bytes = std::fs::read(path).map_err(|e| AnalysisError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| AnalysisError::Format {
-        path: path.to_path_buf(),
-        reason: format!("not a run status file: {e}"),
-    })
-}
 
 /// Which log row a value is taken from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -281,6 +167,7 @@ pub fn read_columns(path: &Path, names: &[&str]) -> Result<Vec<Vec<f64>>, Analys
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
@@ -315,24 +202,6 @@ mod tests {
         assert!(read_values(&p, &["y"], At::Final).is_err());
         let p = write(dir.path(), "c.csv", "");
         assert!(read_values(&p, &["y"], At::Final).is_err());
-    }
-
-    #[test]
-    fn listing_skips_temp_files_and_folders() {
-        let dir = tempfile::tempdir().unwrap();
-        let logs = dir.path().join("logs");
-        std::fs::create_dir_all(logs.join("attic")).unwrap();
-        write(&logs, "0123456789abcdef.json", "{}");
-        write(&logs, "0123456789abcdef.csv", "");
-        write(&logs, "fedcba9876543210.csv", "");
-        write(&logs, "fedcba9876543210.json.tmp123", "");
-        write(&logs, ".0000000000000000.json", "");
-        write(&logs, "notes.txt", "");
-        let files = log_files(dir.path()).unwrap();
-        assert_eq!(files.len(), 2);
-        assert!(files[0].status.is_some() && files[0].csv.is_some());
-        assert!(files[1].status.is_none() && files[1].csv.is_some());
-        assert_eq!(log_files(&logs).unwrap(), files);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Analysis of finished runs: reading logs and statuses from any number of experiment folders
-//! (local or downloaded), grouping runs by agent configuration, MDP and seed, and ranking each
-//! agent's configurations (`select-best`). The report builds on the same collection.
+//! Analysis of finished runs: the runs of any number of experiment folders (local or
+//! downloaded), listed and read through the store (`store::runs`), grouped by subject (an
+//! agent kind or a program) and its configuration, setting (an MDP, or none for a program) and
+//! seed, and each subject's configurations ranked (`select-best`). The report builds on the
+//! same collection.
 //!
 //! Logs are read one file at a time, in bounded parallel chunks; only a few values per run are
 //! kept. Incomplete data is never averaged silently: every ranking counts missing, failed,
@@ -14,7 +16,7 @@ pub mod stats;
 use std::path::{Path, PathBuf};
 
 pub use collect::{AgentKind, Collection, ConfigInfo, MdpInfo, Problem, RunRecord, collect};
-pub use logs::{At, RunState};
+pub use logs::At;
 pub use select::{AgentRanking, ConfigScore, Incomplete, SelectOptions, Selection, rank};
 pub use stats::{Accumulator, Stat, rounded};
 
@@ -51,8 +53,8 @@ pub enum AnalysisError {
 /// logs folders). Errors only when a path cannot be read or holds no runs at all; incomplete
 /// data is reported in the [`Selection`].
 pub fn select_best(paths: &[PathBuf], opts: &SelectOptions) -> Result<Selection, AnalysisError> {
-    let c = collect(paths, &[opts.measure.as_str()], opts.at)?;
-    if c.runs.is_empty() && c.unfinished.is_empty() && c.unreadable.is_empty() {
+    let c = collect(paths, &[opts.measure.as_str()], opts.at, opts.include_stale)?;
+    if c.runs.is_empty() && c.unfinished.is_empty() && c.unreadable.is_empty() && c.stale == 0 {
         return Err(AnalysisError::NoRuns {
             paths: paths
                 .iter()
@@ -80,6 +82,12 @@ pub fn atomic_write_with(
 fn store_error(path: &Path, e: crate::store::StoreError) -> AnalysisError {
     let source = match e {
         crate::store::StoreError::Io { cause, .. } => cause,
+        crate::store::StoreError::Json { path, message } => {
+            return AnalysisError::Format {
+                path,
+                reason: format!("not a run status file: {message}"),
+            };
+        }
         other => std::io::Error::other(other.to_string()),
     };
     AnalysisError::Io {

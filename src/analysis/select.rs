@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::collect::{AgentKind, Collection, Problem};
-use super::logs::{At, RunState};
+use super::logs::At;
 use super::stats::{Accumulator, Stat, rounded};
 use super::{AnalysisError, atomic_write};
+use crate::store::StatusKind;
 use crate::value::{Params, Value};
 
 /// What to do with a configuration that has fewer valid runs than expected.
@@ -35,6 +36,8 @@ pub struct SelectOptions {
     pub higher_is_better: Option<bool>,
     /// What to do with incomplete configurations.
     pub incomplete: Incomplete,
+    /// Also use results of instances that their folder's current plan no longer holds.
+    pub include_stale: bool,
 }
 
 impl Default for SelectOptions {
@@ -44,6 +47,7 @@ impl Default for SelectOptions {
             at: At::Final,
             higher_is_better: None,
             incomplete: Incomplete::Exclude,
+            include_stale: false,
         }
     }
 }
@@ -119,6 +123,8 @@ pub struct Selection {
     pub unreadable: Vec<Problem>,
     /// Why valid runs were unusable or runs failed: the first few messages.
     pub run_problems: Vec<String>,
+    /// Results left out because their folder's current plan no longer holds them.
+    pub stale: usize,
 }
 
 /// How many run problems a selection keeps as examples.
@@ -127,15 +133,16 @@ const PROBLEM_EXAMPLES: usize = 20;
 /// Ranks the configurations of `c`, whose first column must be the measure.
 pub fn rank(c: &Collection, opts: &SelectOptions) -> Selection {
     let maximize = opts.maximize();
-    let mut per_kind: BTreeMap<&AgentKind, (BTreeSet<usize>, BTreeSet<u64>)> = BTreeMap::new();
+    let mut per_kind: BTreeMap<&AgentKind, (BTreeSet<Option<usize>>, BTreeSet<u64>)> =
+        BTreeMap::new();
     for k in &c.kinds {
         per_kind.insert(k, Default::default());
     }
     struct Tally {
         acc: Accumulator,
         counts: [usize; 4],
-        seen: HashSet<(usize, u64)>,
-        valid: HashSet<(usize, u64)>,
+        seen: HashSet<(Option<usize>, u64)>,
+        valid: HashSet<(Option<usize>, u64)>,
     }
     let mut tallies: Vec<Tally> = (0..c.configs.len())
         .map(|_| Tally {
@@ -155,14 +162,14 @@ pub fn rank(c: &Collection, opts: &SelectOptions) -> Selection {
         let t = &mut tallies[r.config];
         t.seen.insert((r.mdp, r.seed));
         let slot = match (r.state, r.usable()) {
-            (RunState::Done, true) => 0,
-            (RunState::Timeout, true) => 1,
-            (RunState::Interrupted, _) => 3,
+            (StatusKind::Done, true) => 0,
+            (StatusKind::Timeout, true) => 1,
+            (StatusKind::Interrupted, _) => 3,
             _ => 2,
         };
         t.counts[slot] += 1;
         match &r.values {
-            Some(v) if r.state.is_valid() => {
+            Some(v) if r.state.is_success() => {
                 t.acc.push(v[0]);
                 t.valid.insert((r.mdp, r.seed));
             }
@@ -242,6 +249,7 @@ pub fn rank(c: &Collection, opts: &SelectOptions) -> Selection {
         unfinished: c.unfinished.clone(),
         unreadable: c.unreadable.clone(),
         run_problems,
+        stale: c.stale,
     }
 }
 
@@ -342,7 +350,7 @@ mod tests {
     use super::*;
     use crate::analysis::collect::{ConfigInfo, MdpInfo, RunRecord};
 
-    fn collection(values: &[(i64, u64, RunState, Option<f64>)]) -> Collection {
+    fn collection(values: &[(i64, u64, StatusKind, Option<f64>)]) -> Collection {
         let mut c = Collection {
             kinds: vec![AgentKind {
                 program: false,
@@ -372,7 +380,7 @@ mod tests {
             c.runs.push(RunRecord {
                 id: format!("{i:016x}"),
                 config: cfg,
-                mdp: 0,
+                mdp: Some(0),
                 seed,
                 state,
                 values: v.map(|v| vec![v]),
@@ -395,7 +403,7 @@ mod tests {
 
     #[test]
     fn timeouts_count_and_errors_flag() {
-        use RunState::*;
+        use StatusKind::*;
         let c = collection(&[
             (0, 0, Done, Some(0.3)),
             (0, 1, Timeout, Some(0.1)),
@@ -417,7 +425,7 @@ mod tests {
 
     #[test]
     fn agents_file_without_params_and_with_a_header() {
-        use RunState::*;
+        use StatusKind::*;
         let mut c = collection(&[(0, 0, Done, Some(0.5))]);
         c.configs[0].params.clear();
         c.paths = vec!["runs/a".into()];

@@ -81,7 +81,9 @@ pub fn run(args: MdpArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
         .build_mdp(family, args.episodic, &params)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("MDP {family}"))?;
-    let sol = solve(&mdp);
+    let sol = solve(&mdp)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("MDP {family}"))?;
     match print(&args, &mdp, &sol) {
         // A closed pipe (`| head`) is a normal end, not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::from(EXIT_OK)),
@@ -140,6 +142,22 @@ fn print(args: &MdpArgs, mdp: &Mdp, sol: &Solution) -> std::io::Result<()> {
         writeln!(w, "    optimal  {:.6}", sol.optimal_average_reward)?;
         writeln!(w, "    random   {:.6}", sol.random_average_reward)?;
         writeln!(w, "    worst    {:.6}", sol.worst_average_reward)?;
+        let actions = |p: &[u32]| p.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+        match mdp.horizon {
+            None => {
+                writeln!(w, "  optimal policy (the action in each state, 0 to S-1):")?;
+                writeln!(w, "    {}", actions(&sol.optimal_policy))?;
+            }
+            Some(_) => {
+                writeln!(
+                    w,
+                    "  optimal policy (the action in each state, 0 to S-1, at each in-episode step h):"
+                )?;
+                for (h, row) in sol.optimal_policy.chunks(mdp.n_states).enumerate() {
+                    writeln!(w, "    h {h:>3}: {}", actions(row))?;
+                }
+            }
+        }
         if let Err(e) = crate::model::registry::check_solution(mdp, sol) {
             writeln!(w, "  warning: {e}")?;
         }

@@ -1,7 +1,10 @@
 //! The command line: the only place with clap, progress bars, stdout/stderr and exit codes.
 //!
 //! Each verb lives in its own file with an `XxxArgs` struct and a `run` function; this module
-//! only parses and dispatches. Exit codes (also in `--help`): 0 success, 1 some instance or
+//! only parses and dispatches. Verbs call the library and the shared modules, never another
+//! verb: `args` (argument groups several verbs flatten in: SSH, ranking, watching, each turned
+//! into library options in one place), `planning`, `running`, `ranking` (what `run` shares
+//! with `plan`, `run-instances` and `select-best`), `terminal` and `progress` (displays). Exit codes (also in `--help`): 0 success, 1 some instance or
 //! check did not succeed (see the summary), 2 bad input or another error.
 #![allow(
     clippy::print_stdout,
@@ -17,15 +20,20 @@ use clap::{Parser, Subcommand};
 
 use crate::model::Registry;
 
+mod args;
 mod mdp;
 mod plan;
+mod planning;
 mod progress;
+mod ranking;
 mod report;
 mod run;
 mod run_instances;
+mod running;
 mod select_best;
 mod status;
 mod submit;
+mod terminal;
 mod transfer;
 mod watch;
 
@@ -122,10 +130,27 @@ pub fn main_with(registry: Registry, args: impl IntoIterator<Item = OsString>) -
     match dispatch(cli.command, &ctx) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// An error and its causes on one line, `a: b: c`, leaving out a cause whose text the message
+/// already ends with (a library error that shows its cause and also hands it on as `source`).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -145,5 +170,18 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(args, ctx),
         Command::Resubmit(args) => submit::run_resubmit(args, ctx),
         Command::Cancel(args) => submit::run_cancel(args, ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own consistency checks (duplicate ids, conflicting flags) over every verb.
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

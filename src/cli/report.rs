@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::args::SelectArgs;
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::analysis::{At, Incomplete, SelectOptions};
-use crate::report::programs::write_program_report;
-use crate::report::{OutDir, ReportOptions, write_report};
+use crate::report::{ReportOptions, write_report};
 
 const AFTER_HELP: &str = "\
 Writes into DIR: tables.md, results.csv and tables.tex (booktabs) with the final cumulative
@@ -41,18 +40,8 @@ pub struct ReportArgs {
     /// The folder to write into (created if needed; files in it are replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// The measure that selects each agent's configuration.
-    #[arg(long, default_value = "normalized_cumulative_regret")]
-    pub measure: String,
-    /// The row values are read at: `final` or a step.
-    #[arg(long, default_value = "final", value_name = "final|STEP")]
-    pub at: At,
-    /// Incomplete configurations: `exclude` from selection or `include`.
-    #[arg(long, value_enum, default_value = "exclude")]
-    pub incomplete: Incomplete,
-    /// Higher values of the measure are better (default: only for `*reward*` measures).
-    #[arg(long, visible_alias = "higher-is-better")]
-    pub maximize: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Programs: the step column the measure is drawn against [default: the first column].
     #[arg(long, value_name = "COLUMN")]
     pub x: Option<String>,
@@ -68,66 +57,45 @@ pub struct ReportArgs {
 }
 
 /// Runs `ludus report`.
-pub fn run(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
+pub fn run(args: ReportArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
+    let existed = args.out.exists();
+    let out = args.out.clone();
+    let result = write(args, ctx);
+    if result.is_err() && !existed {
+        // Leave no empty folder behind (remove_dir refuses a folder that has files).
+        let _ = std::fs::remove_dir(&out);
+    }
+    result
+}
+
+fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let opts = ReportOptions {
-        select: SelectOptions {
-            measure: args.measure,
-            at: args.at,
-            higher_is_better: args.maximize.then_some(true),
-            incomplete: args.incomplete,
-        },
+        select: args.select.options(),
         plots: !args.no_plots,
         curves: !args.no_plots,
         title: args.title,
+        x: args.x,
     };
-    let mut out = OutDir::new(&args.out)?;
-    let programs = write_program_report(
-        &args.paths,
-        &opts.select,
-        args.x.as_deref(),
-        opts.plots,
-        &mut out,
-    )?;
-    if let Some(p) = programs.filter(|p| !p.has_builtin) {
-        let mut index = format!(
-            "# {}
-
-",
-            opts.title.as_deref().unwrap_or("Report")
-        );
-        for f in &p.files {
-            index.push_str(&format!("- [{0}]({0})\n", f.display()));
-        }
-        out.write("index.md", index.as_bytes())?;
+    let summary = write_report(&args.paths, &opts, &args.out)?;
+    if summary.agents == 0 && summary.experiments > 0 {
+        // Programs alone.
         if args.json {
-            let files: Vec<_> = out
-                .written()
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect();
             println!(
                 "{}",
-                serde_json::json!({"files": files, "experiments": p.experiments, "complete": p.complete})
+                serde_json::json!({"files": summary.files, "experiments": summary.experiments, "complete": summary.complete})
             );
         } else {
             println!(
                 "wrote {} files for {} experiment(s) to {}",
-                out.written().len(),
-                p.experiments,
+                summary.files.len(),
+                summary.experiments,
                 args.out.join("index.md").display()
             );
-            if !p.complete {
+            if !summary.complete {
                 eprintln!("warning: some runs are missing, failed or unreadable");
             }
         }
-        return Ok(ExitCode::from(if p.complete {
-            EXIT_OK
-        } else {
-            EXIT_FAILED
-        }));
-    }
-    let summary = write_report(&args.paths, &opts, &args.out)?;
-    if args.json {
+    } else if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(

@@ -6,9 +6,10 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context as _;
 
+use super::planning::plan_into;
 use super::progress::ProgressMode;
-use super::run_instances::{install_signal_handlers, run_selection};
-use super::select_best::render;
+use super::ranking::render;
+use super::running::{install_signal_handlers, run_selection};
 use super::{Context, EXIT_FAILED};
 use crate::analysis::{SelectOptions, select_best};
 use crate::exec::{ExecOptions, Origin, Selection};
@@ -50,10 +51,10 @@ pub struct RunArgs {
 /// Runs `ludus run`.
 pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let interrupt = install_signal_handlers();
-    let out = super::plan::plan_into(
+    let out = plan_into(
         &args.spec,
         args.out,
-        None,
+        args.agents.as_deref(),
         &WriteOptions::default(),
         false,
         ctx,
@@ -72,7 +73,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let stats = run_selection(sel, ctx, &opts, interrupt, false, args.progress, 10.0)?;
     if interrupt.load(Ordering::Relaxed) {
-        eprintln!("interrupted: run the same command again to finish");
+        // Re-running helps only when something was left unfinished.
+        if stats.interrupted + stats.not_started > 0 {
+            eprintln!("interrupted: run the same command again to finish");
+        } else {
+            eprintln!("interrupted after every instance had finished");
+        }
         return Ok(ExitCode::from(EXIT_FAILED));
     }
 

@@ -2,40 +2,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::progress::{Progress, ProgressMode, summary};
+use super::progress::ProgressMode;
+use super::running::{install_signal_handlers, run_selection};
 use super::{Context, EXIT_FAILED};
-use crate::exec::{ChildOptions, ExecOptions, ExecStats, Origin, Selection, run_local, run_mpi};
+use crate::exec::{ChildOptions, ExecOptions, Origin, Selection};
 use crate::plan::group::Group;
-
-/// Set by SIGINT/SIGTERM.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// SIGINT and SIGTERM (what SLURM sends at its time limit) set the flag: workers take no new
-/// instance, running ones stop and record `interrupted`. A second signal kills at once.
-pub(super) fn install_signal_handlers() -> &'static AtomicBool {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
-        // sigaction struct is fully initialised before the call.
-        unsafe {
-            let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = on_signal as *const () as usize;
-            act.sa_flags = libc::SA_RESETHAND;
-            libc::sigemptyset(&mut act.sa_mask);
-            libc::sigaction(sig, &act, std::ptr::null_mut());
-        }
-    }
-    &INTERRUPTED
-}
 
 /// Run planned instances: skip finished ones, run the rest on local cores or across MPI ranks.
 #[derive(clap::Args, Debug)]
@@ -116,7 +92,7 @@ fn slurm_group() -> anyhow::Result<Option<Group>> {
 
 /// Keeps the items whose ids `file` lists, in the file's order.
 fn keep_listed(sel: &mut Selection, file: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
+    let text = crate::regular::read_to_string(file, 1 << 30)
         .with_context(|| format!("--ids {}: cannot read the id list", file.display()))?;
     let mut wanted = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -199,34 +175,4 @@ pub fn run(args: RunInstancesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             ExitCode::from(EXIT_FAILED)
         },
     )
-}
-
-/// Runs a selection with progress and prints the summary (shared with `ludus run`).
-pub(super) fn run_selection(
-    sel: Selection,
-    ctx: &Context,
-    opts: &ExecOptions,
-    interrupt: &'static AtomicBool,
-    mpi: bool,
-    mode: ProgressMode,
-    every: f64,
-) -> anyhow::Result<ExecStats> {
-    let sel = Arc::new(sel);
-    let mut progress = Progress::new(mode, Duration::from_secs_f64(every.max(0.1)));
-    let result = if mpi {
-        run_mpi(&sel, &ctx.registry, opts, interrupt, |ev| {
-            progress.on_event(ev)
-        })
-    } else {
-        run_local(&sel, &ctx.registry, opts, interrupt, |ev| {
-            progress.on_event(ev)
-        })
-    };
-    progress.finish();
-    let stats = result?;
-    // Under MPI only rank 0 has the whole picture.
-    if stats.rank == 0 {
-        eprintln!("{}", summary(&stats));
-    }
-    Ok(stats)
 }

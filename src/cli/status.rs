@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use super::Context;
 use crate::exec::Selection;
-use crate::plan::InstanceKind;
-use crate::store::{StatusKind, hostname, now_rfc3339};
+use crate::store::{AtticBatch, InstanceState, StatusKind, hostname};
 
 /// Count instances per status, in total and per agent and MDP.
 #[derive(clap::Args, Debug)]
@@ -44,14 +43,6 @@ struct Counts {
     interrupted: usize,
 }
 
-fn pid_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe {
-        libc::kill(pid, 0) == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
-}
-
 /// Runs `ludus status`.
 pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut sel = Selection::resolve(&args.paths)?;
@@ -64,44 +55,45 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         print!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
-    let me = hostname();
-    // Ids in the running files of live processes (a process on another host is trusted).
-    let mut running_ids = std::collections::HashSet::new();
-    for (d, dir) in sel.dirs.iter().enumerate() {
-        for (host, pid, ids) in dir.running_lists() {
-            if host != me || pid_alive(pid as i32) {
-                running_ids.extend(ids.into_iter().map(|id| (d, id)));
-            }
-        }
-    }
     let mut all = Counts::default();
     let mut per: BTreeMap<(String, String), Counts> = BTreeMap::new();
-    for &it in &sel.items {
-        let dir = &sel.dirs[it.dir];
-        let status = dir.read_status(it.id).ok().flatten();
-        let (agent, mdp) = match status.as_ref().map(|s| s.instance.clone()) {
-            Some(i) => label(&i.kind),
-            None => match crate::store::read_instance_file(&sel.instance_path(it)) {
-                Ok(i) => label(&i.kind),
-                Err(_) => ("(unreadable)".into(), "(unreadable)".into()),
-            },
+    let mut broken = Vec::new();
+    for st in sel.states(&hostname()) {
+        let (agent, mdp) = match &st.instance {
+            Ok(i) => i.kind.table_labels(),
+            Err(_) => ("(unreadable)".into(), "(unreadable)".into()),
         };
-        let running = status
-            .as_ref()
-            .is_none_or(|s| s.status == StatusKind::Interrupted)
-            && running_ids.contains(&(it.dir, it.id));
+        if st.state == InstanceState::Broken
+            && let Err(e) = &st.instance
+        {
+            broken.push(e.to_string());
+        }
         let c = per.entry((agent, mdp)).or_default();
         for c in [&mut all, c] {
             c.total += 1;
-            c.running += running as usize;
-            match status.as_ref().map(|s| s.status) {
+            match st.state {
+                InstanceState::Running => c.running += 1,
+                InstanceState::Broken => c.error += 1,
+                _ => {}
+            }
+            match st.status.as_ref().map(|s| s.status) {
                 Some(StatusKind::Done) => c.done += 1,
                 Some(StatusKind::Timeout) => c.timeout += 1,
                 Some(StatusKind::Error) => c.error += 1,
                 Some(StatusKind::Interrupted) => c.interrupted += 1,
+                None if st.state == InstanceState::Broken => {}
                 None => c.pending += 1,
             }
         }
+    }
+    for e in broken.iter().take(10) {
+        eprintln!("error: {e}");
+    }
+    if broken.len() > 10 {
+        eprintln!(
+            "error: ... and {} more unusable instance files",
+            broken.len() - 10
+        );
     }
     if args.json {
         let v = serde_json::json!({
@@ -138,20 +130,6 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn label(kind: &InstanceKind) -> (String, String) {
-    match kind {
-        InstanceKind::Builtin { agent, mdp } => (
-            agent.name.clone(),
-            format!(
-                "{}{}",
-                mdp.family,
-                if mdp.episodic { " (episodic)" } else { "" }
-            ),
-        ),
-        InstanceKind::Exec(e) => (e.name.clone(), "(program)".into()),
-    }
-}
-
 /// Make instances pending again: their log and status move to attic/reset-<time>/.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -183,17 +161,27 @@ pub fn run_reset(args: ResetArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut sel = Selection::resolve(&args.paths)?;
     sel.dedup();
-    let label = format!("reset-{}", now_rfc3339().replace(':', ""));
+    let batch = AtticBatch::new("reset");
     let mut n = 0;
     for &it in &sel.items {
         let dir = &sel.dirs[it.dir];
         if let Ok(Some(s)) = dir.read_status(it.id)
             && kinds.contains(&s.status)
         {
-            dir.move_to_attic(it.id, &label)?;
+            dir.move_to_attic(it.id, &batch)?;
             n += 1;
         }
     }
-    println!("reset {n} instances (their logs are in attic/{label}/)");
+    if n == 0 {
+        println!(
+            "reset 0 instances: none has the status {}",
+            args.status.join(", ")
+        );
+    } else {
+        println!(
+            "reset {n} instances (their logs are in {})",
+            batch.relative_path()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,17 +1,17 @@
-//! `ludus submit`, `ludus resubmit` and `ludus cancel`: run a planned folder on a SLURM cluster
-//! through one SSH session (see the `slurm` module), and print what happened.
+//! `ludus submit`, `ludus resubmit` and `ludus cancel`: the arguments, and what happened; the
+//! `slurm` module opens the SSH session, submits, watches and cancels.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use super::transfer::{CliProgress, TtyPrompt};
-use super::watch::{WatchOptions, watch_submission};
+use super::args::{SshArgs, WaitArgs};
+use super::terminal::{CliProgress, TtyPrompt, follow_job};
 use super::{Context, EXIT_OK};
-use crate::remote::{ConnectOptions, Connection, Endpoint, Progress, RemoteSpec, TransferOptions};
+use crate::remote::{Progress, RemoteSpec, TransferOptions};
 use crate::slurm::submit::{SubmitOutcome, SubmitRequest, dry_run, submit};
-use crate::slurm::{SlurmError, cluster};
+use crate::slurm::{cancel, connect, last_submission};
 use crate::store::ExperimentDir;
 use crate::store::submissions::{Submission, SubmitOptions};
 
@@ -30,51 +30,6 @@ ids to REMOTE_DIR/.ludus/jobs/<n>.ids and a job array script to REMOTE_DIR/.ludu
 REMOTE_DIR/.ludus/slurm/. --dry-run works offline: it counts pending instances in the local
 folder and prints the script. Exit codes: 0 submitted (with --wait: every instance finished);
 1 (--wait) some did not finish; 2 error (sbatch's message is shown; nothing is recorded).";
-
-/// How to reach the cluster (the same flags as upload and download).
-#[derive(clap::Args, Debug, Clone)]
-pub struct SshArgs {
-    /// Use this ssh config file instead of ~/.ssh/config.
-    #[arg(short = 'F', value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Identity (private key) file to try first (repeatable).
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    identity: Vec<PathBuf>,
-    /// Use this known_hosts file instead of ~/.ssh/known_hosts.
-    #[arg(long, value_name = "FILE")]
-    known_hosts: Option<PathBuf>,
-    /// Add the key of a host not seen before to known_hosts (a changed key is always refused).
-    #[arg(long)]
-    accept_new_host_key: bool,
-    /// Do not ask ssh-agent for keys.
-    #[arg(long)]
-    no_agent: bool,
-}
-
-impl SshArgs {
-    fn options(&self) -> ConnectOptions {
-        ConnectOptions {
-            home: None,
-            config_file: self.config.clone(),
-            identities: self.identity.clone(),
-            known_hosts: self.known_hosts.clone(),
-            accept_new_host_key: self.accept_new_host_key,
-            no_agent: self.no_agent,
-        }
-    }
-
-    /// Opens the one SSH session a verb uses.
-    pub(super) fn connect(
-        &self,
-        spec: &RemoteSpec,
-        progress: &mut dyn Progress,
-    ) -> anyhow::Result<Connection> {
-        let opts = self.options();
-        let ep = Endpoint::resolve(spec, &opts)?;
-        progress.stage(&format!("connecting to {}", ep.label()));
-        Ok(Connection::open(ep, &opts, &mut TtyPrompt)?)
-    }
-}
 
 /// Arguments of `ludus submit`.
 #[derive(clap::Args, Debug)]
@@ -133,20 +88,6 @@ pub struct SubmitArgs {
     ssh: SshArgs,
 }
 
-/// `--wait` and the watch options that go with it.
-#[derive(clap::Args, Debug, Clone)]
-pub struct WaitArgs {
-    /// After submitting, watch the job until it leaves the queue (as `ludus watch`).
-    #[arg(long)]
-    wait: bool,
-    /// Seconds between polls (with --wait).
-    #[arg(long, default_value_t = 10.0)]
-    interval: f64,
-    /// Do not download logs while waiting.
-    #[arg(long)]
-    no_download: bool,
-}
-
 /// Runs `ludus submit`.
 pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let spec = RemoteSpec::parse(&args.target)?;
@@ -200,7 +141,13 @@ fn submit_and_maybe_wait(
     wait: &WaitArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut progress = CliProgress::new("submit");
-    let conn = ssh.connect(req.target, &mut progress)?;
+    let conn = match connect(req.target, &ssh.options(), &mut progress, &mut TtyPrompt) {
+        Ok(conn) => conn,
+        Err(e) => {
+            progress.finish();
+            return Err(e.into());
+        }
+    };
     let outcome = submit(&conn, req, &mut progress);
     progress.finish();
     match outcome? {
@@ -217,11 +164,7 @@ fn submit_and_maybe_wait(
             if !wait.wait {
                 return Ok(ExitCode::from(EXIT_OK));
             }
-            let opts = WatchOptions {
-                interval: wait.interval,
-                download: !wait.no_download,
-            };
-            watch_submission(&conn, req.local, &sub, &opts)
+            follow_job(&conn, req.local, &sub, &wait.watch.options())
         }
     }
 }
@@ -307,14 +250,6 @@ pub fn run_resubmit(args: ResubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCo
     submit_and_maybe_wait(&req, &args.ssh, &args.wait)
 }
 
-pub(super) fn last_submission(local: &ExperimentDir) -> anyhow::Result<Submission> {
-    local
-        .read_submissions()?
-        .last()
-        .cloned()
-        .ok_or_else(|| SlurmError::NoSubmission(local.root().display().to_string()).into())
-}
-
 /// Cancel the folder's jobs that are still queued or running (`scancel`).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -335,26 +270,16 @@ pub fn run_cancel(args: CancelArgs, _ctx: &Context) -> anyhow::Result<ExitCode> 
     let last = last_submission(&local)?;
     let spec = RemoteSpec::parse(&last.target)?;
     let mut progress = CliProgress::new("cancel");
-    let conn = args.ssh.connect(&spec, &mut progress)?;
-    let jobs: Vec<String> = local
-        .read_submissions()?
-        .submissions
-        .iter()
-        .map(|s| s.job_id.clone())
-        .collect();
-    let mut queued: Vec<String> = cluster::squeue(&conn, &jobs)?
-        .into_iter()
-        .map(|j| j.job)
-        .collect();
-    queued.dedup();
-    if queued.is_empty() {
+    let conn = connect(&spec, &args.ssh.options(), &mut progress, &mut TtyPrompt)?;
+    progress.finish();
+    let cancelled = cancel(&conn, &local).context("cancelling")?;
+    if cancelled.is_empty() {
         println!(
             "cancel: no job of {} is queued or running",
             args.dir.display()
         );
-        return Ok(ExitCode::from(EXIT_OK));
+    } else {
+        println!("cancel: scancel {}", cancelled.join(" "));
     }
-    cluster::scancel(&conn, &queued).context("cancelling")?;
-    println!("cancel: scancel {}", queued.join(" "));
     Ok(ExitCode::from(EXIT_OK))
 }

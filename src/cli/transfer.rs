@@ -1,16 +1,11 @@
-//! `ludus upload` and `ludus download`: argument parsing, the progress bar (indicatif on a
-//! terminal, plain lines otherwise), the passphrase prompt, and the summary line or JSON.
+//! `ludus upload` and `ludus download`: argument parsing and the summary line or JSON.
 
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-use crate::remote::{
-    self, ConnectOptions, Direction, Progress, Prompt, RemoteSpec, Summary, TransferOptions,
-};
+use super::args::SshArgs;
+use super::terminal::{CliProgress, TtyPrompt, human_bytes};
+use crate::remote::{self, Direction, Progress, RemoteSpec, Summary, TransferOptions};
 
 const UPLOAD_HELP: &str = "\
 Examples:
@@ -50,24 +45,11 @@ pub struct CommonArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
-    /// Use this ssh config file instead of ~/.ssh/config.
-    #[arg(short = 'F', value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Identity (private key) file to try first (repeatable).
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    identity: Vec<PathBuf>,
-    /// Use this known_hosts file instead of ~/.ssh/known_hosts.
-    #[arg(long, value_name = "FILE")]
-    known_hosts: Option<PathBuf>,
-    /// Add the key of a host not seen before to known_hosts (a changed key is always refused).
-    #[arg(long)]
-    accept_new_host_key: bool,
     /// Transfer file by file over SFTP even when the remote has tar.
     #[arg(long)]
     sftp: bool,
-    /// Do not ask ssh-agent for keys.
-    #[arg(long)]
-    no_agent: bool,
+    #[command(flatten)]
+    ssh: SshArgs,
 }
 
 /// Arguments of `ludus upload`.
@@ -118,14 +100,7 @@ pub fn run_download(args: DownloadArgs, _ctx: &super::Context) -> anyhow::Result
 
 fn options(c: &CommonArgs) -> TransferOptions {
     TransferOptions {
-        connect: ConnectOptions {
-            home: None,
-            config_file: c.config.clone(),
-            identities: c.identity.clone(),
-            known_hosts: c.known_hosts.clone(),
-            accept_new_host_key: c.accept_new_host_key,
-            no_agent: c.no_agent,
-        },
+        connect: c.ssh.options(),
         include: c.include.clone(),
         exclude: c.exclude.clone(),
         checksum: c.checksum,
@@ -201,130 +176,6 @@ pub fn summary_line(s: &Summary, spec: &RemoteSpec) -> String {
     }
     line.push_str(&format!(" in {:.2} s via {}{dry}", s.seconds, s.method));
     line
-}
-
-fn human_bytes(b: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
-}
-
-/// A bar (files and bytes, rate) on a terminal; a start line otherwise.
-pub(super) struct CliProgress {
-    verb: &'static str,
-    bar: Option<ProgressBar>,
-    tty: bool,
-    files_total: u64,
-    files_done: u64,
-}
-
-impl CliProgress {
-    pub(super) fn new(verb: &'static str) -> CliProgress {
-        CliProgress {
-            verb,
-            bar: None,
-            tty: std::io::stderr().is_terminal(),
-            files_total: 0,
-            files_done: 0,
-        }
-    }
-}
-
-impl Progress for CliProgress {
-    fn stage(&mut self, what: &str) {
-        if self.tty {
-            eprintln!("{}: {what}...", self.verb);
-        }
-    }
-
-    fn start(&mut self, files: u64, bytes: u64) {
-        self.files_total = files;
-        if !self.tty {
-            eprintln!(
-                "{}: {files} files, {} to send",
-                self.verb,
-                human_bytes(bytes)
-            );
-            return;
-        }
-        let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {msg} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .map(|s| s.progress_chars("=> "));
-        if let Ok(style) = style {
-            bar.set_style(style);
-        }
-        bar.set_message(format!("0/{files} files"));
-        bar.enable_steady_tick(Duration::from_millis(200));
-        self.bar = Some(bar);
-    }
-
-    fn file_done(&mut self, bytes: u64) {
-        self.files_done += 1;
-        if let Some(bar) = &self.bar {
-            bar.inc(bytes);
-            bar.set_message(format!("{}/{} files", self.files_done, self.files_total));
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// Asks for a passphrase on the terminal, without echo; `None` in batch mode.
-pub(super) struct TtyPrompt;
-
-impl Prompt for TtyPrompt {
-    fn passphrase(&mut self, key: &Path) -> Option<String> {
-        if !std::io::stdin().is_terminal() {
-            return None;
-        }
-        let mut tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .ok()?;
-        let _ = write!(tty, "Enter passphrase for key {}: ", key.display());
-        let _ = tty.flush();
-        let line = read_no_echo(&tty);
-        let _ = writeln!(tty);
-        line
-    }
-}
-
-fn read_no_echo(tty: &std::fs::File) -> Option<String> {
-    use std::io::BufRead;
-    use std::os::fd::AsRawFd;
-    let fd = tty.as_raw_fd();
-    // SAFETY: plain termios calls on an open descriptor; the old settings are restored below.
-    let mut old: libc::termios = unsafe { std::mem::zeroed() };
-    if unsafe { libc::tcgetattr(fd, &mut old) } != 0 {
-        return None;
-    }
-    let mut quiet = old;
-    quiet.c_lflag &= !libc::ECHO;
-    quiet.c_lflag |= libc::ECHONL;
-    // SAFETY: as above.
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
-    let mut line = String::new();
-    let r = std::io::BufReader::new(tty).read_line(&mut line);
-    // SAFETY: restores the settings read above.
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &old) };
-    r.ok()?;
-    Some(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use super::metrics;
 use crate::plan::command::{render, value_text};
 use crate::plan::{ExecSpec, Instance};
 use crate::run::RunControl;
-use crate::store::{ExperimentDir, StatusKind, StoreError, atomic_write};
+use crate::store::{Experiment, StatusKind, StoreError, atomic_write};
 
 /// stdout and stderr keep at most this many bytes each: the tail.
 pub const OUTPUT_CAP: usize = 1 << 20;
@@ -107,18 +107,6 @@ impl Tail {
         out.extend_from_slice(&self.buf);
         out
     }
-}
-
-fn env_name(param: &str) -> String {
-    let mut s = String::from("LUDUS_PARAM_");
-    s.extend(param.chars().map(|c| {
-        if c.is_ascii_alphanumeric() {
-            c.to_ascii_uppercase()
-        } else {
-            '_'
-        }
-    }));
-    s
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -230,7 +218,7 @@ fn write_output(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 /// Runs one `[[experiment]]` instance to its end. Errors are the disk's; everything the
 /// program does wrong is a result.
 pub fn run_child(
-    dir: &ExperimentDir,
+    dir: &Experiment,
     instance: &Instance,
     exec: &ExecSpec,
     ctl: &RunControl<'_>,
@@ -239,7 +227,7 @@ pub fn run_child(
     let id = instance.id();
     let id_text = id.to_string();
     // The program runs elsewhere: every path it is given is absolute.
-    let dir = ExperimentDir::new(std::path::absolute(dir.root()).unwrap_or(dir.root().into()));
+    let dir = dir.absolute();
     let run_dir = dir.run_dir(id);
     fs::create_dir_all(&run_dir).map_err(|e| StoreError::io(&run_dir, e))?;
     // One parameters file per configuration, shared by its seeds: creating files is most of
@@ -289,7 +277,7 @@ pub fn run_child(
         .env("LUDUS_RUN_DIR", &run_dir)
         .env("LUDUS_METRICS", &metrics_path);
     for (k, v) in &exec.params {
-        cmd.env(env_name(k), value_text(v));
+        cmd.env(crate::spec::param_env_name(k), value_text(v));
     }
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing. The program is killed
@@ -476,7 +464,8 @@ pub fn run_child(
         ),
     };
 
-    let text = match fs::read(&metrics_path) {
+    // Only a regular file (a program could leave a FIFO there), at most 4 GiB.
+    let text = match crate::regular::read(&metrics_path, 4 << 30) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
         Err(e) => return Err(StoreError::io(&metrics_path, e)),

@@ -16,7 +16,7 @@ use super::{ExecError, ExecEvent, ExecOptions, ExecStats, Item, Selection};
 use crate::model::Registry;
 use crate::plan::Instance;
 use crate::run::RunControl;
-use crate::store::StatusKind;
+use crate::store::{Claim, StatusKind};
 
 /// Grace beyond the hard cap before the watchdog gives up on an instance that does not return
 /// (as long as the cap itself, at most this).
@@ -29,6 +29,7 @@ enum Msg {
 
 struct Running {
     item: Item,
+    claim: Claim,
     instance: Instance,
     log: Arc<SharedLog>,
     start: Instant,
@@ -142,7 +143,7 @@ pub fn run_workers(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        let stuck = watchdog(sel, opts, &workers, stats, on_event);
+        let stuck = watchdog(opts, &workers, stats, on_event);
         for w in stuck {
             workers.retain(|(id, _)| *id != w);
             spawn(next_worker, &mut workers)?;
@@ -180,8 +181,19 @@ fn worker_loop(ctx: &WorkerCtx) {
     } = ctx;
     while !interrupt.load(Ordering::Relaxed) {
         let Some(item) = source.next() else { break };
-        let dir = &sel.dirs[item.dir];
-        let instance = match crate::store::read_instance_file(&sel.instance_path(item)) {
+        let claim = match sel.dirs[item.dir].claim(item.id) {
+            Ok(Some(c)) => c,
+            // Another process runs it.
+            Ok(None) => continue,
+            Err(e) => {
+                let _ = tx.send(Msg::Event(ExecEvent::Failed {
+                    id: item.id,
+                    error: e.to_string(),
+                }));
+                continue;
+            }
+        };
+        let instance = match sel.read_instance(item) {
             Ok(i) => i,
             Err(e) => {
                 let _ = tx.send(Msg::Event(ExecEvent::Failed {
@@ -196,6 +208,7 @@ fn worker_loop(ctx: &WorkerCtx) {
         let log = Arc::new(SharedLog::default());
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
             item,
+            claim: claim.clone(),
             instance: instance.clone(),
             log: log.clone(),
             start: Instant::now(),
@@ -207,7 +220,7 @@ fn worker_loop(ctx: &WorkerCtx) {
             kill_after: cap,
             interrupt,
         };
-        let result = run_and_commit(dir, &instance, registry, &log, &ctl, opts);
+        let result = run_and_commit(&claim, &instance, registry, &log, &ctl, opts);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
         match result {
             Ok(Some(s)) => {
@@ -272,9 +285,7 @@ impl<'a> RunningFiles<'a> {
             if *ids == self.last[d] {
                 continue;
             }
-            let path = self.sel.dirs[d].running_path(&self.host, std::process::id());
-            let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
-            let _ = crate::store::atomic_write(&path, text.as_bytes());
+            self.sel.dirs[d].write_running(&self.host, std::process::id(), ids);
         }
         self.last = now;
     }
@@ -283,14 +294,13 @@ impl<'a> RunningFiles<'a> {
 impl Drop for RunningFiles<'_> {
     fn drop(&mut self) {
         for d in &self.sel.dirs {
-            let _ = std::fs::remove_file(d.running_path(&self.host, std::process::id()));
+            d.remove_running(&self.host, std::process::id());
         }
     }
 }
 
 /// Commits instances stuck past their hard cap as errors; returns the workers it gave up on.
 fn watchdog(
-    sel: &Selection,
     opts: &ExecOptions,
     workers: &[(usize, Arc<Mutex<Option<Running>>>)],
     stats: &mut ExecStats,
@@ -318,8 +328,7 @@ fn watchdog(
             Some(msg.clone()),
             &opts.origin,
         );
-        let dir = &sel.dirs[r.item.dir];
-        if let Ok(true) = r.log.commit(dir, &status) {
+        if let Ok(true) = r.log.commit(&r.claim, &status) {
             let ev = ExecEvent::Finished {
                 id: r.item.id,
                 label: r.instance.label(),

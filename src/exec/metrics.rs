@@ -4,21 +4,81 @@
 //! (one object per line, its keys the columns, in order of first appearance). A row that cannot
 //! be read is an error naming its line. A program killed while writing may leave a partial last
 //! line (no newline); `partial_tail_ok` drops it instead of failing.
+//!
+//! A column is numeric once its first non-empty value is a number; a later value that is not
+//! one is an error naming the line and the column. So is a second header line (a restarted
+//! program writing its header again, changed or not): its fields would land in numeric
+//! columns. An error quotes at most [`QUOTE_BYTES`] bytes of the offending line or value.
 
 use std::fmt;
 
-/// Metrics that cannot be read: the 1-based line and what is wrong with it.
+/// The most bytes of a line or value an error message quotes.
+pub const QUOTE_BYTES: usize = 200;
+
+/// Quotes text for an error message: at most [`QUOTE_BYTES`] bytes (cut on a character
+/// boundary, the full length said), control characters escaped, so a message stays one short
+/// line whatever the program wrote.
+pub fn quote(text: &str) -> String {
+    let mut cut = text.len().min(QUOTE_BYTES);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let shown: String = text[..cut].escape_debug().collect();
+    if cut < text.len() {
+        format!("`{shown}`... ({} bytes)", text.len())
+    } else {
+        format!("`{shown}`")
+    }
+}
+
+/// Metrics that cannot be read: the 1-based line, the column when one is at fault, and what is
+/// wrong.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricsError {
     /// The 1-based line.
     pub line: usize,
+    /// The column's name (quoted, clipped), when the fault is in one column.
+    pub column: Option<String>,
     /// What is wrong.
     pub message: String,
 }
 
 impl fmt::Display for MetricsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        write!(f, "line {}", self.line)?;
+        if let Some(c) = &self.column {
+            write!(f, ", column {c}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Which columns hold numbers: decided by each column's first non-empty value.
+#[derive(Default)]
+struct Numeric(Vec<Option<bool>>);
+
+impl Numeric {
+    /// Checks one value of column `i`; the error message when a numeric column gets text.
+    fn check(&mut self, i: usize, value: &str) -> Result<(), String> {
+        if value.is_empty() {
+            return Ok(());
+        }
+        if self.0.len() <= i {
+            self.0.resize(i + 1, None);
+        }
+        let is_num = value.parse::<f64>().is_ok();
+        match self.0[i] {
+            None => self.0[i] = Some(is_num),
+            Some(true) if !is_num => {
+                return Err(format!(
+                    "{} is not a number, in a column of numbers (a second or changed header \
+                     line, from a restarted program, also ends here)",
+                    quote(value)
+                ));
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
 }
 
@@ -59,7 +119,30 @@ fn bad(
     message: String,
     done: Converted,
 ) -> Result<Converted, (MetricsError, Converted)> {
-    Err((MetricsError { line, message }, done))
+    Err((
+        MetricsError {
+            line,
+            column: None,
+            message,
+        },
+        done,
+    ))
+}
+
+fn bad_in(
+    line: usize,
+    column: &str,
+    message: String,
+    done: Converted,
+) -> Result<Converted, (MetricsError, Converted)> {
+    Err((
+        MetricsError {
+            line,
+            column: Some(quote(column)),
+            message,
+        },
+        done,
+    ))
 }
 
 fn csv_line(fields: &[String]) -> String {
@@ -79,30 +162,43 @@ fn csv_rows(lines: &[(usize, &str)]) -> Result<Converted, (MetricsError, Convert
     let mut out = Converted::default();
     let (hl, h) = lines[0];
     let Some(header) = parse(h) else {
-        return bad(hl, "not a CSV header line".into(), out);
+        return bad(hl, format!("not a CSV header line: {}", quote(h)), out);
     };
     if header.iter().any(|c| c.is_empty()) {
         return bad(hl, "the header has an empty column name".into(), out);
     }
     out.csv = csv_line(&header);
+    let mut numeric = Numeric::default();
     for &(n, l) in &lines[1..] {
         let Some(row) = parse(l) else {
-            return bad(n, "not a CSV line".into(), out);
+            return bad(n, format!("not a CSV line: {}", quote(l)), out);
         };
-        if row.len() != header.len() {
+        if row == header {
             return bad(
                 n,
                 format!(
-                    "{} fields where the header has {} (`{l}`)",
-                    row.len(),
-                    header.len()
+                    "a second header line (the header is line {hl}); a restarted program must not \
+                     write its header again"
                 ),
                 out,
             );
         }
-        if row == header {
-            // A program that restarted and wrote its header again.
-            continue;
+        if row.len() != header.len() {
+            return bad(
+                n,
+                format!(
+                    "{} fields where the header has {}: {}",
+                    row.len(),
+                    header.len(),
+                    quote(l)
+                ),
+                out,
+            );
+        }
+        for (i, v) in row.iter().enumerate() {
+            if let Err(m) = numeric.check(i, v) {
+                return bad_in(n, &header[i], m, out);
+            }
         }
         out.csv.push_str(&csv_line(&row));
         out.rows += 1;
@@ -155,6 +251,7 @@ fn json_lines(lines: &[(usize, &str)]) -> Result<Converted, (MetricsError, Conve
         }
         c
     };
+    let mut numeric = Numeric::default();
     for &(n, l) in lines {
         let obj = match serde_json::from_str::<Ordered>(l) {
             Ok(o) => o.0,
@@ -174,7 +271,10 @@ fn json_lines(lines: &[(usize, &str)]) -> Result<Converted, (MetricsError, Conve
                 _ => {
                     return bad(
                         n,
-                        format!("`{k}` is a list or object; metrics are numbers or strings"),
+                        format!(
+                            "{} is a list or object; metrics are numbers or strings",
+                            quote(&k)
+                        ),
                         done(&columns, &rows),
                     );
                 }
@@ -186,6 +286,9 @@ fn json_lines(lines: &[(usize, &str)]) -> Result<Converted, (MetricsError, Conve
                     columns.len() - 1
                 }
             };
+            if let Err(m) = numeric.check(i, &text) {
+                return bad_in(n, &columns[i], m, done(&columns, &rows));
+            }
             row.push((i, text));
         }
         rows.push(row);
@@ -222,6 +325,39 @@ mod tests {
         assert_eq!(c.csv, "a,b\n1,2\n");
         let (e, _) = to_csv("{\"a\": 1}\n{\"a\": \n", false).unwrap_err();
         assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn a_second_or_changed_header_and_text_in_numbers_are_errors() {
+        let (e, c) = to_csv("epoch,loss\n1,0.5\nepoch,loss\n2,0.4\n", false).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("second header line"), "{e}");
+        assert_eq!(c.rows, 1);
+        let (e, _) = to_csv("epoch,loss\n1,0.5\nepoch,acc\n2,0.9\n", false).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (3, Some("`epoch`")));
+        assert!(
+            e.to_string()
+                .starts_with("line 3, column `epoch`: `epoch` is not a number")
+        );
+        // A text column stays text; a numeric one refuses text.
+        assert!(to_csv("a,b\n1,x\n2,y\n3,\n", false).is_ok());
+        let (e, _) = to_csv("a,b\n1,2\n3,nope\n", false).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (3, Some("`b`")));
+        let (e, _) = to_csv("{\"a\": 1}\n{\"a\": \"x\"}\n", false).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (2, Some("`a`")));
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_few_hundred_bytes() {
+        let long = "9,".repeat(1_000_000);
+        let (e, _) = to_csv(&format!("a,b\n1,2\n{long}\n"), false).unwrap_err();
+        let m = e.to_string();
+        assert!(m.len() < 400, "{} bytes", m.len());
+        assert!(m.contains("(2000000 bytes)"), "{m}");
+        let (e, _) =
+            to_csv(&format!("a,b\n1,2\n3,{}\n", "x".repeat(5_000_000)), false).unwrap_err();
+        assert!(e.to_string().len() < 400);
+        assert!(quote("é".repeat(150).as_str()).len() < 260);
     }
 
     #[test]

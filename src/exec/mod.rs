@@ -1,27 +1,27 @@
 //! Executors: run many instances, skipping finished ones, and report through events.
 //!
 //! The local executor runs a pool of worker threads; the MPI executor (feature `mpi`) hands
-//! instances out from rank 0. Both commit results with the same rules (`one`), so a result is
-//! the same file whoever ran it, and both report `ExecEvent`s to a callback instead of printing.
+//! instances out from rank 0. What is pending comes from the store (`Selection::pending`); a
+//! worker claims an instance from the store before it runs it and commits its result through
+//! the claim (`one`), so a result is the same file whoever ran it. Both report `ExecEvent`s to
+//! a callback instead of printing.
 
 pub mod child;
 pub mod local;
 pub mod metrics;
 pub mod mpi;
 pub mod one;
-pub mod select;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::plan::{Instance, InstanceId, InstanceKind};
 use crate::store::{StatusKind, StoreError};
 
+pub use crate::store::{Item, SelectError, Selection};
 pub use child::ChildOptions;
 pub use local::run_local;
 pub use mpi::run_mpi;
 pub use one::Origin;
-pub use select::{Item, Selection};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -163,7 +163,7 @@ impl ExecStats {
 pub enum ExecError {
     /// The folders could not be read.
     #[error(transparent)]
-    Select(#[from] select::SelectError),
+    Select(#[from] SelectError),
     /// The disk failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -194,48 +194,5 @@ pub fn pending_and_errors(
     sel: &Selection,
     retry_errors: bool,
 ) -> Result<(Vec<Item>, usize), ExecError> {
-    let mut with_status: Vec<HashSet<InstanceId>> = Vec::with_capacity(sel.dirs.len());
-    for d in &sel.dirs {
-        // A folder planned elsewhere, or a loose folder of .bin files, may have no logs/ yet.
-        let logs = d.logs_dir();
-        std::fs::create_dir_all(&logs).map_err(|e| StoreError::Io {
-            path: logs.clone(),
-            cause: e,
-        })?;
-        let mut set = HashSet::new();
-        if let Ok(rd) = std::fs::read_dir(d.logs_dir()) {
-            for e in rd.flatten() {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                if let Some(id) = name.strip_suffix(".json").and_then(InstanceId::parse) {
-                    set.insert(id);
-                }
-            }
-        }
-        with_status.push(set);
-    }
-    let mut out = Vec::with_capacity(sel.items.len());
-    let mut errors = 0;
-    for &it in &sel.items {
-        if !with_status[it.dir].contains(&it.id) {
-            out.push(it);
-            continue;
-        }
-        let finished = match sel.dirs[it.dir].read_status(it.id) {
-            Ok(Some(s)) => match s.status {
-                StatusKind::Done | StatusKind::Timeout => true,
-                StatusKind::Error => {
-                    errors += usize::from(!retry_errors);
-                    !retry_errors
-                }
-                StatusKind::Interrupted => false,
-            },
-            // A status that vanished or does not parse is not a result: run again.
-            Ok(None) | Err(_) => false,
-        };
-        if !finished {
-            out.push(it);
-        }
-    }
-    Ok((out, errors))
+    Ok(sel.pending(retry_errors)?)
 }

@@ -5,6 +5,7 @@
 //! log only ever exists under a hidden temporary name), so a re-run finishes it exactly once.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,14 +13,17 @@ use std::time::{Duration, Instant};
 use super::ExecOptions;
 use super::child::run_child;
 use crate::model::Registry;
-use crate::plan::{Instance, InstanceId, InstanceKind};
+use crate::plan::{Instance, InstanceKind};
 use crate::run::{LogSink, Outcome, RunControl, run_instance};
-use crate::store::{
-    ExperimentDir, Status, StatusKind, StoreError, atomic_write, hostname, now_rfc3339,
-};
+use crate::store::{Claim, LogWriter, Status, StatusKind, StoreError, hostname, now_rfc3339};
 
-/// The log of a running instance, kept in memory and shared with the watchdog, which commits
-/// what is there if the run is stuck past its hard cap.
+/// The log of a running instance, shared with the watchdog, which commits what is there if the
+/// run is stuck past its hard cap.
+///
+/// A built-in run's rows stream to a hidden temporary file beside the final log (`begin`), so
+/// memory stays bounded whatever the horizon (`steps = 1e8, log_every = 1` writes gigabytes);
+/// the commit renames it into place. A user's program's converted metrics are kept in memory
+/// (`set_csv`): they were read from a file of that size anyway.
 #[derive(Default)]
 pub struct SharedLog {
     inner: Mutex<LogState>,
@@ -27,29 +31,68 @@ pub struct SharedLog {
 
 #[derive(Default)]
 struct LogState {
-    csv: String,
+    out: LogOut,
     /// Set by whoever commits the result first (the run, or the watchdog).
     committed: bool,
 }
 
+#[derive(Default)]
+enum LogOut {
+    /// The log text itself.
+    #[default]
+    None,
+    /// The whole log, in memory.
+    Memory(String),
+    /// Rows written so far, to a temporary file the store renames into place at the commit.
+    File(LogWriter),
+}
+
 impl SharedLog {
+    /// Streams the rows of the claimed instance to a temporary file beside its log.
+    pub fn begin(&self, claim: &Claim) -> Result<(), StoreError> {
+        let w = claim.log_writer()?;
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).out = LogOut::File(w);
+        Ok(())
+    }
+
     /// Commits a result once: writes the log then the status. Returns false when someone else
     /// already did.
-    pub fn commit(&self, dir: &ExperimentDir, status: &Status) -> Result<bool, StoreError> {
+    pub fn commit(&self, claim: &Claim, status: &Status) -> Result<bool, StoreError> {
         let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if st.committed {
             return Ok(false);
         }
         st.committed = true;
-        let id = status.instance.id();
-        atomic_write(&dir.log_path(id), st.csv.as_bytes())?;
-        dir.write_status(status)?;
+        match std::mem::take(&mut st.out) {
+            LogOut::None => claim.commit(b"", status)?,
+            LogOut::Memory(csv) => claim.commit(csv.as_bytes(), status)?,
+            LogOut::File(w) => claim.commit_streamed(w, status)?,
+        }
         Ok(true)
     }
 
     /// Replaces the log text (a user's program's converted metrics).
     pub fn set_csv(&self, csv: String) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).csv = csv;
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).out = LogOut::Memory(csv);
+    }
+
+    /// Appends text to the log (nothing once committed: a stuck run's late rows are dropped).
+    fn append(&self, text: &str) -> std::io::Result<()> {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if st.committed {
+            return Ok(());
+        }
+        match &mut st.out {
+            LogOut::File(w) => w.write_all(text.as_bytes()),
+            LogOut::Memory(csv) => {
+                csv.push_str(text);
+                Ok(())
+            }
+            out @ LogOut::None => {
+                *out = LogOut::Memory(text.to_string());
+                Ok(())
+            }
+        }
     }
 }
 
@@ -60,11 +103,10 @@ struct Sink<'a> {
 
 impl LogSink for Sink<'_> {
     fn columns(&mut self, names: &[&str]) -> std::io::Result<()> {
-        let mut st = self.log.inner.lock().unwrap_or_else(|p| p.into_inner());
-        st.csv.clear();
-        st.csv.push_str(&names.join(","));
-        st.csv.push('\n');
-        Ok(())
+        self.line.clear();
+        self.line.push_str(&names.join(","));
+        self.line.push('\n');
+        self.log.append(&self.line)
     }
 
     fn row(&mut self, values: &[f64]) -> std::io::Result<()> {
@@ -77,9 +119,7 @@ impl LogSink for Sink<'_> {
             let _ = write!(self.line, "{v}");
         }
         self.line.push('\n');
-        let mut st = self.log.inner.lock().unwrap_or_else(|p| p.into_inner());
-        st.csv.push_str(&self.line);
-        Ok(())
+        self.log.append(&self.line)
     }
 }
 
@@ -112,7 +152,7 @@ pub fn status_of(
     origin: &Origin,
 ) -> Status {
     Status {
-        id: instance.id().to_string(),
+        id: instance.id(),
         status: kind,
         steps_completed: steps,
         wall_seconds: wall.as_secs_f64(),
@@ -144,7 +184,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// Runs one instance and commits its result. Returns the committed status, or `None` when
 /// the watchdog committed first. Errors are store errors (the disk), never instance failures.
 pub fn run_and_commit(
-    dir: &ExperimentDir,
+    claim: &Claim,
     instance: &Instance,
     registry: &Registry,
     log: &Arc<SharedLog>,
@@ -154,7 +194,7 @@ pub fn run_and_commit(
     let origin = &opts.origin;
     let start = Instant::now();
     if let InstanceKind::Exec(exec) = &instance.kind {
-        let r = run_child(dir, instance, exec, ctl, &opts.child)?;
+        let r = run_child(claim.experiment(), instance, exec, ctl, &opts.child)?;
         let mut s = status_of(
             instance,
             r.kind.unwrap_or(StatusKind::Error),
@@ -168,8 +208,9 @@ pub fn run_and_commit(
         s.peak_memory_bytes = r.peak_memory_bytes;
         s.stderr_tail = r.stderr_tail;
         log.set_csv(r.csv);
-        return Ok(log.commit(dir, &s)?.then_some(s));
+        return Ok(log.commit(claim, &s)?.then_some(s));
     }
+    log.begin(claim)?;
     let mut sink = Sink {
         log,
         line: String::new(),
@@ -231,10 +272,5 @@ pub fn run_and_commit(
             origin,
         ),
     };
-    Ok(log.commit(dir, &status)?.then_some(status))
-}
-
-/// The id of the instance a status belongs to.
-pub fn status_id(s: &Status) -> InstanceId {
-    InstanceId::parse(&s.id).unwrap_or(InstanceId(0))
+    Ok(log.commit(claim, &status)?.then_some(status))
 }

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use super::np_random::RandomState;
 use crate::rng::Rng;
 
 /// A reward distribution on [0, 1].
@@ -228,96 +229,212 @@ pub trait Dynamics {
     type Node: Copy + Eq + Hash;
     /// Number of actions.
     fn n_actions(&self) -> usize;
-    /// The starting distribution.
+    /// The starting distribution, in Colosseum's order (its states are explored from the
+    /// first starting node).
     fn starts(&self) -> Vec<(Self::Node, f64)>;
+    /// Every node that could have been a starting node for another draw of the layout from
+    /// the same parameters (Colosseum's `_possible_starting_nodes`): the default episodic
+    /// horizon must reach every state from each of them. Default: the actual starts.
+    fn possible_starts(&self) -> Vec<Self::Node> {
+        self.starts().into_iter().map(|(n, _)| n).collect()
+    }
     /// The next nodes of taking `a` in `n`, with probabilities.
     fn next(&self, n: &Self::Node, a: usize) -> Vec<(Self::Node, f64)>;
     /// The reward distribution of the transition `n --a--> next`.
     fn reward(&self, n: &Self::Node, a: usize, next: &Self::Node) -> RewardDist;
     /// The minimal horizon for the episodic form, if the family fixes it (Taxi does);
-    /// otherwise the longest shortest path from a starting state, plus one.
+    /// otherwise the longest shortest path from a possible starting node, plus one.
     fn minimal_horizon(&self) -> Option<usize> {
         None
     }
 }
 
-/// Explores the states reachable from the start, mixes in `p_lazy` and `p_rand` as Colosseum
-/// does, relabels actions per state when asked, and fixes the horizon of the episodic form.
-pub fn build<D: Dynamics>(d: &D, c: &Common) -> Mdp {
-    let na = d.n_actions();
-    let mut index: HashMap<D::Node, usize> = HashMap::new();
-    let mut nodes: Vec<D::Node> = Vec::new();
-    let mut intern = |n: D::Node, nodes: &mut Vec<D::Node>| -> usize {
-        *index.entry(n).or_insert_with(|| {
-            nodes.push(n);
-            nodes.len() - 1
-        })
-    };
-    let starts: Vec<(usize, f64)> = d
-        .starts()
+/// The row of `(node, a)` with Colosseum's `p_lazy` / `p_rand` mixing, entries in its order:
+/// the action's own next nodes, the lazy self-loop, then the other actions' next nodes.
+fn mixed_row<D: Dynamics>(
+    d: &D,
+    c: &Common,
+    node: &D::Node,
+    a: usize,
+    na: usize,
+) -> Vec<(D::Node, f64)> {
+    let keep = 1.0 - c.p_lazy;
+    let mut row: Vec<(D::Node, f64)> = d
+        .next(node, a)
         .into_iter()
-        .map(|(n, p)| (intern(n, &mut nodes), p))
+        .map(|(n, p)| (n, keep * ((1.0 - c.p_rand) * p + c.p_rand * p / na as f64)))
         .collect();
-    let mut rows: Vec<Row> = Vec::new();
-    let mut s = 0;
-    while s < nodes.len() {
-        let node = nodes[s];
-        let base: Vec<Vec<(D::Node, f64)>> = (0..na).map(|a| d.next(&node, a)).collect();
-        for a in 0..na {
-            let mut row: Vec<(D::Node, f64)> = Vec::new();
-            let keep = 1.0 - c.p_lazy;
-            for &(n, p) in &base[a] {
-                row.push((n, keep * ((1.0 - c.p_rand) * p + c.p_rand * p / na as f64)));
+    if c.p_lazy > 0.0 {
+        row.push((*node, c.p_lazy));
+    }
+    if c.p_rand > 0.0 {
+        for b in (0..na).filter(|&b| b != a) {
+            for (n, p) in d.next(node, b) {
+                row.push((n, keep * c.p_rand * p / na as f64));
             }
-            if c.p_lazy > 0.0 {
-                row.push((node, c.p_lazy));
-            }
-            if c.p_rand > 0.0 {
-                for (b, nexts) in base.iter().enumerate() {
-                    if b != a {
-                        for &(n, p) in nexts {
-                            row.push((n, keep * c.p_rand * p / na as f64));
-                        }
-                    }
+        }
+    }
+    row
+}
+
+/// Explores the states reachable from the start as Colosseum does, mixes in `p_lazy` and
+/// `p_rand`, relabels actions per state when asked, and fixes the horizon of the episodic form.
+///
+/// The result is Colosseum's MDP for the same layout, state for state and label for label:
+/// states are numbered in Colosseum's discovery order (a depth-first exploration from each
+/// starting node in turn: a state's actions in order, each action's next nodes in row order,
+/// a node numbered when first met), and with `randomize_actions` each state's labels are
+/// `rng.rand(n_actions).argsort()`, drawn when the exploration first enters the state, the
+/// true action `a` answering to label `perm[a]`. `rng` is the MDP's NumPy stream, after the
+/// family's own layout draws. (Colosseum computes a label's mean reward with the action
+/// `perm[perm[a]]`; every built-in family's relabelled rewards are the same for both, as its
+/// rewards depend on the action only with two actions, where `perm` is its own inverse.)
+pub fn build<D: Dynamics>(d: &D, c: &Common, rng: &mut RandomState) -> Mdp {
+    let na = d.n_actions();
+    let mut x = Explorer::<D> {
+        na,
+        index: HashMap::new(),
+        nodes: Vec::new(),
+        rows: Vec::new(),
+        entered: Vec::new(),
+        perms: Vec::new(),
+    };
+    // One frame per state being explored: its node, the action under way, that action's
+    // next nodes and how many of them were visited.
+    struct Frame<N> {
+        s: usize,
+        node: N,
+        a: usize,
+        nexts: Vec<N>,
+        k: usize,
+    }
+    let starts_nodes = d.starts();
+    let mut stack: Vec<Frame<D::Node>> = Vec::new();
+    for &(sn, _) in &starts_nodes {
+        if x.is_entered(&sn) {
+            continue;
+        }
+        let s = x.enter(sn, c.randomize_actions, rng);
+        let nexts = x.expand(d, c, (s, sn, 0));
+        stack.push(Frame {
+            s,
+            node: sn,
+            a: 0,
+            nexts,
+            k: 0,
+        });
+        while let Some(f) = stack.last_mut() {
+            if f.k < f.nexts.len() {
+                let n = f.nexts[f.k];
+                f.k += 1;
+                if !x.is_entered(&n) {
+                    let s = x.enter(n, c.randomize_actions, rng);
+                    let nexts = x.expand(d, c, (s, n, 0));
+                    stack.push(Frame {
+                        s,
+                        node: n,
+                        a: 0,
+                        nexts,
+                        k: 0,
+                    });
                 }
+                continue;
             }
-            let row: Row = row
-                .into_iter()
-                .map(|(n, p)| {
-                    let r = d.reward(&node, a, &n);
-                    (intern(n, &mut nodes), p, r)
-                })
-                .collect();
-            rows.push(row);
-        }
-        s += 1;
-    }
-    if c.randomize_actions {
-        let mut rng = Rng::with_stream(c.seed, 0x5eed_ac71);
-        for s in 0..nodes.len() {
-            let block = &mut rows[s * na..(s + 1) * na];
-            for i in (1..na).rev() {
-                let j = rng.below(i as u64 + 1) as usize;
-                block.swap(i, j);
+            f.a += 1;
+            if f.a == na {
+                stack.pop();
+                continue;
             }
+            let (s, node, a) = (f.s, f.node, f.a);
+            let nexts = x.expand(d, c, (s, node, a));
+            let f = stack.last_mut().expect("the frame just read");
+            f.nexts = nexts;
+            f.k = 0;
         }
     }
+    let starts: Vec<(usize, f64)> = starts_nodes
+        .iter()
+        .map(|&(n, p)| (x.index[&n], p))
+        .collect();
     let horizon = if c.episodic {
-        let minimal = d
-            .minimal_horizon()
-            .unwrap_or_else(|| eccentricity(nodes.len(), &rows, &starts) + 1);
+        let minimal = d.minimal_horizon().unwrap_or_else(|| {
+            let possible: Vec<usize> = d
+                .possible_starts()
+                .iter()
+                .filter_map(|n| x.index.get(n).copied())
+                .collect();
+            eccentricity(x.nodes.len(), &x.rows, &possible) + 1
+        });
         Some(c.horizon.map_or(minimal, |h| h.max(minimal)))
     } else {
         None
     };
-    Mdp::from_rows(nodes.len(), na, horizon, starts, &rows)
+    Mdp::from_rows(x.nodes.len(), na, horizon, starts, &x.rows)
 }
 
-/// The longest shortest path (in steps) from any starting state to any state.
-pub(crate) fn eccentricity(n: usize, rows: &[Row], starts: &[(usize, f64)]) -> usize {
+/// The state of [`build`]'s exploration.
+struct Explorer<D: Dynamics> {
+    na: usize,
+    index: HashMap<D::Node, usize>,
+    nodes: Vec<D::Node>,
+    rows: Vec<Row>,
+    entered: Vec<bool>,
+    perms: Vec<Vec<usize>>,
+}
+
+impl<D: Dynamics> Explorer<D> {
+    /// The node's number, numbering it now if it is new.
+    fn intern(&mut self, n: D::Node) -> usize {
+        if let Some(&s) = self.index.get(&n) {
+            return s;
+        }
+        let s = self.nodes.len();
+        self.index.insert(n, s);
+        self.nodes.push(n);
+        self.rows.extend((0..self.na).map(|_| Row::new()));
+        self.entered.push(false);
+        self.perms.push(Vec::new());
+        s
+    }
+
+    fn is_entered(&self, n: &D::Node) -> bool {
+        self.index.get(n).is_some_and(|&s| self.entered[s])
+    }
+
+    /// Enters a node: numbers it and draws its action labels.
+    fn enter(&mut self, n: D::Node, randomize: bool, rng: &mut RandomState) -> usize {
+        let s = self.intern(n);
+        self.entered[s] = true;
+        self.perms[s] = if randomize {
+            rng.rand_argsort(self.na)
+        } else {
+            (0..self.na).collect()
+        };
+        s
+    }
+
+    /// Computes the row of `(s, a)`, numbering its new next nodes in row order, stores it
+    /// under the action's label and returns the next nodes (in row order, repeats included).
+    fn expand(&mut self, d: &D, c: &Common, (s, node, a): (usize, D::Node, usize)) -> Vec<D::Node> {
+        let entries = mixed_row(d, c, &node, a, self.na);
+        let mut row = Row::with_capacity(entries.len());
+        let mut nexts = Vec::with_capacity(entries.len());
+        for (n, p) in entries {
+            let r = d.reward(&node, a, &n);
+            row.push((self.intern(n), p, r));
+            nexts.push(n);
+        }
+        let label = self.perms[s][a];
+        self.rows[s * self.na + label] = row;
+        nexts
+    }
+}
+
+/// The longest shortest path (in steps) from any of `starts` to any state.
+pub(crate) fn eccentricity(n: usize, rows: &[Row], starts: &[usize]) -> usize {
     let na = rows.len().checked_div(n).unwrap_or(1);
     let mut worst = 0;
-    for &(s0, _) in starts {
+    for &s0 in starts {
         let mut dist = vec![usize::MAX; n];
         dist[s0] = 0;
         let mut queue = std::collections::VecDeque::from([s0]);

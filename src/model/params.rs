@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::registry::CheckError;
+use super::check::CheckError;
 use crate::value::{Params, Value};
 
 /// Reads parameters one by one, remembering which ones were asked for.

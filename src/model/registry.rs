@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+pub use super::check::CheckError;
+
 use super::agents::{
     Agent, AgentContext, PsrlContinuous, PsrlEpisodic, QLearningContinuous, QLearningEpisodic,
     RandomAgent, Ucrl2,
@@ -16,28 +18,6 @@ use super::mdp::Mdp;
 use super::solve::{Solution, solve};
 use crate::rng::Rng;
 use crate::value::Params;
-
-/// Why an agent or MDP configuration was refused.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CheckError {
-    /// No kind of that name; carries the known names.
-    Unknown(Vec<String>),
-    /// The kind exists but does not run in this setting (e.g. UCRL2 on an episodic MDP).
-    Incompatible(String),
-    /// A parameter is missing, unknown or out of range: the parameter and the reason.
-    Invalid(String),
-}
-
-impl std::fmt::Display for CheckError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CheckError::Unknown(known) => write!(f, "unknown name; known: {}", known.join(", ")),
-            CheckError::Incompatible(m) | CheckError::Invalid(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for CheckError {}
 
 /// Checks an agent's parameters for an episodic (`true`) or continuous MDP.
 pub type AgentCheckFn = Box<dyn Fn(&Params, bool) -> Result<(), CheckError> + Send + Sync>;
@@ -242,7 +222,7 @@ impl Registry {
         params: &Params,
     ) -> Result<(), CheckError> {
         let mdp = self.build_mdp(family, episodic, params)?;
-        let sol = solve(&mdp);
+        let sol = solve(&mdp).map_err(|e| CheckError::Invalid(e.to_string()))?;
         check_solution(&mdp, &sol)
     }
 

@@ -3,25 +3,25 @@
 //!
 //! Episodic MDPs are solved by backward induction over the horizon `H`; an episodic average
 //! reward is the expected `H`-step return from the starting distribution divided by `H`, as
-//! Colosseum defines it. Continuous MDPs use relative value iteration on the aperiodic transform
-//! `P' = TAU * I + (1 - TAU) * P`, which has the same gains as `P` but no periodic chains, so
-//! the one-step differences `v_{k+1} - v_k` converge to the gain of every state, multichain
-//! policies included. Iteration stops when the span of those differences is below
-//! [`SPAN_TOL`] (the usual unichain certificate: the gain lies between their minimum and
-//! maximum) or when no state's difference moves by more than [`STEP_TOL`] (multichain
-//! policies, whose gains differ between states). The average reward of a policy is the
-//! starting distribution (or a given state) dotted with its gain vector.
+//! Colosseum defines it. Continuous MDPs are solved exactly: a fixed policy's gain comes from
+//! direct sparse solves (see `exact`: recurrent classes, stationary distributions, absorption
+//! into classes, multichain policies included), and the optimal and worst gains from Howard's
+//! multichain policy iteration (Puterman, section 9.2) on those exact evaluations, started from
+//! a policy that heads for the best (worst) reward so that communicating MDPs start unichain.
+//! Policy iteration ends when no action improves the gain or the relative values by more than
+//! a relative 1e-10; an iteration cap it cannot reach in practice makes it an error, never an
+//! unconverged value. The average reward of a policy is the starting distribution (or a given
+//! state) dotted with its gain vector.
+
+#![allow(
+    clippy::needless_range_loop,
+    reason = "index arithmetic over band rows reads clearer with ranges"
+)]
 
 use super::mdp::Mdp;
 
-/// Weight of the self-loop in the aperiodic transform.
-pub const TAU: f64 = 0.25;
-/// Stop once the span of the one-step differences is below this.
-pub const SPAN_TOL: f64 = 1e-12;
-/// Or once no one-step difference changes by more than this.
-pub const STEP_TOL: f64 = 1e-11;
-/// Iteration cap of the continuous solvers (reached only on pathologically slow chains).
-pub const MAX_ITERS: usize = 2_000_000;
+pub use super::exact::SolveError;
+use super::exact::{Chain, ChainSolver, Values};
 
 /// A policy to evaluate.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,9 +59,15 @@ pub struct Solution {
     pub worst_values: Vec<f64>,
 }
 
-/// Solves an MDP exactly (within the documented tolerances for continuous ones).
-pub fn solve(m: &Mdp) -> Solution {
-    match m.horizon {
+/// Solves an MDP exactly.
+pub fn solve(m: &Mdp) -> Result<Solution, SolveError> {
+    solve_with(m, &mut || false)
+}
+
+/// [`solve`], giving up with [`SolveError::Cancelled`] once `cancel` says so (it is asked
+/// between policy-iteration steps).
+pub fn solve_with(m: &Mdp, cancel: &mut dyn FnMut() -> bool) -> Result<Solution, SolveError> {
+    Ok(match m.horizon {
         Some(h) => {
             let (v_opt, pol) = backward_induction(m, h, true);
             let (v_worst, _) = backward_induction(m, h, false);
@@ -77,10 +83,14 @@ pub fn solve(m: &Mdp) -> Solution {
             }
         }
         None => {
-            let (g_opt, pol) = optimal_gain(m, true);
-            let (g_worst, _) = optimal_gain(m, false);
-            let mut ev = Evaluator::new(m.n_states);
-            let g_rand = ev.gain(m, &Policy::Uniform).to_vec();
+            let mut sv = ChainSolver::new(m);
+            let (g_opt, pol) = policy_iteration(m, &mut sv, true, cancel)?;
+            let (g_worst, _) = policy_iteration(m, &mut sv, false, cancel)?;
+            let mut chain = Chain::default();
+            policy_chain(m, &Policy::Uniform, None, &mut chain);
+            let mut vals = Values::default();
+            sv.evaluate(&chain, false, &mut vals)?;
+            let g_rand = vals.gain;
             Solution {
                 optimal_average_reward: start_dot(m, &g_opt),
                 optimal_policy: pol,
@@ -90,7 +100,7 @@ pub fn solve(m: &Mdp) -> Solution {
                 worst_values: g_worst,
             }
         }
-    }
+    })
 }
 
 /// The starting distribution dotted with a per-state vector.
@@ -162,114 +172,292 @@ pub fn evaluate_episodic(m: &Mdp, h: usize, pol: &Policy) -> Vec<f64> {
     v
 }
 
-/// The optimal (or worst) gain of every state and a policy attaining it.
-pub fn optimal_gain(m: &Mdp, best: bool) -> (Vec<f64>, Vec<u32>) {
-    let ns = m.n_states;
-    let mut v = vec![0.0; ns];
-    let mut nv = vec![0.0; ns];
-    let mut d = vec![0.0; ns];
-    let mut pol = vec![0u32; ns];
-    for it in 0..MAX_ITERS {
-        for s in 0..ns {
-            let (best_q, best_a) = extreme_action(m, s, &v, best, 1e-13);
-            nv[s] = TAU * v[s] + (1.0 - TAU) * best_q;
-            pol[s] = best_a as u32;
+/// Writes the chain of `pol` on `m` into `out`; rewards from `reward` (per `s * A + a`) or,
+/// when `None`, the MDP's mean rewards.
+pub fn policy_chain(m: &Mdp, pol: &Policy, reward: Option<&[f64]>, out: &mut Chain) {
+    let na = m.n_actions;
+    let rew = reward.unwrap_or(&m.mean_reward);
+    out.clear();
+    match pol {
+        Policy::Deterministic(p) => {
+            for (s, &a) in p.iter().enumerate().take(m.n_states) {
+                let a = a as usize;
+                let (next, prob) = m.row(s, a);
+                out.push_row(
+                    next.iter().copied().zip(prob.iter().copied()),
+                    rew[s * na + a],
+                );
+            }
         }
-        if converged(&v, &nv, &mut d, it) {
+        Policy::Uniform => {
+            let inv = 1.0 / na as f64;
+            let mut acc: Vec<(u32, f64)> = Vec::new();
+            for s in 0..m.n_states {
+                acc.clear();
+                let mut r = 0.0;
+                for a in 0..na {
+                    let (next, prob) = m.row(s, a);
+                    for (&t, &p) in next.iter().zip(prob) {
+                        match acc.iter_mut().find(|e| e.0 == t) {
+                            Some(e) => e.1 += p * inv,
+                            None => acc.push((t, p * inv)),
+                        }
+                    }
+                    r += rew[s * na + a] * inv;
+                }
+                out.push_row(acc.iter().copied(), r);
+            }
+        }
+    }
+}
+
+#[inline]
+fn expect(m: &Mdp, s: usize, a: usize, v: &[f64]) -> f64 {
+    let (next, prob) = m.row(s, a);
+    next.iter()
+        .zip(prob)
+        .map(|(&n, &p)| p * v[n as usize])
+        .sum()
+}
+
+/// A starting policy that heads for the state-action of the highest reward: breadth-first
+/// search backwards from it on the graph of all actions, each state taking an action that can
+/// move it one step closer. On a communicating MDP this policy has a single recurrent class,
+/// so policy iteration starts from exact relative values over the whole MDP.
+fn heading_policy(m: &Mdp, rew: &[f64]) -> Vec<u32> {
+    let (ns, na) = (m.n_states, m.n_actions);
+    let mut target = 0;
+    for i in 1..ns * na {
+        if rew[i] > rew[target] {
+            target = i;
+        }
+    }
+    let mut pol: Vec<u32> = (0..ns)
+        .map(|s| {
+            let row = &rew[s * na..(s + 1) * na];
+            let mut b = 0;
+            for a in 1..na {
+                if row[a] > row[b] {
+                    b = a;
+                }
+            }
+            b as u32
+        })
+        .collect();
+    let mut rev_start = vec![0u32; ns + 1];
+    for s in 0..ns {
+        for a in 0..na {
+            for &t in m.row(s, a).0 {
+                rev_start[t as usize + 1] += 1;
+            }
+        }
+    }
+    for i in 0..ns {
+        rev_start[i + 1] += rev_start[i];
+    }
+    let mut fill = rev_start.clone();
+    let mut rev = vec![(0u32, 0u32); rev_start[ns] as usize];
+    for s in 0..ns {
+        for a in 0..na {
+            for &t in m.row(s, a).0 {
+                rev[fill[t as usize] as usize] = (s as u32, a as u32);
+                fill[t as usize] += 1;
+            }
+        }
+    }
+    let mut seen = vec![false; ns];
+    let s0 = target / na;
+    pol[s0] = (target % na) as u32;
+    seen[s0] = true;
+    let mut queue = vec![s0 as u32];
+    let mut i = 0;
+    while i < queue.len() {
+        let t = queue[i] as usize;
+        i += 1;
+        for &(s, a) in &rev[rev_start[t] as usize..rev_start[t + 1] as usize] {
+            if !seen[s as usize] {
+                seen[s as usize] = true;
+                pol[s as usize] = a;
+                queue.push(s);
+            }
+        }
+    }
+    pol
+}
+
+/// Iteration cap of policy iteration (each iteration strictly improves the policy; it is not
+/// reached in practice).
+pub const MAX_PI_ITERS: usize = 100_000;
+
+/// The optimal (or worst) gain of every state and a policy attaining it, by Howard's
+/// multichain policy iteration with exact evaluations. Ties go to the lowest action.
+fn policy_iteration(
+    m: &Mdp,
+    sv: &mut ChainSolver,
+    best: bool,
+    cancel: &mut dyn FnMut() -> bool,
+) -> Result<(Vec<f64>, Vec<u32>), SolveError> {
+    let (ns, na) = (m.n_states, m.n_actions);
+    let sign = if best { 1.0 } else { -1.0 };
+    let rew: Vec<f64> = m.mean_reward.iter().map(|r| sign * r).collect();
+    let scale = rew.iter().fold(0.0f64, |x, r| x.max(r.abs())).max(1e-300);
+    let mut pol = heading_policy(m, &rew);
+    let mut chain = Chain::default();
+    let mut vals = Values::default();
+    let mut iters = 0;
+    let (tol_g, mut tol_h);
+    loop {
+        if cancel() {
+            return Err(SolveError::Cancelled);
+        }
+        iters += 1;
+        if iters > MAX_PI_ITERS {
+            return Err(SolveError::NotConverged(MAX_PI_ITERS));
+        }
+        policy_chain(
+            m,
+            &Policy::Deterministic(pol.clone()),
+            Some(&rew),
+            &mut chain,
+        );
+        sv.evaluate(&chain, true, &mut vals)?;
+        let (g, h) = (&vals.gain, &vals.h);
+        let hscale = h.iter().fold(0.0f64, |x, v| x.max(v.abs()));
+        let tg = 1e-10 * scale;
+        let th = 1e-10 * (scale + hscale);
+        // Gain improvement: any action whose expected next gain beats the current one.
+        let mut changed = false;
+        for s in 0..ns {
+            let cur = expect(m, s, pol[s] as usize, g);
+            let (mut bv, mut ba) = (cur + tg, pol[s] as usize);
+            for a in 0..na {
+                let x = expect(m, s, a, g);
+                if x > bv {
+                    bv = x;
+                    ba = a;
+                }
+            }
+            if ba != pol[s] as usize {
+                pol[s] = ba as u32;
+                changed = true;
+            }
+        }
+        if changed {
+            continue;
+        }
+        // Relative-value improvement among the actions that keep the gain.
+        for s in 0..ns {
+            let cur_a = pol[s] as usize;
+            let cur = rew[s * na + cur_a] + expect(m, s, cur_a, h);
+            let (mut bv, mut ba) = (cur + th, cur_a);
+            for a in 0..na {
+                if expect(m, s, a, g) < g[s] - tg {
+                    continue;
+                }
+                let x = rew[s * na + a] + expect(m, s, a, h);
+                if x > bv {
+                    bv = x;
+                    ba = a;
+                }
+            }
+            if ba != cur_a {
+                pol[s] = ba as u32;
+                changed = true;
+            }
+        }
+        if !changed {
+            tol_g = tg;
+            tol_h = th;
             break;
         }
-        renormalise(&mut nv);
-        std::mem::swap(&mut v, &mut nv);
     }
-    // The transform scales every gain by (1 - TAU).
-    (d.iter().map(|x| x / (1.0 - TAU)).collect(), pol)
+    // The lowest action among the optimal ones, kept when its gain is the same.
+    let (g, h) = (vals.gain.clone(), vals.h.clone());
+    let mut low = pol.clone();
+    for s in 0..ns {
+        let gmax = (0..na)
+            .map(|a| expect(m, s, a, &g))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let ok: Vec<usize> = (0..na)
+            .filter(|&a| expect(m, s, a, &g) >= gmax - tol_g)
+            .collect();
+        let vmax = ok
+            .iter()
+            .map(|&a| rew[s * na + a] + expect(m, s, a, &h))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if let Some(&a) = ok
+            .iter()
+            .find(|&&a| rew[s * na + a] + expect(m, s, a, &h) >= vmax - tol_h)
+        {
+            low[s] = a as u32;
+        }
+    }
+    if low != pol {
+        policy_chain(
+            m,
+            &Policy::Deterministic(low.clone()),
+            Some(&rew),
+            &mut chain,
+        );
+        sv.evaluate(&chain, false, &mut vals)?;
+        tol_h = 1e-9 * scale;
+        if vals
+            .gain
+            .iter()
+            .zip(&g)
+            .all(|(a, b)| (a - b).abs() <= tol_h)
+        {
+            pol = low;
+        }
+    }
+    // `+ 0.0` turns the -0.0 of a negated zero into 0.0.
+    Ok((g.iter().map(|x| sign * x + 0.0).collect(), pol))
 }
 
-/// Updates the one-step differences `d` and says whether they have converged.
-fn converged(v: &[f64], nv: &[f64], d: &mut [f64], it: usize) -> bool {
-    let (mut lo, mut hi, mut moved) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
-    for s in 0..v.len() {
-        let x = nv[s] - v[s];
-        moved = moved.max((x - d[s]).abs());
-        d[s] = x;
-        lo = lo.min(x);
-        hi = hi.max(x);
-    }
-    it > 0 && (hi - lo < SPAN_TOL || moved < STEP_TOL)
+/// The optimal (or worst) gain of every state and a policy attaining it.
+pub fn optimal_gain(m: &Mdp, best: bool) -> Result<(Vec<f64>, Vec<u32>), SolveError> {
+    let mut sv = ChainSolver::new(m);
+    policy_iteration(m, &mut sv, best, &mut || false)
 }
 
-/// Keeps values bounded: subtracting a constant changes neither differences nor the policy.
-fn renormalise(v: &mut [f64]) {
-    let c = v[0];
-    for x in v.iter_mut() {
-        *x -= c;
-    }
-}
-
-/// Evaluates policies of one continuous MDP repeatedly, reusing the result when the policy has
-/// not changed (a frozen or converged agent costs nothing). With `warm_start`, an evaluation
-/// starts from the previous one's relative values instead of zero; measured on the built-in
-/// families (bench `regret_eval`) a cold start is usually faster, because deterministic chains
-/// then reach the exact gain in about as many sweeps as their longest path, so it is the default.
+/// Evaluates policies of one continuous MDP exactly, repeatedly, reusing the result when the
+/// policy has not changed (a frozen or converged agent costs nothing) and the state ordering
+/// and buffers between calls.
 #[derive(Clone, Debug)]
 pub struct Evaluator {
-    v: Vec<f64>,
-    nv: Vec<f64>,
-    d: Vec<f64>,
-    gain: Vec<f64>,
+    solver: Option<ChainSolver>,
+    chain: Chain,
+    vals: Values,
     last: Option<Policy>,
     /// Evaluations actually computed (not served from the cache).
     pub computed: u64,
-    /// Start each evaluation from the previous relative values (default false).
-    pub warm_start: bool,
 }
 
 impl Evaluator {
     /// An evaluator for MDPs of `n_states` states.
     pub fn new(n_states: usize) -> Evaluator {
+        let _ = n_states;
         Evaluator {
-            v: vec![0.0; n_states],
-            nv: vec![0.0; n_states],
-            d: vec![0.0; n_states],
-            gain: vec![0.0; n_states],
+            solver: None,
+            chain: Chain::default(),
+            vals: Values::default(),
             last: None,
             computed: 0,
-            warm_start: false,
         }
     }
 
     /// The gain (long-run average reward) of every state under `pol`.
-    pub fn gain(&mut self, m: &Mdp, pol: &Policy) -> &[f64] {
+    pub fn gain(&mut self, m: &Mdp, pol: &Policy) -> Result<&[f64], SolveError> {
         if self.last.as_ref() == Some(pol) {
-            return &self.gain;
+            return Ok(&self.vals.gain);
         }
         self.computed += 1;
-        let inv_a = 1.0 / m.n_actions as f64;
-        let (v, nv, d) = (&mut self.v, &mut self.nv, &mut self.d);
-        if !self.warm_start {
-            v.iter_mut().for_each(|x| *x = 0.0);
-        }
-        d.iter_mut().for_each(|x| *x = 0.0);
-        for it in 0..MAX_ITERS {
-            for s in 0..m.n_states {
-                let q = match pol.action(s) {
-                    Some(a) => backup(m, s, a, v),
-                    None => (0..m.n_actions).map(|a| backup(m, s, a, v)).sum::<f64>() * inv_a,
-                };
-                nv[s] = TAU * v[s] + (1.0 - TAU) * q;
-            }
-            let done = converged(v, nv, d, it) && it > 0;
-            renormalise(nv);
-            std::mem::swap(v, nv);
-            if done {
-                break;
-            }
-        }
-        for (g, x) in self.gain.iter_mut().zip(d.iter()) {
-            *g = x / (1.0 - TAU);
-        }
+        let sv = self.solver.get_or_insert_with(|| ChainSolver::new(m));
+        policy_chain(m, pol, None, &mut self.chain);
+        self.last = None;
+        sv.evaluate(&self.chain, false, &mut self.vals)?;
         self.last = Some(pol.clone());
-        &self.gain
+        Ok(&self.vals.gain)
     }
 }
 
@@ -292,7 +480,7 @@ mod tests {
     #[test]
     fn two_state_chain_continuous() {
         let m = two_state(None);
-        let sol = solve(&m);
+        let sol = solve(&m).unwrap();
         // Optimal: go to state 1 and stay: gain 1. Worst: gain 0 (stay in 0).
         assert!((sol.optimal_average_reward - 1.0).abs() < 1e-8);
         assert!(sol.worst_average_reward.abs() < 1e-8);
@@ -302,23 +490,56 @@ mod tests {
         assert_eq!(sol.optimal_policy, vec![1, 0]);
         // Fixed policy "always switch": periodic, half the time in state 1 earning 0: gain 0.
         let mut ev = Evaluator::new(2);
-        let g = ev.gain(&m, &Policy::Deterministic(vec![1, 1]));
+        let g = ev.gain(&m, &Policy::Deterministic(vec![1, 1])).unwrap();
         assert!(g[0].abs() < 1e-8 && g[1].abs() < 1e-8);
         // Multichain: stay everywhere: gains (0, 1).
-        let g = ev.gain(&m, &Policy::Deterministic(vec![0, 0])).to_vec();
+        let g = ev
+            .gain(&m, &Policy::Deterministic(vec![0, 0]))
+            .unwrap()
+            .to_vec();
         assert!(g[0].abs() < 1e-8 && (g[1] - 1.0).abs() < 1e-8);
     }
 
     #[test]
     fn two_state_chain_episodic() {
         let m = two_state(Some(4));
-        let sol = solve(&m);
+        let sol = solve(&m).unwrap();
         // Optimal from 0 over 4 steps: switch, then stay 3 times: 3 / 4.
         assert!((sol.optimal_average_reward - 0.75).abs() < 1e-12);
         assert_eq!(sol.worst_average_reward, 0.0);
         // Uniform over 4 steps from 0, by hand: P(in 1 at t) = 0, 1/2, 1/2, 1/2 and a reward
         // of 1/2 * 1/2 at each t >= 1: 3 * 1/4 = 3/4 in total, 3/16 per step.
         assert!((sol.random_average_reward - 3.0 / 16.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn river_chain_of_100_000_states_is_solved_exactly() {
+        // RiverSwim-like: LEFT moves left surely; RIGHT moves right w.p. 0.6, stays 0.35, goes
+        // left 0.05; reward 1 for RIGHT at the right end, 0.005 for LEFT at the left end.
+        let n: usize = 100_000;
+        let mut rows = Vec::new();
+        for s in 0..n {
+            let r0 = if s == 0 { 0.005 } else { 0.0 };
+            rows.push(vec![(s.saturating_sub(1), 1.0, D(r0))]);
+            let r1 = if s == n - 1 { 1.0 } else { 0.0 };
+            rows.push(vec![
+                ((s + 1).min(n - 1), 0.6, D(r1)),
+                (s, 0.35, D(r1)),
+                (s.saturating_sub(1), 0.05, D(r1)),
+            ]);
+        }
+        let m = Mdp::from_rows(n, 2, None, vec![(0, 1.0)], &rows);
+        let t0 = std::time::Instant::now();
+        let sol = solve(&m).unwrap();
+        let took = t0.elapsed();
+        // Always RIGHT: a birth-death chain with ratio 0.6 / 0.05 = 12 whose last state holds
+        // 1 - 1/12 of the mass (to 1e-300) and earns 1 there.
+        assert!((sol.optimal_average_reward - (1.0 - 0.05 / 0.6)).abs() < 1e-12);
+        assert!(sol.optimal_policy.iter().all(|&a| a == 1));
+        // Worst: RIGHT then LEFT cycles between two inner states earn 0.
+        assert!(sol.worst_average_reward.abs() < 1e-12);
+        // Unoptimised test builds on a shared machine: a loose bound (release: see README).
+        assert!(took.as_secs_f64() < 60.0, "took {took:?}");
     }
 
     #[test]
@@ -334,7 +555,7 @@ mod tests {
             rows.push(vec![((s + 1).min(n - 1), 1.0, D(r))]);
         }
         let m = Mdp::from_rows(n, 2, None, vec![(0, 1.0)], &rows);
-        let sol = solve(&m);
+        let sol = solve(&m).unwrap();
         assert!((sol.optimal_average_reward - 1.0).abs() < 1e-8);
         assert!(sol.worst_average_reward.abs() < 1e-8);
         // A lazy-at-the-ends symmetric walk has the uniform stationary distribution 1/4; the

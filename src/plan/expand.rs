@@ -36,13 +36,11 @@ pub struct Plan {
     pub log_every: u64,
     /// Time limit in milliseconds (0: none).
     pub time_limit_ms: u64,
-    /// (agent config, MDP config, seed index) of every built-in instance, in plan order,
-    /// de-duplicated.
-    pub entries: Vec<(u32, u32, u32)>,
     /// Every experiment configuration, with the index of its spec table.
     pub experiments: Vec<(usize, ExecSpec)>,
-    /// (experiment config, seed index) of every experiment instance, after the built-in ones.
-    pub exec_entries: Vec<(u32, u32)>,
+    /// What every instance combines, in plan order, de-duplicated: built-in instances first,
+    /// then programs.
+    pub entries: Vec<Entry>,
     /// The id of every entry.
     pub ids: Vec<InstanceId>,
     /// Pairs left out because the agent cannot run on the MDP: (agent, MDP family, reason, count).
@@ -51,10 +49,46 @@ pub struct Plan {
     pub duplicates: usize,
 }
 
+/// One instance of a plan, as indices into the plan's configurations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A built-in agent on an MDP.
+    Builtin {
+        /// Index into [`Plan::agents`].
+        agent: u32,
+        /// Index into [`Plan::mdps`].
+        mdp: u32,
+        /// Index into [`Plan::seeds`].
+        seed: u32,
+    },
+    /// A user's program.
+    Program {
+        /// Index into [`Plan::experiments`].
+        experiment: u32,
+        /// Index into [`Plan::seeds`].
+        seed: u32,
+    },
+}
+
 impl Plan {
+    /// The (subject, setting) labels of an entry, as [`InstanceKind::table_labels`] gives them
+    /// (without building the instance).
+    pub fn table_labels(&self, entry: Entry) -> (&str, String) {
+        match entry {
+            Entry::Builtin { agent, mdp, .. } => (
+                &self.agents[agent as usize].1.name,
+                super::instance::setting_label(Some(&self.mdps[mdp as usize].1)),
+            ),
+            Entry::Program { experiment, .. } => (
+                &self.experiments[experiment as usize].1.name,
+                super::instance::setting_label(None),
+            ),
+        }
+    }
+
     /// The number of instances.
     pub fn len(&self) -> usize {
-        self.entries.len() + self.exec_entries.len()
+        self.entries.len()
     }
 
     /// True when the plan has no instance.
@@ -64,29 +98,35 @@ impl Plan {
 
     /// Builds the i-th instance.
     pub fn instance(&self, i: usize) -> Instance {
-        if let Some(&(e, s)) = i
-            .checked_sub(self.entries.len())
-            .and_then(|j| self.exec_entries.get(j))
-        {
-            return Instance {
-                spec_name: self.spec_name.clone(),
-                kind: InstanceKind::Exec(self.experiments[e as usize].1.clone()),
-                seed: self.seeds[s as usize],
-                steps: 0,
-                log_every: 0,
-                time_limit_ms: self.time_limit_ms,
-            };
-        }
-        let (a, m, s) = self.entries[i];
+        self.build(self.entries[i])
+    }
+
+    /// Builds the instance of one entry.
+    pub fn build(&self, entry: Entry) -> Instance {
+        let (kind, seed, steps, log_every) = match entry {
+            Entry::Builtin { agent, mdp, seed } => (
+                InstanceKind::Builtin {
+                    agent: self.agents[agent as usize].1.clone(),
+                    mdp: self.mdps[mdp as usize].1.clone(),
+                },
+                seed,
+                self.steps,
+                self.log_every,
+            ),
+            // A program decides its own steps and logging.
+            Entry::Program { experiment, seed } => (
+                InstanceKind::Exec(self.experiments[experiment as usize].1.clone()),
+                seed,
+                0,
+                0,
+            ),
+        };
         Instance {
             spec_name: self.spec_name.clone(),
-            kind: InstanceKind::Builtin {
-                agent: self.agents[a as usize].1.clone(),
-                mdp: self.mdps[m as usize].1.clone(),
-            },
-            seed: self.seeds[s as usize],
-            steps: self.steps,
-            log_every: self.log_every,
+            kind,
+            seed: self.seeds[seed as usize],
+            steps,
+            log_every,
             time_limit_ms: self.time_limit_ms,
         }
     }
@@ -118,6 +158,7 @@ pub fn plan(
     agents: Option<&[AgentEntry]>,
     registry: &Registry,
 ) -> Result<Plan, SpecError> {
+    super::count::check(spec, agents)?;
     let agent_entries = agents.unwrap_or(&spec.agents);
     let base_dir = spec.path.parent().unwrap_or(Path::new("."));
 
@@ -137,7 +178,6 @@ pub fn plan(
         for params in m.sweep.expand() {
             let params = registry
                 .resolve_mdp(&m.family, m.episodic, &params, base_dir)
-                .and_then(|p| registry.check_mdp(&m.family, m.episodic, &p).map(|()| p))
                 .map_err(|e| {
                     spec_err(
                         spec,
@@ -146,14 +186,20 @@ pub fn plan(
                         describe(e, "MDP family", &m.family),
                     )
                 })?;
-            mdps.push((
-                mi,
-                MdpSpec {
-                    family: m.family.clone(),
-                    episodic: m.episodic,
-                    params,
-                },
-            ));
+            let mdp = MdpSpec {
+                family: m.family.clone(),
+                episodic: m.episodic,
+                params,
+            };
+            check_mdp_for_seeds(registry, &mdp, &spec.seeds).map_err(|(seed, e)| {
+                let e = describe(e, "MDP family", &m.family);
+                let e = match seed {
+                    Some(s) => format!("{e} (with the MDP seed {s}, the run's seed)"),
+                    None => e,
+                };
+                spec_err(spec, key.clone(), m.line, e)
+            })?;
+            mdps.push((mi, mdp));
         }
     }
 
@@ -211,12 +257,21 @@ pub fn plan(
                     } else {
                         key
                     };
-                    return Err(spec_err(
-                        spec,
-                        k,
-                        line,
-                        describe(e, "agent kind", &cfg.name),
-                    ));
+                    // Which variant refused: an agent's episodic and continuous variants take
+                    // different parameters.
+                    let name = match e {
+                        CheckError::Invalid(_) if episodic => {
+                            format!("{} (its episodic variant, for the episodic MDPs)", cfg.name)
+                        }
+                        CheckError::Invalid(_) => {
+                            format!(
+                                "{} (its continuous variant, for the continuous MDPs)",
+                                cfg.name
+                            )
+                        }
+                        _ => cfg.name.clone(),
+                    };
+                    return Err(spec_err(spec, k, line, describe(e, "agent kind", &name)));
                 }
             }
         }
@@ -242,7 +297,11 @@ pub fn plan(
                 continue;
             }
             for si in 0..spec.seeds.len() {
-                entries.push((ci as u32, mi as u32, si as u32));
+                entries.push(Entry::Builtin {
+                    agent: ci as u32,
+                    mdp: mi as u32,
+                    seed: si as u32,
+                });
             }
         }
     }
@@ -254,55 +313,69 @@ pub fn plan(
         steps: spec.steps,
         log_every: spec.log_every,
         time_limit_ms: spec.time_limit_ms,
+        experiments: experiments(spec, base_dir)?,
         entries: Vec::new(),
-        experiments: Vec::new(),
-        exec_entries: Vec::new(),
         ids: Vec::new(),
         incompatible,
         duplicates: 0,
     };
-    let ids: Vec<InstanceId> = {
-        let p = &plan;
-        let n = entries.len();
-        let tmp = Plan {
-            entries,
-            ..p.clone()
-        };
-        let ids = (0..n)
-            .into_par_iter()
-            .map(|i| tmp.instance(i).id())
-            .collect();
-        plan.entries = tmp.entries;
-        ids
-    };
+    for ei in 0..plan.experiments.len() {
+        for si in 0..spec.seeds.len() {
+            entries.push(Entry::Program {
+                experiment: ei as u32,
+                seed: si as u32,
+            });
+        }
+    }
+    let ids: Vec<InstanceId> = entries.par_iter().map(|&e| plan.build(e).id()).collect();
     let mut seen = HashSet::with_capacity(ids.len());
-    let mut keep_entries = Vec::with_capacity(ids.len());
     let mut keep_ids = Vec::with_capacity(ids.len());
-    for (e, id) in plan.entries.iter().zip(ids) {
+    for (e, id) in entries.iter().zip(ids) {
         if seen.insert(id) {
-            keep_entries.push(*e);
+            plan.entries.push(*e);
             keep_ids.push(id);
         }
     }
-    plan.duplicates = plan.entries.len() - keep_entries.len();
-    plan.entries = keep_entries;
-    plan.experiments = experiments(spec, base_dir)?;
-    for ci in 0..plan.experiments.len() {
-        for si in 0..spec.seeds.len() {
-            plan.exec_entries.push((ci as u32, si as u32));
-            let id = plan
-                .instance(plan.entries.len() + plan.exec_entries.len() - 1)
-                .id();
-            if seen.insert(id) {
-                keep_ids.push(id);
-            } else {
-                plan.exec_entries.pop();
-                plan.duplicates += 1;
-            }
-        }
-    }
+    plan.duplicates = entries.len() - plan.entries.len();
     plan.ids = keep_ids;
     Ok(plan)
+}
+
+/// Checks an MDP configuration as the runs will build it. With its own `seed`: built and
+/// solved once. Without (each run takes its seed): built and solved with the first run seed,
+/// and built (not solved, which costs a solve per seed) with every other one, so a layout that
+/// cannot be drawn is refused here; a seed whose MDP has no normalizable regret fails its own
+/// run, with the reason. On failure, returns the run seed used (if any) with the error.
+fn check_mdp_for_seeds(
+    registry: &Registry,
+    mdp: &MdpSpec,
+    seeds: &[u64],
+) -> Result<(), (Option<u64>, CheckError)> {
+    let Some((&first, rest)) = seeds.split_first().filter(|_| mdp.seed_from_run()) else {
+        return registry
+            .check_mdp(&mdp.family, mdp.episodic, &mdp.params)
+            .map_err(|e| (None, e));
+    };
+    if let Err(e) = registry.check_mdp(&mdp.family, mdp.episodic, &mdp.params_for_run(first)) {
+        // A bad parameter fails whatever the seed: report it as the spec wrote it.
+        let as_written = registry.build_mdp(&mdp.family, mdp.episodic, &mdp.params);
+        let alike = as_written.err().map(|x| x.to_string()) == Some(e.to_string());
+        return Err((if alike { None } else { Some(first) }, e));
+    }
+    let mut errors: Vec<(u64, CheckError)> = rest
+        .par_iter()
+        .filter_map(|&s| {
+            registry
+                .build_mdp(&mdp.family, mdp.episodic, &mdp.params_for_run(s))
+                .err()
+                .map(|e| (s, e))
+        })
+        .collect();
+    errors.sort_by_key(|e| e.0);
+    match errors.into_iter().next() {
+        Some((s, e)) => Err((Some(s), e)),
+        None => Ok(()),
+    }
 }
 
 /// Every experiment configuration, its placeholders checked and its workdir resolved.

@@ -27,6 +27,35 @@ pub struct MdpSpec {
     pub params: Params,
 }
 
+impl MdpSpec {
+    /// The parameters the MDP of a run with seed `run_seed` is built from: the spec's, plus
+    /// `seed = run_seed` when the family is a built-in one (they all take a `seed`) and the
+    /// spec gives no MDP `seed`. So each run seed gets its own MDP (layout, action
+    /// relabelling), as in Colosseum's benchmarks, where the MDP's seed is the run's seed; an
+    /// explicit MDP `seed` wins. A family a user registered gets its parameters unchanged.
+    pub fn params_for_run(&self, run_seed: u64) -> Params {
+        let mut p = self.params.clone();
+        if self.seed_from_run() {
+            p.insert(
+                MDP_SEED.to_string(),
+                crate::value::Value::Int(run_seed as i64),
+            );
+        }
+        p
+    }
+
+    /// Whether the MDP's seed comes from the run's seed: a built-in family without `seed`.
+    pub fn seed_from_run(&self) -> bool {
+        !self.params.contains_key(MDP_SEED)
+            && crate::model::families::BUILTIN
+                .iter()
+                .any(|(name, _)| *name == self.family)
+    }
+}
+
+/// The MDP parameter that holds the MDP's own seed.
+const MDP_SEED: &str = "seed";
+
 /// A user's program as an instance names it: the `[[experiment]]` table's name, the command
 /// template (placeholders such as `{lr}` are filled in when it runs, so `{id}` can name the
 /// instance's own id), the working folder and the parameter values.
@@ -111,6 +140,73 @@ impl fmt::Display for InstanceId {
     }
 }
 
+/// Who acts in an instance: a built-in agent, or a user's program.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Subject<'a> {
+    /// A built-in (or registered) agent.
+    Agent(&'a AgentSpec),
+    /// An `[[experiment]]` program.
+    Program(&'a ExecSpec),
+}
+
+impl<'a> Subject<'a> {
+    /// The agent's registered name, or the experiment's name.
+    pub fn name(&self) -> &'a str {
+        match self {
+            Subject::Agent(a) => &a.name,
+            Subject::Program(e) => &e.name,
+        }
+    }
+
+    /// Its parameter values (what a configuration is).
+    pub fn params(&self) -> &'a Params {
+        match self {
+            Subject::Agent(a) => &a.params,
+            Subject::Program(e) => &e.params,
+        }
+    }
+
+    /// True for a user's program.
+    pub fn is_program(&self) -> bool {
+        matches!(self, Subject::Program(_))
+    }
+}
+
+/// The label of a setting in tables: `family` or `family (episodic)`; `(program)` for none.
+pub fn setting_label(setting: Option<&MdpSpec>) -> String {
+    match setting {
+        Some(m) if m.episodic => format!("{} (episodic)", m.family),
+        Some(m) => m.family.clone(),
+        None => "(program)".into(),
+    }
+}
+
+impl InstanceKind {
+    /// Who acts: the agent, or the program.
+    pub fn subject(&self) -> Subject<'_> {
+        match self {
+            InstanceKind::Builtin { agent, .. } => Subject::Agent(agent),
+            InstanceKind::Exec(e) => Subject::Program(e),
+        }
+    }
+
+    /// Where it acts: the MDP, or none (a program brings its own environment).
+    pub fn setting(&self) -> Option<&MdpSpec> {
+        match self {
+            InstanceKind::Builtin { mdp, .. } => Some(mdp),
+            InstanceKind::Exec(_) => None,
+        }
+    }
+
+    /// The (subject, setting) labels of status and plan tables.
+    pub fn table_labels(&self) -> (String, String) {
+        (
+            self.subject().name().to_string(),
+            setting_label(self.setting()),
+        )
+    }
+}
+
 impl Instance {
     /// The time limit, if any.
     pub fn time_limit(&self) -> Option<Duration> {
@@ -130,7 +226,9 @@ impl Instance {
                 hash_params(&mut h, &agent.params);
                 hash_str(&mut h, &mdp.family);
                 h.update(&[mdp.episodic as u8]);
-                hash_params(&mut h, &mdp.params);
+                // The MDP as it is built: with the seed it takes from the run when the spec
+                // gives none, so the id follows what the run computes.
+                hash_params(&mut h, &mdp.params_for_run(self.seed));
             }
             // The absolute workdir stays out: where the spec's folder sits on a machine must
             // not change ids.
@@ -157,21 +255,21 @@ impl Instance {
 
     /// A short human label: `agent on mdp, seed n`.
     pub fn label(&self) -> String {
-        match &self.kind {
-            InstanceKind::Builtin { agent, mdp } => format!(
-                "{} on {}{} seed {}",
-                agent.name,
-                mdp.family,
-                if mdp.episodic { " (episodic)" } else { "" },
+        let subject = self.kind.subject();
+        match self.kind.setting() {
+            Some(_) => format!(
+                "{} on {} seed {}",
+                subject.name(),
+                setting_label(self.kind.setting()),
                 self.seed
             ),
-            InstanceKind::Exec(e) if e.params.is_empty() => {
-                format!("{} seed {}", e.name, self.seed)
+            None if subject.params().is_empty() => {
+                format!("{} seed {}", subject.name(), self.seed)
             }
-            InstanceKind::Exec(e) => format!(
+            None => format!(
                 "{} {} seed {}",
-                e.name,
-                crate::value::Value::Table(e.params.clone()),
+                subject.name(),
+                crate::value::Value::Table(subject.params().clone()),
                 self.seed
             ),
         }

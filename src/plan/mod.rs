@@ -1,9 +1,13 @@
 //! Planning: a validated `Spec` expanded into `Instance`s, in a documented order.
 
 pub mod command;
+pub mod count;
 mod expand;
 pub mod group;
 pub mod instance;
 
-pub use expand::{Plan, plan};
-pub use instance::{AgentSpec, ExecSpec, Instance, InstanceId, InstanceKind, MdpSpec, config_id};
+pub use expand::{Entry, Plan, plan};
+pub use instance::{
+    AgentSpec, ExecSpec, Instance, InstanceId, InstanceKind, MdpSpec, Subject, config_id,
+    setting_label,
+};

@@ -13,6 +13,33 @@ use super::session::{Connection, Output, finish_channel};
 use super::shell::{quote, sh};
 use super::{RemoteError, sftp};
 
+/// Shell code that makes the staging directory `$S` (inside `$D`) the current directory, or
+/// exits with status 3 and a message. The staging directory is only ever used when it is a real
+/// directory owned by the remote user with no permission for anyone else (mode 700), reached
+/// without any symlink: a symlink or someone else's directory at that name (anyone with write
+/// access to a shared folder can plant one) is refused, never followed; a directory of ours that
+/// others could write into (left by an older ludus) is removed and made again. Once inside, the
+/// checks are made on `.` itself, so swapping the name afterwards changes nothing: everything is
+/// then written relative to the current directory. With `create`, a missing one is created.
+fn enter_staging(create: bool) -> String {
+    let make = if create {
+        "mkdir -m 700 -- \"$S\" 2>/dev/null || true; "
+    } else {
+        ""
+    };
+    format!(
+        "ludus_refuse() {{ echo \"ludus: refusing $S: $1; ludus never writes through it. Remove it if nobody else uses it, then run again.\" >&2; exit 3; }}; \
+         if [ -L \"$S\" ]; then ludus_refuse 'it is a symbolic link'; fi; \
+         if [ -e \"$S\" ] && {{ [ ! -d \"$S\" ] || [ ! -O \"$S\" ]; }}; then ludus_refuse 'it is not a directory of yours'; fi; \
+         if [ -d \"$S\" ]; then case $(ls -ld -- \"$S\") in d???------*) ;; *) rm -rf -- \"$S\";; esac; fi; \
+         {make}DP=$(cd -P -- \"$D\" && pwd -P) || exit 1; case $DP in /) E=/{STAGING_DIR};; *) E=\"$DP/{STAGING_DIR}\";; esac; \
+         cd -P -- \"$S\" || exit 1; \
+         [ \"$(pwd -P)\" = \"$E\" ] || ludus_refuse 'it leads elsewhere'; \
+         [ -O . ] || ludus_refuse 'it is not a directory of yours'; \
+         case $(ls -ld .) in d???------*) ;; *) ludus_refuse 'others may write into it';; esac; "
+    )
+}
+
 /// What the probe learned about the remote side.
 pub(super) struct Probe {
     pub(super) has_tar: bool,
@@ -20,9 +47,26 @@ pub(super) struct Probe {
     pub(super) listing: Option<Listing>,
     pub(super) staged: Listing,
     pub(super) exists: bool,
+    /// What is at `DIR/.ludus-partial`.
+    pub(super) staging: Staging,
+    /// `DIR`, or a folder above it, that is a symlink owned by another user (not root).
+    pub(super) foreign_link: Option<String>,
     /// The probe's channel, its shell now waiting for a header line on stdin (see
     /// [`FollowUp`]); `None` when the remote has no usable shell.
     pub(super) channel: Option<ssh2::Channel>,
+}
+
+/// What the probe found at the staging path `DIR/.ludus-partial`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Staging {
+    /// Nothing (or the directory does not exist).
+    Absent,
+    /// A directory of ours, mode 700: an interrupted upload's files there can be resumed.
+    Usable,
+    /// A directory of ours that others could write into: not trusted, made again.
+    Open,
+    /// A symlink, a file, or someone else's directory: an upload refuses to use it.
+    Refused,
 }
 
 /// What the probe's shell does once the client has planned, so that a whole transfer costs one
@@ -47,12 +91,20 @@ pub(super) fn probe(
     let host = conn.host_label();
     let d = quote(dir);
     let follow_script = match follow {
+        // The header line is `fresh|link MODE MTIME` (the local directory's mode and time,
+        // given to the remote directory at the end). tar runs inside the checked staging
+        // directory; the install (`mv`, `cp -al`) refuses to replace a directory by a symlink
+        // or write through one (GNU coreutils: "cannot overwrite non-directory").
         FollowUp::Upload => format!(
-            "case \"$mode\" in fresh|link) ;; *) exit 0;; esac; set -e; D={d}; S=\"$D/{STAGING_DIR}\"; \
-             mkdir -p -- \"$S\"; tar -x -p --no-same-owner -f - -C \"$S\"; \
+            "case \"$mode\" in fresh|link) ;; *) exit 0;; esac; \
+             case \"$rmode\" in [0-7]*) ;; *) exit 2;; esac; case \"$rtime\" in [0-9]*) ;; *) exit 2;; esac; \
+             D={d}; S=\"$D/{STAGING_DIR}\"; mkdir -p -- \"$D\" || exit 1; {stage} set -e; \
+             tar -x -p --no-same-owner -f -; \
              if [ \"$mode\" = fresh ]; then \
-               find \"$S\" -mindepth 1 -maxdepth 1 -exec mv -t \"$D\" -- {{}} +; chmod --reference=\"$S\" -- \"$D\"; touch -r \"$S\" -- \"$D\"; rmdir -- \"$S\"; \
-             else cp -a -l --remove-destination -- \"$S\"/. \"$D\"/; rm -rf -- \"$S\"; fi"
+               find . -mindepth 1 -maxdepth 1 -exec mv -t \"$D\" -- {{}} +; \
+             else cp -a -l --remove-destination -- ./. \"$D\"/; find . -mindepth 1 -delete; fi; \
+             chmod -- \"$rmode\" \"$D\"; touch -d \"@$rtime\" -- \"$D\"; cd /; rmdir -- \"$S\"",
+            stage = enter_staging(true)
         ),
         // The names go to a temporary file first, so tar only starts writing once it has all
         // of stdin (no deadlock between our writes and its output).
@@ -65,10 +117,19 @@ pub(super) fn probe(
     let script = format!(
         "if command -v tar >/dev/null 2>&1; then printf T; else printf t; fi; \
          if find / -maxdepth 0 -printf '' >/dev/null 2>&1; then hf=1; printf F; else hf=0; printf f; fi; \
-         if (cd -- {d}) 2>/dev/null; then printf 'D\\0'; \
-           if [ $hf = 1 ]; then (cd -- {d} && find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%m\\0%P\\0%l\\0' 2>/dev/null); fi; \
-         else printf 'd\\0'; fi; printf 'E\\0'; \
-         IFS= read -r mode || exit 0; {follow_script}"
+         S={d}/{STAGING_DIR}; \
+         if [ -L \"$S\" ]; then st=X; elif [ ! -e \"$S\" ]; then st=n; \
+         elif [ ! -d \"$S\" ] || [ ! -O \"$S\" ]; then st=X; \
+         else case $(ls -ld -- \"$S\") in d???------*) st=k;; *) st=o;; esac; fi; \
+         lk=; me=; q={d}; while :; do case $q in ''|/|.) break;; esac; \
+           if [ -L \"$q\" ]; then set -- $(ls -ldn -- \"$q\"); [ -n \"$me\" ] || me=$(id -u); \
+             if [ \"$3\" != \"$me\" ] && [ \"$3\" != 0 ]; then lk=$q; fi; fi; \
+           case $q in */*) q=${{q%/*}};; *) break;; esac; done; \
+         if (cd -- {d}) 2>/dev/null; then printf \"D$st\"; else printf dn; fi; \
+         if [ -n \"$lk\" ]; then printf 'L%s\\0' \"$lk\"; else printf '%s\\0' -; fi; \
+         if (cd -- {d}) 2>/dev/null && [ $hf = 1 ]; then (cd -- {d} && find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%m\\0%P\\0%l\\0' 2>/dev/null); fi; \
+         printf 'E\\0'; \
+         IFS=' ' read -r mode rmode rtime || exit 0; {follow_script}"
     );
     let mut ch = conn.exec(&sh(&script))?;
     let out = read_listing(&mut ch).map_err(|e| RemoteError::Protocol {
@@ -81,6 +142,8 @@ pub(super) fn probe(
         listing: None,
         staged: Listing::new(),
         exists: false,
+        staging: Staging::Absent,
+        foreign_link: None,
         channel: None,
     };
     let Some(out) = out else {
@@ -89,12 +152,20 @@ pub(super) fn probe(
         return Ok(no_shell);
     };
     let head = out.iter().position(|&b| b == 0).map(|i| &out[..i]);
-    let Some(head) = head.filter(|h| h.len() == 3) else {
+    let Some(head) = head.filter(|h| h.len() >= 5) else {
         return Ok(no_shell);
     };
+    let foreign_link = (head[4] == b'L').then(|| String::from_utf8_lossy(&head[5..]).into_owned());
+    let body = &out[head.len() + 1..];
     let has_tar = head[0] == b'T';
     let has_find = head[1] == b'F';
     let exists = head[2] == b'D';
+    let staging = match head[3] {
+        b'X' => Staging::Refused,
+        b'k' => Staging::Usable,
+        b'o' => Staging::Open,
+        _ => Staging::Absent,
+    };
     if !exists && must_exist {
         return Err(missing_remote(&host, dir));
     }
@@ -103,10 +174,14 @@ pub(super) fn probe(
     } else if !has_find {
         (None, Listing::new())
     } else {
-        let body = &out[4..];
         (
             Some(parse_find(&host, body, must_exist)?),
-            parse_staged(&host, body)?,
+            // Only a staging directory nobody else could write into is resumed from.
+            if staging == Staging::Usable {
+                parse_staged(&host, body)?
+            } else {
+                Listing::new()
+            },
         )
     };
     Ok(Probe {
@@ -114,6 +189,8 @@ pub(super) fn probe(
         listing,
         staged,
         exists,
+        staging,
+        foreign_link,
         channel: Some(ch),
     })
 }
@@ -184,7 +261,11 @@ pub(super) fn remove_stale_staged(
     dir: &str,
     names: &[&str],
 ) -> Result<(), RemoteError> {
-    let script = format!("cd -- {}/{STAGING_DIR} && xargs -0 rm -f --", quote(dir));
+    let script = format!(
+        "D={}; S=\"$D/{STAGING_DIR}\"; {} xargs -0 rm -f --",
+        quote(dir),
+        enter_staging(false)
+    );
     let list = nul_list(names.iter().copied());
     let out = conn.run(&sh(&script), &list)?;
     check_status(conn, "clearing stale staged files", out)
@@ -202,7 +283,12 @@ pub(super) fn delete_remote(
             .map(|e| e.name.as_str()),
     );
     let dirs: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::Dir).collect();
-    let script = format!("cd -- {} && xargs -0 rm -f --", quote(dir));
+    // Each name is removed only when every directory above it (inside the target) is a real
+    // directory, not a symlink someone put there since the listing.
+    let script = format!(
+        "cd -- {} || exit 1; xargs -0 sh -c 'for f; do p=$f; while case $p in */*) true;; *) false;; esac; do p=${{p%/*}}; if [ -L \"$p\" ] || [ ! -d \"$p\" ]; then echo \"ludus: not deleting $f: $p is not a real directory\" >&2; exit 3; fi; done; rm -f -- \"$f\" || exit 1; done' sh",
+        quote(dir)
+    );
     let out = conn.run(&sh(&script), &files)?;
     check_status(conn, "deleting files", out)?;
     if !dirs.is_empty() {
@@ -362,7 +448,13 @@ pub(super) fn append_staged(
     use sha2::Digest;
     use std::io::{Read, Seek, SeekFrom};
     let host = conn.host_label();
-    let staged = format!("{}/{STAGING_DIR}/{}", dir.trim_end_matches('/'), e.name);
+    // Relative to the checked staging directory (see `enter_staging`).
+    let staged = format!("./{}", e.name);
+    let enter = format!(
+        "D={}; S=\"$D/{STAGING_DIR}\"; {}",
+        quote(dir),
+        enter_staging(false)
+    );
     let mut f = std::fs::File::open(local).map_err(|err| RemoteError::io(local, err))?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -381,7 +473,7 @@ pub(super) fn append_staged(
     let local_hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let out = conn.run(
         &sh(&format!(
-            "head -c {prefix} -- {} | sha256sum",
+            "{enter} head -c {prefix} -- {} | sha256sum",
             quote(&staged)
         )),
         b"",
@@ -395,7 +487,7 @@ pub(super) fn append_staged(
         return Ok(false);
     }
     let script = format!(
-        "set -e; f={}; t=\"$f.resume\"; {{ head -c {prefix} -- \"$f\"; cat; }} > \"$t\"; chmod {:o} \"$t\"; touch -d @{} \"$t\"; mv -f -- \"$t\" \"$f\"",
+        "{enter} set -e; f={}; t=\"$(dirname -- \"$f\")/.ludus-resume\"; rm -f -- \"$t\"; {{ head -c {prefix} -- \"$f\"; cat; }} > \"$t\"; chmod {:o} \"$t\"; touch -d @{} \"$t\"; mv -f -- \"$t\" \"$f\"",
         quote(&staged),
         e.mode & 0o7777,
         e.mtime.max(0)

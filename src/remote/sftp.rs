@@ -12,7 +12,7 @@ use ssh2::{FileStat, OpenFlags, OpenType, Sftp};
 use super::listing::{Entry, Kind, Listing};
 use super::local::LocalTree;
 use super::plan::Plan;
-use super::safety::{PART_SUFFIX, check_relative, check_symlink, is_internal, join};
+use super::safety::{check_relative, check_symlink, is_internal, join, part_base};
 use super::{Progress, RemoteError};
 
 fn remote_path(dir: &str, name: &str) -> PathBuf {
@@ -146,17 +146,23 @@ pub fn upload(
             .map_err(|e| err(host, format!("creating {}", p.display()), e))?;
     }
     let mut buf = vec![0u8; 256 * 1024];
+    let mut checked = std::collections::HashSet::new();
     for e in &plan.send {
+        real_parents(sftp, host, remote_dir, &e.name, &mut checked)?;
         let dst = remote_path(remote_dir, &e.name);
         let tmp = remote_path(remote_dir, &temp_name(&e.name));
         match &e.kind {
             Kind::File => {
                 let src = join(local_dir, &e.name);
                 let mut f = std::fs::File::open(&src).map_err(|err| RemoteError::io(&src, err))?;
-                let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+                // The temporary name may be a symlink planted by another user of a shared
+                // folder: remove it (unlink never follows a link) and create the file anew,
+                // exclusively (O_EXCL fails on any existing name, a dangling link included).
+                let _ = sftp.unlink(&tmp);
+                let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUSIVE;
                 let mut rf = sftp
                     .open_mode(&tmp, flags, 0o600, OpenType::File)
-                    .map_err(|er| err(host, format!("creating {}", tmp.display()), er))?;
+                    .map_err(|er| err(host, format!("creating {}", dst.display()), er))?;
                 loop {
                     let n = f.read(&mut buf).map_err(|er| RemoteError::io(&src, er))?;
                     if n == 0 {
@@ -165,11 +171,10 @@ pub fn upload(
                     rf.write_all(&buf[..n])
                         .map_err(|er| RemoteError::Protocol {
                             host: host.to_string(),
-                            what: format!("writing {}", tmp.display()),
+                            what: format!("writing {}", dst.display()),
                             problem: er.to_string(),
                         })?;
                 }
-                drop(rf);
                 let stat = FileStat {
                     size: None,
                     uid: None,
@@ -178,8 +183,10 @@ pub fn upload(
                     atime: Some(e.mtime.max(0) as u64),
                     mtime: Some(e.mtime.max(0) as u64),
                 };
-                sftp.setstat(&tmp, stat)
-                    .map_err(|er| err(host, format!("setting times of {}", tmp.display()), er))?;
+                // On the open handle, not the name: nothing swapped in meanwhile is touched.
+                rf.setstat(stat)
+                    .map_err(|er| err(host, format!("setting times of {}", dst.display()), er))?;
+                drop(rf);
             }
             Kind::Symlink(target) => {
                 let _ = sftp.unlink(&tmp);
@@ -190,6 +197,49 @@ pub fn upload(
         }
         install(sftp, host, &tmp, &dst)?;
         progress.file_done(e.size);
+    }
+    Ok(())
+}
+
+/// Checks (once per directory) that every parent of `name` below `remote_dir` is a real
+/// directory, not a symlink someone put there since the listing: ludus never writes through one.
+fn real_parents(
+    sftp: &Sftp,
+    host: &str,
+    remote_dir: &str,
+    name: &str,
+    checked: &mut std::collections::HashSet<String>,
+) -> Result<(), RemoteError> {
+    let mut parent = String::new();
+    let parts: Vec<&str> = name.split('/').collect();
+    for part in &parts[..parts.len() - 1] {
+        if !parent.is_empty() {
+            parent.push('/');
+        }
+        parent.push_str(part);
+        if checked.contains(&parent) {
+            continue;
+        }
+        let p = remote_path(remote_dir, &parent);
+        let st = sftp
+            .lstat(&p)
+            .map_err(|e| err(host, format!("checking {}", p.display()), e))?;
+        if !st.file_type().is_dir() {
+            return Err(RemoteError::UnsafePath {
+                side: host.to_string(),
+                path: name.to_string(),
+                problem: format!(
+                    "{} is a {} on the remote side, not a directory; ludus does not write through it",
+                    p.display(),
+                    if st.file_type().is_symlink() {
+                        "symlink"
+                    } else {
+                        "file"
+                    }
+                ),
+            });
+        }
+        checked.insert(parent.clone());
     }
     Ok(())
 }
@@ -212,8 +262,8 @@ fn install(sftp: &Sftp, host: &str, tmp: &Path, dst: &Path) -> Result<(), Remote
 
 fn temp_name(name: &str) -> String {
     match name.rsplit_once('/') {
-        Some((dir, base)) => format!("{dir}/.{base}{PART_SUFFIX}"),
-        None => format!(".{name}{PART_SUFFIX}"),
+        Some((dir, base)) => format!("{dir}/{}", part_base(base)),
+        None => part_base(name),
     }
 }
 
@@ -254,7 +304,9 @@ pub fn delete(
     entries: &[Entry],
 ) -> Result<u64, RemoteError> {
     let mut n = 0;
+    let mut checked = std::collections::HashSet::new();
     for e in entries {
+        real_parents(sftp, host, remote_dir, &e.name, &mut checked)?;
         let p = remote_path(remote_dir, &e.name);
         let r = if e.kind == Kind::Dir {
             sftp.rmdir(&p)

@@ -42,18 +42,17 @@ pub fn upload(
     let host = conn.host_label();
     // Fresh: no top-level name exists remotely, so one `mv` renames every staged subtree into
     // place. Otherwise each staged file is hard-linked over the old one.
-    let header: &[u8] = if job.fresh { b"fresh\n" } else { b"link\n" };
-    let sent = ch.write_all(header).map_err(|e| e.to_string());
-    let sent = sent.and_then(|()| {
-        write_archive(
-            &mut ch,
-            job.local_dir,
-            job.source,
-            job.plan,
-            job.root,
-            progress,
-        )
-    });
+    // The local directory's own mode and time travel in the header line, not as a `./` tar
+    // entry: tar must never change the mode of the staging directory (700, see commands.rs).
+    let header = format!(
+        "{} {:o} {}\n",
+        if job.fresh { "fresh" } else { "link" },
+        job.root.mode & 0o7777,
+        job.root.mtime.max(0)
+    );
+    let sent = ch.write_all(header.as_bytes()).map_err(|e| e.to_string());
+    let sent =
+        sent.and_then(|()| write_archive(&mut ch, job.local_dir, job.source, job.plan, progress));
     let _ = ch.send_eof();
     let stderr = read_stderr(&mut ch);
     let status = finish_channel(&mut ch, &host)?;
@@ -77,7 +76,6 @@ fn write_archive(
     local_dir: &Path,
     source: &Listing,
     plan: &Plan,
-    root: &Entry,
     progress: &mut dyn Progress,
 ) -> Result<(), String> {
     let w = BufWriter::with_capacity(256 * 1024, ch);
@@ -93,7 +91,6 @@ fn write_archive(
             n = p;
         }
     }
-    append_dir(&mut tar, "./", root).map_err(|e| e.to_string())?;
     for d in dirs {
         if let Some(e) = source.get(d) {
             append_dir(&mut tar, d, e).map_err(|e| format!("{d}: {e}"))?;
@@ -247,8 +244,24 @@ fn read_archive(
         let header = entry.header();
         let mode = header.mode().map_err(|e| proto(e.to_string()))?;
         let mtime = header.mtime().map_err(|e| proto(e.to_string()))? as i64;
+        // The entry must be what the listing said (and what the plan was checked against): a
+        // file listed as a file, a symlink with the very target listed.
+        let mismatch = |got: String| RemoteError::UnsafePath {
+            side: host.to_string(),
+            path: name.clone(),
+            problem: format!(
+                "the tar stream sent {got} where the listing had a {}",
+                match &want.kind {
+                    Kind::Symlink(t) => format!("symlink to `{t}`"),
+                    k => k.word().to_string(),
+                }
+            ),
+        };
         match header.entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
+                if want.kind != Kind::File {
+                    return Err(mismatch("a file".to_string()));
+                }
                 let n = local.write_file(&name, mode, mtime, &mut entry)?;
                 progress.file_done(n);
             }
@@ -257,6 +270,9 @@ fn read_archive(
                     .link_name_bytes()
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
+                if want.kind != Kind::Symlink(target.clone()) {
+                    return Err(mismatch(format!("a symlink to `{target}`")));
+                }
                 local.write_symlink(&name, &target)?;
                 progress.file_done(0);
             }

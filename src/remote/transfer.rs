@@ -184,6 +184,25 @@ fn upload_via(
     let (conn, mut probe) = remote_side?;
     let host = conn.host_label();
     let use_tar = probe.has_tar && !opts.force_sftp;
+    if let Some(link) = &probe.foreign_link {
+        dismiss(&conn, &mut probe.channel);
+        return Err(RemoteError::UnsafePath {
+            side: host,
+            path: link.clone(),
+            problem: format!(
+                "this component of the remote folder {} is a symlink owned by another user, who could point it anywhere you can write; ludus does not upload through it. Name the real folder instead (`readlink -f` shows it)",
+                remote.path
+            ),
+        });
+    }
+    if use_tar && probe.staging == commands::Staging::Refused {
+        dismiss(&conn, &mut probe.channel);
+        return Err(RemoteError::UnsafePath {
+            side: host,
+            path: format!("{}/{STAGING_DIR}", remote.path.trim_end_matches('/')),
+            problem: "the upload's staging path is a symlink, a file or a directory of another user (anyone who can write into a shared folder can plant one); ludus never writes through it. Remove it if nobody else uses it, then run again".to_string(),
+        });
+    }
     let sftp = if use_tar && probe.listing.is_some() {
         None
     } else {
@@ -365,7 +384,8 @@ fn download_via(
         (None, None) => Listing::new(),
     };
     let source = filter.apply(&source_all);
-    let dest = filter.apply(&local_listing?);
+    let local_all = local_listing?;
+    let dest = filter.apply(&local_all);
     let plan = if opts.checksum {
         let (dst_hash, src_hash) = checksums(
             &conn,
@@ -386,6 +406,14 @@ fn download_via(
     } else {
         make_plan(&source, &dest, &Listing::new(), &same_by_time, opts.delete)?
     };
+    // Judge every symlink by where it resolves in the tree this download leaves behind, before
+    // anything is written (also under --dry-run, which then fails as the real run would).
+    let deleted: std::collections::HashSet<&str> = if opts.delete {
+        plan.delete.iter().map(|e| e.name.as_str()).collect()
+    } else {
+        Default::default()
+    };
+    super::safety::check_final_tree(&host, &local_all, &source, &deleted)?;
     let mut summary = summary_of(
         Direction::Download,
         &conn,
@@ -401,7 +429,7 @@ fn download_via(
         return Ok(summary);
     }
     std::fs::create_dir_all(local_dir).map_err(|e| RemoteError::io(local_dir, e))?;
-    let mut tree = local::LocalTree::new(local_dir, &host);
+    let mut tree = local::LocalTree::new(local_dir, &host)?;
     for d in &plan.dirs {
         tree.make_dir(&d.name, d.mode)?;
     }
@@ -420,7 +448,7 @@ fn download_via(
     }
     dismiss(&conn, &mut probe.channel);
     if opts.delete {
-        summary.deleted = local::delete(local_dir, &plan.delete)?;
+        summary.deleted = tree.delete(&plan.delete)?;
     }
     progress.finish();
     summary.seconds = t0.elapsed().as_secs_f64();

@@ -60,7 +60,7 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
     }
     let col = |name: &str| columns.iter().position(|c| *c == name).unwrap_or(0);
     let (regret_ix, norm_ix) = (col(REGRET), col(NORMALIZED));
-    let c = collect(paths, &columns, opts.select.at)?;
+    let c = collect(paths, &columns, opts.select.at, opts.select.include_stale)?;
     if c.runs.is_empty() {
         return Err(ReportError::Analysis(AnalysisError::NoRuns {
             paths: paths
@@ -71,12 +71,18 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
         }));
     }
     let selection = rank(&c, &opts.select);
+    let programs = if c.kinds.iter().any(|k| k.program) {
+        super::programs::Programs::read(paths, &opts.select, opts.x.as_deref(), opts.plots)?
+    } else {
+        None
+    };
 
     // The selected configuration of each agent kind: its winner, or its best-ranked one when
     // every configuration is incomplete (the report says so).
     let mut agents = Vec::new();
     let mut config_to_agent: HashMap<usize, usize> = HashMap::new();
-    for ranking in &selection.agents {
+    // Programs run in no MDP: they have their own section (`programs`), not a column here.
+    for ranking in selection.agents.iter().filter(|r| !r.agent.program) {
         let Some(chosen) = ranking.configs.first() else {
             continue;
         };
@@ -128,8 +134,9 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
     let mut kind_mdps: HashSet<(usize, usize)> = HashSet::new();
     for r in &c.runs {
         let kind = c.configs[r.config].kind;
+        let Some(mdp) = r.mdp else { continue };
         kind_seeds.entry(kind).or_default().insert(r.seed);
-        kind_mdps.insert((kind, r.mdp));
+        kind_mdps.insert((kind, mdp));
     }
 
     let na = agents.len();
@@ -148,16 +155,16 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
     }
     let mut curve_runs = Vec::new();
     for r in &c.runs {
-        let Some(&a) = config_to_agent.get(&r.config) else {
+        let (Some(&a), Some(mdp)) = (config_to_agent.get(&r.config), r.mdp) else {
             continue;
         };
-        let m = mdp_pos[r.mdp];
+        let m = mdp_pos[mdp];
         let cell = &mut cells[m][a];
         seen[m][a].insert(r.seed);
         match &r.values {
-            Some(v) if r.state.is_valid() => {
+            Some(v) if r.state.is_success() => {
                 cell.runs += 1;
-                if r.state == crate::analysis::RunState::Timeout {
+                if r.state == crate::store::StatusKind::Timeout {
                     cell.timeouts += 1;
                 }
                 regret[m][a].push(v[regret_ix]);
@@ -223,6 +230,7 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
         unfinished: c.unfinished.len(),
         unreadable: c.unreadable.len(),
         curve_problems,
+        programs,
     })
 }
 

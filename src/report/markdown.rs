@@ -120,6 +120,14 @@ pub fn tables(report: &Report) -> String {
 
 /// The content of `index.md`: what was read, what is incomplete, and links to every file.
 pub fn index(report: &Report, files: &[PathBuf]) -> String {
+    if report.agents.is_empty() && report.programs.is_some() {
+        // Programs alone: their files.
+        let mut s = format!("# {}\n\n", report.title);
+        for f in files {
+            let _ = writeln!(s, "- [{0}]({0})", f.display());
+        }
+        return s;
+    }
     let mut s = format!("# {}\n\n", report.title);
     let paths: Vec<String> = report
         .paths

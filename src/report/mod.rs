@@ -3,7 +3,10 @@
 //!
 //! One result type, [`Report`], is built once from the logs ([`build_report`]); each output
 //! format is an [`Exporter`] over it, in its own small file, so adding a format is adding a
-//! file. Every output file is written atomically (temp file, then rename).
+//! file. `[[experiment]]` programs, which run in no MDP, are the report's `programs` section,
+//! written by their own exporter (`programs.md`, `programs.csv`, their plots). `index.md` is
+//! written once, last, by [`write_report`]. Every output file is written atomically (temp
+//! file, then rename).
 
 mod build;
 pub mod csv;
@@ -49,6 +52,8 @@ pub struct ReportOptions {
     pub curves: bool,
     /// The title of `index.md`.
     pub title: Option<String>,
+    /// The programs' plots: the step column (default: each log's first column).
+    pub x: Option<String>,
 }
 
 impl Default for ReportOptions {
@@ -58,6 +63,7 @@ impl Default for ReportOptions {
             plots: true,
             curves: true,
             title: None,
+            x: None,
         }
     }
 }
@@ -163,12 +169,16 @@ pub struct Report {
     pub unreadable: usize,
     /// Logs whose curve could not be read.
     pub curve_problems: usize,
+    /// The `[[experiment]]` programs, ranked (they run in no MDP, so they are not cells).
+    #[serde(skip)]
+    pub programs: Option<programs::Programs>,
 }
 
 impl Report {
     /// Whether any run is missing, failed, or unreadable.
     pub fn is_complete(&self) -> bool {
-        self.unfinished == 0
+        self.programs.as_ref().is_none_or(|p| p.is_complete())
+            && self.unfinished == 0
             && self.unreadable == 0
             && self.curve_problems == 0
             && self
@@ -249,18 +259,28 @@ pub struct ReportSummary {
     pub agents: usize,
     /// MDPs reported.
     pub mdps: usize,
+    /// `[[experiment]]` programs reported.
+    #[serde(skip)]
+    pub experiments: usize,
     /// Whether every expected run was there and valid.
     pub complete: bool,
 }
 
-/// The exporters a report runs, in order.
-pub fn exporters(opts: &ReportOptions) -> Vec<Box<dyn Exporter>> {
-    let mut v: Vec<Box<dyn Exporter>> = vec![
+/// The exporters a report runs, in order. A report of programs alone has only their section.
+pub fn exporters(opts: &ReportOptions, report: &Report) -> Vec<Box<dyn Exporter>> {
+    let mut v: Vec<Box<dyn Exporter>> = Vec::new();
+    if report.programs.is_some() {
+        v.push(Box::new(programs::ProgramsExporter));
+        if report.agents.is_empty() {
+            return v;
+        }
+    }
+    v.extend::<[Box<dyn Exporter>; 4]>([
         Box::new(markdown::Markdown),
         Box::new(csv::Csv),
         Box::new(latex::Latex),
         Box::new(json::Json),
-    ];
+    ]);
     if opts.plots {
         v.push(Box::new(plots::Plots));
     }
@@ -275,7 +295,7 @@ pub fn write_report(
 ) -> Result<ReportSummary, ReportError> {
     let report = build_report(paths, opts)?;
     let mut out = OutDir::new(out_dir)?;
-    for e in exporters(opts) {
+    for e in exporters(opts, &report) {
         e.export(&report, &mut out)?;
     }
     let index = markdown::index(&report, out.written());
@@ -284,6 +304,7 @@ pub fn write_report(
         files: out.written().to_vec(),
         agents: report.agents.len(),
         mdps: report.mdps.len(),
+        experiments: report.programs.as_ref().map_or(0, |p| p.experiments()),
         complete: report.is_complete(),
     })
 }

@@ -17,17 +17,72 @@ use crate::value::Value;
 /// Lines drawn per plot at most: the best configurations.
 const MAX_LINES: usize = 10;
 
-/// What a program report wrote.
+/// The programs of a report: their runs, ranked by the measure (seeds averaged). Part of
+/// [`super::Report`]; written by the [`ProgramsExporter`].
 #[derive(Clone, Debug)]
-pub struct ProgramReport {
-    /// Files written, relative to the output folder.
-    pub files: Vec<PathBuf>,
-    /// Experiments reported.
-    pub experiments: usize,
+pub struct Programs {
+    c: Collection,
+    s: Selection,
+    x: Option<String>,
+    plots: bool,
+}
+
+impl Programs {
+    /// The programs of `paths`, ranked as `select` says; `None` when they hold no program
+    /// runs. `x` is the plots' step column (default: each log's first column).
+    pub fn read(
+        paths: &[PathBuf],
+        select: &SelectOptions,
+        x: Option<&str>,
+        plots: bool,
+    ) -> Result<Option<Programs>, ReportError> {
+        let c = collect(
+            paths,
+            &[select.measure.as_str()],
+            select.at,
+            select.include_stale,
+        )?;
+        if !c.kinds.iter().any(|k| k.program) {
+            return Ok(None);
+        }
+        let s = rank(&c, select);
+        Ok(Some(Programs {
+            c,
+            s,
+            x: x.map(str::to_string),
+            plots,
+        }))
+    }
+
+    /// Experiments with runs.
+    pub fn experiments(&self) -> usize {
+        self.c
+            .kinds
+            .iter()
+            .filter(|k| k.program && self.s.agents.iter().any(|a| a.agent == **k))
+            .count()
+    }
+
     /// Whether every run was there and valid.
-    pub complete: bool,
-    /// Whether the paths also hold built-in agents' runs (reported separately).
-    pub has_builtin: bool,
+    pub fn is_complete(&self) -> bool {
+        self.s.is_complete()
+    }
+}
+
+/// Writes `programs.md`, `programs.csv` and one plot per experiment.
+pub struct ProgramsExporter;
+
+impl super::Exporter for ProgramsExporter {
+    fn name(&self) -> &'static str {
+        "programs"
+    }
+
+    fn export(&self, report: &super::Report, out: &mut OutDir) -> Result<(), ReportError> {
+        match &report.programs {
+            Some(p) => write_programs(p, out),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The mean curve of each configuration of one experiment: (config index, points by x).
@@ -138,29 +193,15 @@ fn draw<DB: DrawingBackend>(
     root.present().map_err(e)
 }
 
-/// Writes the program report of `paths` into `out`; `None` when they hold no program runs.
-pub fn write_program_report(
-    paths: &[PathBuf],
-    select: &SelectOptions,
-    x: Option<&str>,
-    plots: bool,
-    out: &mut OutDir,
-) -> Result<Option<ProgramReport>, ReportError> {
-    let c = collect(paths, &[select.measure.as_str()], select.at)?;
-    if !c.kinds.iter().any(|k| k.program) {
-        return Ok(None);
-    }
-    let s = rank(&c, select);
-    let start = out.written().len();
+fn write_programs(p: &Programs, out: &mut OutDir) -> Result<(), ReportError> {
+    let (c, s, x, plots) = (&p.c, &p.s, p.x.as_deref(), p.plots);
     let mut md = String::from("# Programs\n\n");
     let mut csv = String::from("experiment,rank,config_id,mean,ci95,runs,expected,params\n");
     let better = if s.maximize { "higher" } else { "lower" };
-    let mut experiments = 0;
     for (k, kind) in c.kinds.iter().enumerate().filter(|(_, k)| k.program) {
         let Some(r) = s.agents.iter().find(|a| a.agent == *kind) else {
             continue;
         };
-        experiments += 1;
         let _ = writeln!(
             md,
             "## {}\n\n{} at {} ({better} is better), mean and 95% CI over {} seed(s).\n",
@@ -208,7 +249,7 @@ pub fn write_program_report(
             (None, Some(p)) => first_column(p).unwrap_or_else(|| "step".into()),
             (None, None) => continue,
         };
-        let lines: Vec<(String, Vec<(f64, f64)>)> = curves(&c, &s, k, &xcol, &s.measure)
+        let lines: Vec<(String, Vec<(f64, f64)>)> = curves(c, s, k, &xcol, &s.measure)
             .into_iter()
             .map(|(ci, pts)| (label(&c.configs[ci].params), pts))
             .collect();
@@ -252,10 +293,5 @@ pub fn write_program_report(
     }
     out.write("programs.csv", csv.as_bytes())?;
     out.write("programs.md", md.as_bytes())?;
-    Ok(Some(ProgramReport {
-        files: out.written()[start..].to_vec(),
-        experiments,
-        complete: s.is_complete(),
-        has_builtin: c.kinds.iter().any(|k| !k.program),
-    }))
+    Ok(())
 }

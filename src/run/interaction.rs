@@ -9,9 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{LogSink, Outcome, RunControl, RunError, RunReport};
-use crate::model::Agent;
 use crate::model::mdp::Mdp;
 use crate::model::solve::{Evaluator, Policy, Solution, evaluate_episodic, start_dot};
+use crate::model::{Agent, stop};
 use crate::rng::Rng;
 
 /// The log columns, in order. `t` is the number of steps completed at the row; `opt`, `rand`
@@ -99,17 +99,25 @@ struct Tally<'a> {
 
 impl Tally<'_> {
     /// The per-step regret, normalized regret and expected reward of `pol` at this moment.
-    fn measure(&mut self, pol: &Policy, state: usize, ep_start: usize) -> (f64, f64, f64) {
+    fn measure(
+        &mut self,
+        pol: &Policy,
+        state: usize,
+        ep_start: usize,
+    ) -> Result<(f64, f64, f64), RunError> {
         let opt = self.sol.optimal_average_reward;
         let gap = opt - self.sol.worst_average_reward;
         match self.mdp.horizon {
             None => {
-                let g = self.eval.gain(self.mdp, pol)[state];
+                let g =
+                    self.eval.gain(self.mdp, pol).map_err(|e| {
+                        RunError::Build(format!("evaluating the agent's policy: {e}"))
+                    })?[state];
                 let mut r = opt - g;
                 if r.abs() <= 1e-3 || r < 0.0 {
                     r = 0.0;
                 }
-                (r, r / gap, g)
+                Ok((r, r / gap, g))
             }
             Some(h) => {
                 let hit = matches!(&self.episodic_cache, Some((p, _)) if p == pol);
@@ -124,7 +132,7 @@ impl Tally<'_> {
                 let raw = (self.sol.optimal_values[ep_start] - v[ep_start]).max(0.0);
                 let norm =
                     raw / (self.sol.optimal_values[ep_start] - self.sol.worst_values[ep_start]);
-                (raw / hf, norm, start_dot(self.mdp, v) / hf)
+                Ok((raw / hf, norm, start_dot(self.mdp, v) / hf))
             }
         }
     }
@@ -169,7 +177,11 @@ pub fn run_loop(
         early_stopped_at: None,
     };
     let timer = Instant::now();
+    // Planning loops inside the agent check the learning deadline and the interrupt flag
+    // through this scope (see `model::stop`).
+    let _scope = stop::Scope::new(ctl.time_limit.map(|l| timer + l), ctl.interrupt);
     agent.before_start();
+    let mut check_now = stop::take_hit();
     let mut state = mdp.sample_start(&mut env);
     let mut ep_start = state;
     let mut h = 0usize;
@@ -184,8 +196,8 @@ pub fn run_loop(
         // The hot loop: run to the next log point or clock check, whichever comes first.
         let next_log = (t / log_every + 1) * log_every;
         let next_check = (t / CHECK_EVERY + 1) * CHECK_EVERY;
-        let stop = next_log.min(next_check).min(cfg.steps);
-        while t < stop {
+        let stop_at = next_log.min(next_check).min(cfg.steps);
+        while t < stop_at && !check_now {
             let a = agent.select_action(state, h);
             let (next, r) = mdp.step(state, a, &mut env);
             let last = h + 1 == h_max;
@@ -193,6 +205,8 @@ pub fn run_loop(
                 agent.update(state, a, r, next, h, last);
                 if agent.is_episode_end(state, a, last) {
                     agent.end_episode();
+                    // A planning loop gave up at the deadline or an interrupt: act now.
+                    check_now = stop::take_hit();
                 }
             }
             cum_reward += r;
@@ -213,7 +227,7 @@ pub fn run_loop(
             state = next;
             h += 1;
         }
-        if t.is_multiple_of(log_every) || t == cfg.steps {
+        if (t > 0 && t.is_multiple_of(log_every)) || t == cfg.steps {
             let pol = match &tally.frozen {
                 Some(p) => p.clone(),
                 None => agent.policy(),
@@ -229,7 +243,7 @@ pub fn run_loop(
                     mdp.n_actions
                 )));
             }
-            let (r, nr, g) = tally.measure(&pol, state, ep_start);
+            let (r, nr, g) = tally.measure(&pol, state, ep_start)?;
             let n = since_log as f64;
             tally.cum_regret += r * n;
             tally.cum_norm_regret += nr * n;
@@ -285,7 +299,8 @@ pub fn run_loop(
             ep_start = state;
         }
         report.steps_completed = t;
-        if t.is_multiple_of(CHECK_EVERY) || t.is_multiple_of(log_every) {
+        if t.is_multiple_of(CHECK_EVERY) || t.is_multiple_of(log_every) || check_now {
+            check_now = false;
             if ctl.interrupt.load(Ordering::Relaxed) {
                 report.outcome = Outcome::Interrupted;
                 return Ok(report);

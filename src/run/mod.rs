@@ -78,8 +78,8 @@ pub enum RunError {
 
 /// Runs one instance to the end (or until interrupted), sending log rows to `sink`.
 ///
-/// Builds the MDP (with its own seed) and solves it exactly, builds the agent with the
-/// instance's seed, then runs [`run_loop`]. Parameter errors (which `plan` should have caught)
+/// Builds the MDP (with its own seed, or the run's when the spec gives none) and solves it
+/// exactly, builds the agent with the instance's seed, then runs [`run_loop`]. Parameter errors (which `plan` should have caught)
 /// are `RunError::Build`.
 pub fn run_instance(
     instance: &Instance,
@@ -95,9 +95,13 @@ pub fn run_instance(
     let build_err =
         |what: &str, e: crate::model::CheckError| RunError::Build(format!("{what}: {e}"));
     let model = registry
-        .build_mdp(&mdp.family, mdp.episodic, &mdp.params)
+        .build_mdp(
+            &mdp.family,
+            mdp.episodic,
+            &mdp.params_for_run(instance.seed),
+        )
         .map_err(|e| build_err(&format!("MDP {}", mdp.family), e))?;
-    let sol = solve(&model);
+    let sol = solve(&model).map_err(|e| RunError::Build(format!("MDP {}: {e}", mdp.family)))?;
     check_solution(&model, &sol).map_err(|e| build_err(&format!("MDP {}", mdp.family), e))?;
     let ctx = AgentContext {
         n_states: model.n_states,

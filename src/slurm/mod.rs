@@ -3,7 +3,8 @@
 //! covering exactly the pending instances, submit it and record the job in
 //! `DIR/.ludus/submissions.json`, then follow it with `squeue` (and `sacct` when accounting is
 //! on) and the remote `ludus status --json`. Everything goes through one SSH session
-//! ([`crate::remote::Connection`]); nothing here prints.
+//! ([`crate::remote::Connection`], opened by [`connect`]); the watch loop reports through
+//! [`WatchEvent`]s as `exec` does, and nothing here prints.
 //!
 //! Pending instances, not groups of the whole plan: each submission writes the ids it covers to
 //! `REMOTE_DIR/.ludus/jobs/<n>.ids`, and every array task runs `ludus run-instances DIR --ids
@@ -12,13 +13,17 @@
 
 pub mod cluster;
 pub mod script;
+pub mod session;
 pub mod submit;
+pub mod watch;
 
 use crate::remote::RemoteError;
 use crate::store::StoreError;
 
 pub use cluster::{JobState, QueueSnapshot, RemoteCounts};
+pub use session::{cancel, connect, last_submission};
 pub use submit::{SubmitOutcome, SubmitRequest, submit};
+pub use watch::{WatchEvent, WatchOptions, WatchOutcome, watch};
 
 /// Everything that can stop a submission or a watch.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +34,9 @@ pub enum SlurmError {
     /// A local file could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An option value that cannot go into a job script (a control character, ...).
+    #[error(transparent)]
+    Script(#[from] script::ScriptError),
     /// sbatch refused the job; its message verbatim, and what to change.
     #[error(
         "{host}: sbatch refused the job (nothing was recorded as submitted):\n{stderr}\n{hint}"

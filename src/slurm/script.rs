@@ -1,6 +1,17 @@
 //! The sbatch script of a submission: a job array whose tasks each run `ludus run-instances` on
 //! their share of a list of pending ids, or one MPI job over the whole list. Pure text, so it
 //! can be printed by `--dry-run` and pinned by tests.
+//!
+//! Every value that lands in the script is checked first: a control character (a newline above
+//! all, which would start a new shell line) is refused with the option it came from. What is
+//! legal is quoted for the reader of each line: `#SBATCH` lines are not read by a shell but by
+//! sbatch's own tokenizer, which splits on white space, ends the line at an unquoted `#`, and
+//! takes `'...'` and `"..."` as grouping, with a backslash escaping the next character (but not
+//! a space outside quotes); no variables, no globs. So a value there with a space, a quote, a
+//! backslash or a `#` is written inside double quotes with `\` and `"` escaped, and becomes
+//! exactly one sbatch argument (tested against a real sbatch in tests/it/slurm_script.rs). In `--output`, `%` is SLURM's pattern character, so
+//! a `%` of the folder is doubled; a backslash there would switch patterns off for the whole
+//! name, so a remote folder with a backslash is refused. The shell part quotes with `'...'`.
 
 use crate::remote::target::RemoteSpec;
 use crate::store::submissions::{SubmitOptions, remote};
@@ -22,6 +33,81 @@ pub struct ScriptInput<'a> {
     pub options: &'a SubmitOptions,
 }
 
+/// A value that cannot go into a job script.
+#[derive(Debug, thiserror::Error)]
+#[error("{option} `{}`: {problem}", value.escape_debug())]
+pub struct ScriptError {
+    /// The option (or argument) it came from, e.g. `--partition`.
+    pub option: &'static str,
+    /// The value as given.
+    pub value: String,
+    /// What is wrong and what to do.
+    pub problem: String,
+}
+
+/// Refuses a control character (newline, carriage return, tab, NUL, ...) in `value`.
+fn no_control(option: &'static str, value: &str) -> Result<(), ScriptError> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(ScriptError {
+            option,
+            value: value.to_string(),
+            problem: format!(
+                "contains the control character {:?}, which would break the job script; remove it",
+                c
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks every value of `options` (and the remote folder) that a job script would contain, so
+/// a submission can refuse bad input before it uploads anything.
+pub fn check(options: &SubmitOptions, remote_dir: &str) -> Result<(), ScriptError> {
+    no_control("the remote folder (HOST:REMOTE_DIR)", remote_dir)?;
+    if remote_dir.contains('\\') {
+        return Err(ScriptError {
+            option: "the remote folder (HOST:REMOTE_DIR)",
+            value: remote_dir.to_string(),
+            problem: "contains a backslash, which turns off SLURM's %A/%a/%j patterns in the job's --output file; use a folder without one".to_string(),
+        });
+    }
+    for (option, value) in [
+        ("--time", &options.time),
+        ("--mem", &options.mem),
+        ("--partition", &options.partition),
+        ("--remote-ludus", &options.remote_ludus),
+    ] {
+        if let Some(v) = value {
+            no_control(option, v)?;
+        }
+    }
+    for a in &options.sbatch_args {
+        no_control("--sbatch-arg", a)?;
+    }
+    Ok(())
+}
+
+/// One sbatch argument on a `#SBATCH` line. sbatch's tokenizer splits on white space (a
+/// backslash does not protect a space: the split is checked before the escape is applied),
+/// ends the line at an unquoted `#`, and takes `"..."` or `'...'` as grouping, with a backslash
+/// escaping the next character even inside quotes. So a value with any of these characters is
+/// written inside double quotes, with `\` and `"` escaped.
+fn sbatch_word(s: &str) -> String {
+    if !s.contains([' ', '"', '\'', '\\', '#']) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 /// How many array tasks: `--tasks K`, or one per `--per-task N` pending instances, never more
 /// than the pending instances and never fewer than one.
 pub fn task_count(options: &SubmitOptions, pending: usize) -> u32 {
@@ -39,9 +125,11 @@ fn q(s: &str) -> String {
     crate::remote::shell_quote(s)
 }
 
-/// The job script.
-pub fn render(input: &ScriptInput<'_>) -> String {
+/// The job script, or the first value that cannot go into one.
+pub fn render(input: &ScriptInput<'_>) -> Result<String, ScriptError> {
     let o = input.options;
+    check(o, input.remote_dir)?;
+    no_control("--remote-ludus", input.ludus)?;
     let dir = input.remote_dir;
     let mpi = o.mpi_ntasks.is_some();
     let mut s = String::from("#!/bin/bash\n");
@@ -71,25 +159,24 @@ pub fn render(input: &ScriptInput<'_>) -> String {
     }
     s += &format!("#SBATCH --cpus-per-task={}\n", o.cpus_per_task.max(1));
     if let Some(t) = &o.time {
-        s += &format!("#SBATCH --time={t}\n");
+        s += &format!("#SBATCH {}\n", sbatch_word(&format!("--time={t}")));
     }
     if let Some(m) = &o.mem {
-        s += &format!("#SBATCH --mem={m}\n");
+        s += &format!("#SBATCH {}\n", sbatch_word(&format!("--mem={m}")));
     }
     if let Some(p) = &o.partition {
-        s += &format!("#SBATCH --partition={p}\n");
+        s += &format!("#SBATCH {}\n", sbatch_word(&format!("--partition={p}")));
     }
-    s += &format!(
-        "#SBATCH --output={}\n",
-        remote::slurm_output(dir, input.n, !mpi)
-    );
+    // The folder's own `%` doubled (SLURM's pattern character), then the patterns appended.
+    let output = remote::slurm_output(&dir.replace('%', "%%"), input.n, !mpi);
+    s += &format!("#SBATCH {}\n", sbatch_word(&format!("--output={output}")));
     // SIGTERM a minute before the limit leaves time to record `interrupted`; with a limit that
     // short the signal would come at once, so SLURM's own SIGTERM at the limit is used instead.
     if o.time.as_deref().and_then(minutes).is_none_or(|m| m >= 5) {
         s += "#SBATCH --signal=TERM@60\n";
     }
     for a in &o.sbatch_args {
-        s += &format!("#SBATCH {a}\n");
+        s += &format!("#SBATCH {}\n", sbatch_word(a));
     }
     s += "set -eu\n";
     let retry = if o.retry_errors {
@@ -112,7 +199,7 @@ pub fn render(input: &ScriptInput<'_>) -> String {
             q(dir)
         );
     }
-    s
+    Ok(s)
 }
 
 /// Minutes in a SLURM time limit (`M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`), rounded
@@ -190,7 +277,8 @@ mod tests {
             ludus: "/scratch/me/quick/.ludus/bin/ludus",
             tasks: 8,
             options: &o,
-        });
+        })
+        .expect("renders");
         assert_eq!(
             s,
             "#!/bin/bash\n\
@@ -224,7 +312,8 @@ mod tests {
             ludus: "ludus",
             tasks: 1,
             options: &o,
-        });
+        })
+        .expect("renders");
         assert!(s.contains("#SBATCH --ntasks=16\n"), "{s}");
         assert!(s.contains("#SBATCH --job-name=ludus-a_b\n"), "{s}");
         assert!(!s.contains("--array"), "{s}");
@@ -235,5 +324,97 @@ mod tests {
             "{s}"
         );
         assert!(s.ends_with("--retry-errors\n"), "{s}");
+    }
+
+    fn input<'a>(dir: &'a str, o: &'a SubmitOptions) -> ScriptInput<'a> {
+        ScriptInput {
+            n: 1,
+            name: "x",
+            remote_dir: dir,
+            ludus: "ludus",
+            tasks: 2,
+            options: o,
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused_naming_the_option() {
+        let bad = |o: SubmitOptions, dir: &str, option: &str| {
+            let e = render(&input(dir, &o)).expect_err("refused");
+            assert_eq!(e.option, option);
+            assert!(e.to_string().contains(option), "{e}");
+        };
+        let evil = "short\ntouch /tmp/owned".to_string();
+        bad(
+            SubmitOptions {
+                partition: Some(evil.clone()),
+                ..Default::default()
+            },
+            "/x",
+            "--partition",
+        );
+        bad(
+            SubmitOptions {
+                time: Some("1:00\r".into()),
+                ..Default::default()
+            },
+            "/x",
+            "--time",
+        );
+        bad(
+            SubmitOptions {
+                sbatch_args: vec!["--account=me\u{0}".into()],
+                ..Default::default()
+            },
+            "/x",
+            "--sbatch-arg",
+        );
+        bad(
+            SubmitOptions {
+                mem: Some("4G\t".into()),
+                ..Default::default()
+            },
+            "/x",
+            "--mem",
+        );
+        bad(
+            SubmitOptions {
+                remote_ludus: Some("/bin/ludus\nrm -rf ~".into()),
+                ..Default::default()
+            },
+            "/x",
+            "--remote-ludus",
+        );
+        let o = SubmitOptions::default();
+        bad(
+            o.clone(),
+            "/x\nrm -rf ~",
+            "the remote folder (HOST:REMOTE_DIR)",
+        );
+        bad(o, "/x\\y", "the remote folder (HOST:REMOTE_DIR)");
+    }
+
+    #[test]
+    fn legal_values_are_quoted_for_sbatch() {
+        let o = SubmitOptions {
+            partition: Some("a b".into()),
+            sbatch_args: vec!["--comment=it's #1".into()],
+            ..Default::default()
+        };
+        let s = render(&input("/scratch/my runs/100%", &o)).expect("renders");
+        assert!(s.contains("#SBATCH \"--partition=a b\"\n"), "{s}");
+        assert!(s.contains("#SBATCH \"--comment=it's #1\"\n"), "{s}");
+        assert!(
+            s.contains("#SBATCH \"--output=/scratch/my runs/100%%/.ludus/slurm/1-%A_%a.out\"\n"),
+            "{s}"
+        );
+        assert_eq!(sbatch_word(r#"a"b\c"#), r#""a\"b\\c""#);
+        // The shell part quotes the folder as one word.
+        assert!(
+            s.contains("run-instances '/scratch/my runs/100%' --ids"),
+            "{s}"
+        );
+        // No value ever starts a line of its own.
+        assert_eq!(s.lines().count(), 11, "{s}");
     }
 }

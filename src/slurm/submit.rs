@@ -61,7 +61,7 @@ pub fn dry_run(req: &SubmitRequest<'_>) -> Result<(String, usize, u32), SlurmErr
         ludus: &ludus,
         tasks,
         options: &req.options,
-    });
+    })?;
     Ok((script, n_pending, tasks))
 }
 
@@ -102,6 +102,7 @@ pub fn submit(
     req: &SubmitRequest<'_>,
     progress: &mut dyn Progress,
 ) -> Result<SubmitOutcome, SlurmError> {
+    super::script::check(&req.options, &req.target.path)?;
     if !req.force {
         progress.stage("checking the queue for earlier jobs of this folder");
         check_not_queued(conn, req.local)?;
@@ -134,7 +135,7 @@ pub fn submit(
         ludus: &ludus,
         tasks,
         options: &req.options,
-    });
+    })?;
     let mut list = ids.join("\n");
     list.push('\n');
     cluster::write_file(conn, &remote::job_ids(dir, n), list.as_bytes())?;

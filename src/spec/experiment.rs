@@ -4,6 +4,20 @@ use super::ExperimentEntry;
 use super::node::{Node, NodeKind};
 use super::validate::{Cx, R, join};
 
+/// The environment variable a program receives a parameter in: `LUDUS_PARAM_` and the name
+/// upper-cased, every character other than an ASCII letter or digit becoming `_`.
+pub fn param_env_name(param: &str) -> String {
+    let mut s = String::from("LUDUS_PARAM_");
+    s.extend(param.chars().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        }
+    }));
+    s
+}
+
 const EXPERIMENT_KEYS: &[&str] = &[
     "name", "command", "workdir", "params", "grid", "zip", "sample",
 ];
@@ -59,6 +73,7 @@ impl Cx<'_> {
             None => ".".to_string(),
         };
         let sweep = self.sweep(prefix, t)?;
+        self.distinct_env_names(prefix, t, &sweep)?;
         Ok(ExperimentEntry {
             name: self.string(&join(prefix, "name"), name)?,
             command,
@@ -66,5 +81,44 @@ impl Cx<'_> {
             sweep,
             line: name.line.or(n.line),
         })
+    }
+
+    /// Refuses two parameters that would reach the program in the same environment variable
+    /// (`a-b`, `a_b` and `A.B` are all `LUDUS_PARAM_A_B`), naming both.
+    fn distinct_env_names(
+        &self,
+        prefix: &str,
+        t: &[(String, Node)],
+        sweep: &super::Sweep,
+    ) -> R<()> {
+        let names = sweep
+            .fixed
+            .keys()
+            .chain(sweep.grid.iter().map(|(k, _)| k))
+            .chain(sweep.zip.iter().map(|(k, _)| k))
+            .chain(
+                sweep
+                    .sample
+                    .iter()
+                    .flat_map(|s| s.dists.iter().map(|(k, _)| k)),
+            );
+        let mut seen: std::collections::HashMap<String, &String> = Default::default();
+        for k in names {
+            if let Some(other) = seen.insert(param_env_name(k), k) {
+                // The line of the table holding either key, for the message.
+                let line = t.iter().find_map(|(_, n)| n.line);
+                return self.err(
+                    prefix,
+                    line,
+                    format!(
+                        "parameters `{other}` and `{k}` would both be passed as {}; rename one \
+                         (a parameter's variable upper-cases it and turns every character other \
+                         than a letter or digit into `_`)",
+                        param_env_name(k)
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 }

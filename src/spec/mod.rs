@@ -13,7 +13,9 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use sweep::{Dist, Sample, Sweep};
+pub use experiment::param_env_name;
+pub use sweep::{Dist, MAX_INSTANCES, Sample, Sweep};
+pub use validate::{MAX_NAME_BYTES, MAX_TIME_LIMIT_MS, plain_name};
 
 /// A validated benchmark spec.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,21 +113,33 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
-fn read(path: &Path) -> Result<(String, node::Node), SpecError> {
-    let err = |line, message| SpecError {
+/// The largest spec or agents file ludus reads (64 MiB); a larger file is refused unread.
+pub const MAX_SPEC_BYTES: u64 = 64 << 20;
+
+/// Reads a spec or agents file's text: only a regular file (a FIFO or a device is refused at
+/// once instead of blocking), at most [`MAX_SPEC_BYTES`].
+pub fn read_text(path: &Path) -> Result<String, SpecError> {
+    crate::regular::read_to_string(path, MAX_SPEC_BYTES).map_err(|e| SpecError {
         file: path.to_path_buf(),
         key: String::new(),
-        line,
-        message,
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| err(None, format!("cannot read the spec: {e}")))?;
+        line: None,
+        message: format!("cannot read the spec: {e}"),
+    })
+}
+
+fn read(path: &Path) -> Result<(String, node::Node), SpecError> {
+    let text = read_text(path)?;
     let tree = if is_yaml(path) {
         node::parse_yaml(&text)
     } else {
         node::parse_toml(&text)
     };
-    let tree = tree.map_err(|(line, msg)| err(line, format!("not a valid spec file: {msg}")))?;
+    let tree = tree.map_err(|(line, message)| SpecError {
+        file: path.to_path_buf(),
+        key: String::new(),
+        line,
+        message: format!("not a valid spec file: {message}"),
+    })?;
     Ok((text, tree))
 }
 
@@ -153,12 +167,15 @@ impl Spec {
     }
 
     /// The number of agent configurations x MDP configurations x seeds, plus experiment
-    /// configurations x seeds, before compatibility filtering and de-duplication.
-    pub fn upper_bound(&self) -> usize {
-        let a: usize = self.agents.iter().map(|a| a.sweep.len()).sum();
-        let m: usize = self.mdps.iter().map(|m| m.sweep.len()).sum();
-        let e: usize = self.experiments.iter().map(|e| e.sweep.len()).sum();
-        (a * m + e) * self.seeds.len()
+    /// configurations x seeds, before compatibility filtering and de-duplication, counted
+    /// with checked arithmetic (`u128::MAX` if even that overflows).
+    pub fn upper_bound(&self) -> u128 {
+        sweep::upper_bound(
+            &self.agents,
+            &self.mdps,
+            &self.experiments,
+            self.seeds.len(),
+        )
     }
 }
 

@@ -9,6 +9,11 @@
 use crate::rng::Rng;
 use crate::value::{Params, Value};
 
+/// The most instances one plan may hold (ten million); the same cap bounds every single sweep,
+/// `seeds` and `sample.n`, so counting never overflows and nothing is materialised before it
+/// is counted. Documented in the README.
+pub const MAX_INSTANCES: u64 = 10_000_000;
+
 /// A distribution a `sample` draws a parameter from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Dist {
@@ -69,12 +74,24 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    /// The number of configurations this sweep expands to.
+    /// The number of configurations this sweep expands to, counted with checked arithmetic:
+    /// `None` when it does not fit in a `u64`.
+    pub fn count(&self) -> Option<u64> {
+        let mut n: u64 = 1;
+        for (_, v) in &self.grid {
+            n = n.checked_mul(v.len() as u64)?;
+        }
+        let zip = self.zip.first().map_or(1, |(_, v)| v.len() as u64);
+        let sample = self.sample.as_ref().map_or(1, |s| s.n as u64);
+        n.checked_mul(zip)?.checked_mul(sample)
+    }
+
+    /// The number of configurations this sweep expands to (`usize::MAX` when it overflows,
+    /// which a validated spec never does: see [`MAX_INSTANCES`]).
     pub fn len(&self) -> usize {
-        let grid: usize = self.grid.iter().map(|(_, v)| v.len()).product();
-        let zip = self.zip.first().map_or(1, |(_, v)| v.len());
-        let sample = self.sample.as_ref().map_or(1, |s| s.n);
-        grid * zip * sample
+        self.count()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(usize::MAX)
     }
 
     /// True when the sweep has no configuration (never, once validated).
@@ -82,7 +99,8 @@ impl Sweep {
         self.len() == 0
     }
 
-    /// Every configuration, in the documented order.
+    /// Every configuration, in the documented order. Callers count first ([`Sweep::count`]):
+    /// a validated spec's sweeps hold at most [`MAX_INSTANCES`] configurations.
     pub fn expand(&self) -> Vec<Params> {
         let samples: Vec<Vec<(String, Value)>> = match &self.sample {
             None => vec![Vec::new()],
@@ -132,6 +150,30 @@ impl Sweep {
             }
         }
     }
+}
+
+/// Agent configurations x MDP configurations x seeds, plus experiment configurations x seeds,
+/// in checked `u128` arithmetic (`u128::MAX` when even that overflows, or a sweep does).
+pub fn upper_bound(
+    agents: &[super::AgentEntry],
+    mdps: &[super::MdpEntry],
+    experiments: &[super::ExperimentEntry],
+    seeds: usize,
+) -> u128 {
+    fn sum<'a>(sweeps: impl Iterator<Item = &'a Sweep>) -> Option<u128> {
+        let mut acc: u128 = 0;
+        for s in sweeps {
+            acc = acc.checked_add(u128::from(s.count()?))?;
+        }
+        Some(acc)
+    }
+    let total = || -> Option<u128> {
+        let a = sum(agents.iter().map(|a| &a.sweep))?;
+        let m = sum(mdps.iter().map(|m| &m.sweep))?;
+        let e = sum(experiments.iter().map(|e| &e.sweep))?;
+        a.checked_mul(m)?.checked_add(e)?.checked_mul(seeds as u128)
+    };
+    total().unwrap_or(u128::MAX)
 }
 
 #[cfg(test)]
@@ -203,6 +245,25 @@ mod tests {
         let mut other = s.clone();
         other.sample.as_mut().unwrap().seed = 8;
         assert_ne!(a, other.expand());
+    }
+
+    #[test]
+    fn huge_grids_count_without_overflow() {
+        let big: Vec<Value> = (0..100_000).map(Value::Int).collect();
+        let s = Sweep {
+            grid: ["a", "b", "c", "d"]
+                .iter()
+                .map(|k| (k.to_string(), big.clone()))
+                .collect(),
+            ..Sweep::default()
+        };
+        assert_eq!(s.count(), None);
+        assert_eq!(s.len(), usize::MAX);
+        let s = Sweep {
+            grid: vec![("a".into(), big.clone()), ("b".into(), big)],
+            ..Sweep::default()
+        };
+        assert_eq!(s.count(), Some(10_000_000_000));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::node::{Node, NodeKind};
-use super::sweep::{Dist, Sample, Sweep};
+use super::sweep::{Dist, MAX_INSTANCES, Sample, Sweep};
 use super::{AgentEntry, MdpEntry, Spec, SpecError};
 use crate::value::{Params, Value};
 
@@ -106,7 +106,7 @@ impl Cx<'_> {
             NodeKind::List(l) => Value::List(
                 l.iter()
                     .enumerate()
-                    .map(|(i, x)| self.value(&format!("{key}[{i}]"), x))
+                    .map(|(i, x)| self.item(key, i, x))
                     .collect::<R<_>>()?,
             ),
             NodeKind::Table(t) => Value::Table(self.params(key, t)?),
@@ -114,6 +114,18 @@ impl Cx<'_> {
                 return self.err(key, n.line, format!("{what} cannot be a parameter value"));
             }
         })
+    }
+
+    /// The `i`-th value of list `key`; the key `key[i]` is only spelled out for an error (a
+    /// list of a million numbers must not format a million keys).
+    fn item(&self, key: &str, i: usize, n: &Node) -> R<Value> {
+        match &n.kind {
+            NodeKind::Bool(b) => Ok(Value::Bool(*b)),
+            NodeKind::Int(v) => Ok(Value::Int(*v)),
+            NodeKind::Float(f) => Ok(Value::Float(*f)),
+            NodeKind::Str(s) => Ok(Value::Str(s.clone())),
+            _ => self.value(&format!("{key}[{i}]"), n),
+        }
     }
 
     fn params(&self, prefix: &str, t: &[(String, Node)]) -> R<Params> {
@@ -225,7 +237,7 @@ impl Cx<'_> {
                 Dist::Choice(
                     l.iter()
                         .enumerate()
-                        .map(|(i, x)| self.value(&format!("{k}[{i}]"), x))
+                        .map(|(i, x)| self.item(&k, i, x))
                         .collect::<R<_>>()?,
                 )
             }
@@ -246,9 +258,9 @@ impl Cx<'_> {
     pub(super) fn sweep(&self, prefix: &str, t: &[(String, Node)]) -> R<Sweep> {
         let mut sweep = Sweep::default();
         // Where each parameter was set, to refuse a key both fixed and swept.
-        let mut owner: Vec<(String, &'static str)> = Vec::new();
+        let mut owner: std::collections::HashMap<String, &'static str> = Default::default();
         let mut claim = |key: &str, k: &str, line, part: &'static str| -> R<()> {
-            if let Some((_, other)) = owner.iter().find(|(o, _)| o == k) {
+            if let Some(other) = owner.get(k) {
                 return self.err(
                     key,
                     line,
@@ -257,7 +269,7 @@ impl Cx<'_> {
                     ),
                 );
             }
-            owner.push((k.to_string(), part));
+            owner.insert(k.to_string(), part);
             Ok(())
         };
         for (part, n) in t {
@@ -282,7 +294,7 @@ impl Cx<'_> {
                         let vals = l
                             .iter()
                             .enumerate()
-                            .map(|(i, v)| self.value(&format!("{kk}[{i}]"), v))
+                            .map(|(i, v)| self.item(&kk, i, v))
                             .collect::<R<Vec<_>>>()?;
                         sweep.grid.push((k.clone(), vals));
                     }
@@ -311,7 +323,7 @@ impl Cx<'_> {
                         let vals = l
                             .iter()
                             .enumerate()
-                            .map(|(i, v)| self.value(&format!("{kk}[{i}]"), v))
+                            .map(|(i, v)| self.item(&kk, i, v))
                             .collect::<R<Vec<_>>>()?;
                         sweep.zip.push((k.clone(), vals));
                     }
@@ -327,7 +339,13 @@ impl Cx<'_> {
                     for (k, x) in tt {
                         let kk = join(&key, k);
                         match k.as_str() {
-                            "n" => count = Some(self.uint(&kk, x, 1)? as usize),
+                            "n" => {
+                                let n = self.uint(&kk, x, 1)?;
+                                if n > MAX_INSTANCES {
+                                    return self.err(&kk, x.line, too_many("a sample of", n));
+                                }
+                                count = Some(n as usize);
+                            }
                             "seed" => seed = self.uint(&kk, x, 0)?,
                             _ => {
                                 claim(&kk, k, x.line, "sample")?;
@@ -361,7 +379,21 @@ impl Cx<'_> {
         }
         sweep.grid.sort_by(|a, b| a.0.cmp(&b.0));
         sweep.zip.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(sweep)
+        match sweep.count() {
+            Some(n) if n <= MAX_INSTANCES => Ok(sweep),
+            n => {
+                let line = t.first().and_then(|(_, n)| n.line);
+                let what = n.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
+                self.err(
+                    prefix,
+                    line,
+                    format!(
+                        "this sweep expands to {what} configurations, above the cap of \
+                         {MAX_INSTANCES} instances per plan; split the spec or sweep fewer values"
+                    ),
+                )
+            }
+        }
     }
 
     fn agent(&self, prefix: &str, n: &Node) -> R<AgentEntry> {
@@ -438,6 +470,43 @@ impl Cx<'_> {
     }
 }
 
+/// The message for a count above [`MAX_INSTANCES`].
+fn too_many(what: &str, n: u64) -> String {
+    format!(
+        "{what} {n}, above the cap of {MAX_INSTANCES} instances per plan; split the spec into \
+         several"
+    )
+}
+
+/// The longest spec name (bytes): it becomes a folder name, and temporary names add to it.
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// Checks a name that becomes a folder name (`instances/<name>`): non-empty, not `.` or `..`,
+/// no `/` or `\`, no control characters, at most [`MAX_NAME_BYTES`] bytes.
+pub fn plain_name(name: &str) -> Result<(), String> {
+    let bad = if name.trim().is_empty() {
+        "is empty"
+    } else if name == "." || name == ".." {
+        "is `.` or `..`"
+    } else if name.contains(['/', '\\']) {
+        "contains a `/` or `\\`"
+    } else if name.chars().any(char::is_control) {
+        "contains a control character (such as a newline or a tab)"
+    } else if name.starts_with('-') || name.starts_with('.') {
+        "starts with `-` or `.`"
+    } else if name.len() > MAX_NAME_BYTES {
+        "is too long"
+    } else {
+        return Ok(());
+    };
+    let shown: String = name.escape_debug().take(60).collect();
+    Err(format!(
+        "the name \"{shown}\" {bad}; a spec's name becomes the folder instances/<name>, so it \
+         must be a plain file name (letters, digits, `-`, `_`, `.`, spaces; at most \
+         {MAX_NAME_BYTES} bytes)"
+    ))
+}
+
 pub(super) fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
@@ -446,31 +515,70 @@ pub(super) fn join(prefix: &str, key: &str) -> String {
     }
 }
 
+/// The longest time limit a spec may give: 366 days. Anything longer is surely a mistake (or
+/// an attempt to overflow), and no cluster grants it.
+pub const MAX_TIME_LIMIT_MS: u64 = 366 * 24 * 3600 * 1000;
+
 /// Parses a duration: humantime (`"90s"`, `"10m"`, `"1h 30m"`), a number of seconds, or
-/// `"none"`.
+/// `"none"` (no limit, as when the key is left out). Zero is refused (it would read as "no
+/// limit"), and so is anything under a millisecond or above [`MAX_TIME_LIMIT_MS`].
 fn duration_ms(cx: &Cx, key: &str, n: &Node) -> R<u64> {
-    match &n.kind {
-        NodeKind::Int(s) if *s >= 0 => Ok(*s as u64 * 1000),
-        NodeKind::Float(s) if *s >= 0.0 && s.is_finite() => Ok((s * 1000.0).round() as u64),
-        NodeKind::Str(s) if s == "none" || s == "0" => Ok(0),
-        NodeKind::Str(s) => humantime::parse_duration(s)
-            .map(|d| d.as_millis() as u64)
-            .or_else(|e| {
-                cx.err(
+    let ms: f64 = match &n.kind {
+        NodeKind::Str(s) if s.trim() == "none" => return Ok(0),
+        NodeKind::Int(s) => *s as f64 * 1000.0,
+        NodeKind::Float(s) if s.is_finite() => s * 1000.0,
+        NodeKind::Str(s) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => {
+            s.trim().parse::<f64>().unwrap_or(0.0) * 1000.0
+        }
+        NodeKind::Str(s) => {
+            match humantime::parse_duration(s) {
+                Ok(d) => d.as_millis() as f64,
+                Err(e) => {
+                    let shown: String = s.escape_debug().take(60).collect();
+                    return cx.err(
                     key,
                     n.line,
-                    format!("not a duration ({e}); write e.g. \"90s\", \"10m\", \"1h\""),
-                )
-            }),
-        _ => cx.err(
+                    format!("\"{shown}\" is not a duration ({e}); write e.g. \"90s\", \"10m\", \"1h\""),
+                );
+                }
+            }
+        }
+        _ => {
+            return cx.err(
+                key,
+                n.line,
+                format!(
+                    "expected a duration such as \"60s\", found {}",
+                    n.type_name()
+                ),
+            );
+        }
+    };
+    if ms < 0.0 {
+        return cx.err(key, n.line, "a duration cannot be negative");
+    }
+    if ms == 0.0 {
+        return cx.err(
+            key,
+            n.line,
+            "a time limit of 0 is refused (it would mean no limit); leave the key out (or write \"none\") for no limit",
+        );
+    }
+    if ms < 1.0 {
+        return cx.err(key, n.line, "a time limit must be at least 1 ms");
+    }
+    if ms > MAX_TIME_LIMIT_MS as f64 {
+        return cx.err(
             key,
             n.line,
             format!(
-                "expected a duration such as \"60s\", found {}",
-                n.type_name()
+                "a time limit of {:.0} s is above the maximum of {} s (366 days)",
+                ms / 1000.0,
+                MAX_TIME_LIMIT_MS / 1000
             ),
-        ),
+        );
     }
+    Ok(ms.round() as u64)
 }
 
 pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
@@ -480,11 +588,27 @@ pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
     let get = |k: &str| t.iter().find(|(key, _)| key == k).map(|(_, n)| n);
 
     let name = match get("name") {
-        Some(n) => cx.string("name", n)?,
-        None => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "spec".into()),
+        Some(n) => {
+            let name = cx.string("name", n)?;
+            if let Err(m) = plain_name(&name) {
+                return cx.err("name", n.line, m);
+            }
+            name
+        }
+        None => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "spec".into());
+            if let Err(m) = plain_name(&stem) {
+                return cx.err(
+                    "name",
+                    None,
+                    format!("no `name` key, and the file's stem cannot be one: {m}"),
+                );
+            }
+            stem
+        }
     };
     let seeds = match get("seeds") {
         None => {
@@ -495,7 +619,13 @@ pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
             );
         }
         Some(n) => match &n.kind {
-            NodeKind::Int(_) => (0..cx.uint("seeds", n, 1)?).collect(),
+            NodeKind::Int(_) => {
+                let count = cx.uint("seeds", n, 1)?;
+                if count > MAX_INSTANCES {
+                    return cx.err("seeds", n.line, too_many("seeds =", count));
+                }
+                (0..count).collect()
+            }
             NodeKind::List(l) if !l.is_empty() => {
                 let mut seen = BTreeSet::new();
                 let mut out = Vec::new();

@@ -1,4 +1,4 @@
-//! The on-disk layout of an experiment folder, and the only module that knows its paths.
+//! The experiment folder: the only module that knows its layout.
 //!
 //! ```text
 //! DIR/ludus.toml            the spec as planned (ludus.yaml for YAML specs)
@@ -6,14 +6,44 @@
 //! DIR/instances/<id>.bin    one instance (see `codec`)
 //! DIR/logs/<id>.csv         its log, one row per log point (complete when visible)
 //! DIR/logs/<id>.json        its final status: done | timeout | error | interrupted
-//! DIR/attic/                logs moved aside by `reset` or `plan --prune`; never read
+//! DIR/logs/.running-<host>-<pid>   the ids a live process runs now
+//! DIR/runs/<id>/            a program's own folder (LUDUS_RUN_DIR, its metrics)
+//! DIR/attic/<batch>/        results moved aside by `reset` or `plan --prune`; never read
 //! DIR/.ludus/               submissions to SLURM (see `submissions`)
 //! ```
 //! Every file is written to a hidden temporary name in the same folder and renamed into place,
 //! so a reader (or a re-run after a kill) never sees half a file under a real name.
+//!
+//! The API, by question (callers never join a path of the layout themselves; a test scans
+//! `src/` to keep it so):
+//! - which instances: [`Selection::resolve`] turns PATH arguments (a planned folder, its
+//!   `instances/`, a loose folder of `.bin` files, single `.bin` files) into [`Experiment`]s
+//!   and ids in plan order; [`Experiment::read_manifest`] gives the current plan;
+//! - in which state: [`Selection::pending`] (what a run would run, one listing of results per
+//!   folder), [`Selection::states`] (pending, running, finished with its [`StatusKind`]),
+//!   [`Experiment::running_ids`];
+//! - running one: [`Experiment::claim`] hands out a [`Claim`], and [`Claim::commit`] writes
+//!   the log then the status (the commit point). Today a claim is granted without a file;
+//!   exclusive ownership across processes and hosts (a claim file made by exclusive create,
+//!   with host, pid, start time and a lease) goes inside `claim` and `Claim`'s drop, with no
+//!   change to callers;
+//! - analysis: [`runs::list`] lists the finished runs of a folder (or of a folder of
+//!   downloaded logs) and [`runs::read_outcome`] reads one;
+//! - planning and cleaning: [`planned::write_plan`], [`Experiment::move_to_attic`] with an
+//!   [`AtticBatch`].
+//!
+//! A packed layout (many instances per file, results appended to per-process segment files,
+//! for clusters with file-count quotas) would replace the bodies of these methods: ids still
+//! come from the manifest, `read_instance` would seek into a pack, `Claim::commit` would append
+//! to this process's segment and `runs::list`/`result_ids` would read the segments' indexes.
+//! Per-instance paths are handed out only where a program needs a real file of its own
+//! (`run_dir`, `metrics_path`, `stdout_path`, `stderr_path`), which a packed layout keeps.
 
 pub mod codec;
+mod experiment;
 pub mod planned;
+pub mod runs;
+pub mod select;
 mod status;
 pub mod submissions;
 
@@ -25,6 +55,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 pub use codec::{CodecError, FORMAT_VERSION};
+pub use experiment::{AtticBatch, Claim, Experiment, ExperimentDir, InstanceState, LogWriter};
+pub use select::{Item, ItemState, SelectError, Selection};
 pub use status::{Status, StatusKind};
 
 use crate::plan::{Instance, InstanceId};
@@ -39,6 +71,30 @@ pub enum StoreError {
         path: PathBuf,
         /// The cause (shown in the message, so not a `source` too).
         cause: io::Error,
+    },
+    /// The folder holds the experiment of another spec.
+    #[error(
+        "{path}: holds the experiment `{found}`, not `{planned}`; plan into another folder (--out), or pass --other-spec to add this spec's instances to it"
+    )]
+    OtherSpec {
+        /// The experiment folder.
+        path: PathBuf,
+        /// The spec name in its manifest.
+        found: String,
+        /// The spec name being planned.
+        planned: String,
+    },
+    /// An instance file holds another instance than its name says.
+    #[error(
+        "{path}: holds instance {found}, not {expected} as its name says (a copied or renamed file); planning the spec again rewrites it"
+    )]
+    WrongInstance {
+        /// The file.
+        path: PathBuf,
+        /// The id in its name.
+        expected: InstanceId,
+        /// The id of its content.
+        found: InstanceId,
     },
     /// An instance file is not usable.
     #[error("{path}: {problem}")]
@@ -120,7 +176,8 @@ pub fn is_temp_name(name: &str) -> bool {
 
 /// Reads and decodes one instance file.
 pub fn read_instance_file(path: &Path) -> Result<Instance, StoreError> {
-    let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    let bytes =
+        crate::regular::read(path, codec::MAX_FILE_BYTES).map_err(|e| StoreError::io(path, e))?;
     codec::decode(&bytes).map_err(|problem| StoreError::Instance {
         path: path.to_path_buf(),
         problem,
@@ -146,230 +203,6 @@ pub struct Manifest {
     pub groups: Option<u32>,
     /// Instance ids in plan order.
     pub instances: Vec<InstanceId>,
-}
-
-/// An experiment folder.
-#[derive(Clone, Debug)]
-pub struct ExperimentDir {
-    root: PathBuf,
-}
-
-impl ExperimentDir {
-    /// The folder at `root` (which need not exist yet).
-    pub fn new(root: impl Into<PathBuf>) -> ExperimentDir {
-        ExperimentDir { root: root.into() }
-    }
-
-    /// The folder itself.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// `instances/`.
-    pub fn instances_dir(&self) -> PathBuf {
-        self.root.join("instances")
-    }
-
-    /// `logs/`.
-    pub fn logs_dir(&self) -> PathBuf {
-        self.root.join("logs")
-    }
-
-    /// `attic/`.
-    pub fn attic_dir(&self) -> PathBuf {
-        self.root.join("attic")
-    }
-
-    /// `manifest.json`.
-    pub fn manifest_path(&self) -> PathBuf {
-        self.root.join("manifest.json")
-    }
-
-    /// The spec copy, `ludus.toml` or `ludus.yaml`.
-    pub fn spec_copy_path(&self, yaml: bool) -> PathBuf {
-        self.root
-            .join(if yaml { "ludus.yaml" } else { "ludus.toml" })
-    }
-
-    /// `instances/<id>.bin`.
-    pub fn instance_path(&self, id: InstanceId) -> PathBuf {
-        self.instances_dir().join(format!("{id}.bin"))
-    }
-
-    /// `logs/<id>.csv`.
-    pub fn log_path(&self, id: InstanceId) -> PathBuf {
-        self.logs_dir().join(format!("{id}.csv"))
-    }
-
-    /// `logs/<id>.json`.
-    pub fn status_path(&self, id: InstanceId) -> PathBuf {
-        self.logs_dir().join(format!("{id}.json"))
-    }
-
-    /// `logs/.running-<host>-<pid>`: the ids a process is running now (one per line), kept
-    /// up to date about once a second and removed when the process ends. One small file per
-    /// process, not one per instance, so tiny instances do not pay for it.
-    pub fn running_path(&self, host: &str, pid: u32) -> PathBuf {
-        self.logs_dir().join(format!(".running-{host}-{pid}"))
-    }
-
-    /// The ids listed in every running file of `logs/`, with the host and pid that wrote them.
-    pub fn running_lists(&self) -> Vec<(String, u32, Vec<InstanceId>)> {
-        let mut out = Vec::new();
-        let Ok(rd) = fs::read_dir(self.logs_dir()) else {
-            return out;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix(".running-") else {
-                continue;
-            };
-            let Some((host, pid)) = rest.rsplit_once('-') else {
-                continue;
-            };
-            let Ok(pid) = pid.parse() else { continue };
-            let ids = fs::read_to_string(e.path())
-                .unwrap_or_default()
-                .lines()
-                .filter_map(InstanceId::parse)
-                .collect();
-            out.push((host.to_string(), pid, ids));
-        }
-        out
-    }
-
-    /// `logs/<id>.out`: an exec instance's stdout (size-capped, the tail kept).
-    pub fn stdout_path(&self, id: InstanceId) -> PathBuf {
-        self.logs_dir().join(format!("{id}.out"))
-    }
-
-    /// `logs/<id>.err`: an exec instance's stderr (size-capped, the tail kept).
-    pub fn stderr_path(&self, id: InstanceId) -> PathBuf {
-        self.logs_dir().join(format!("{id}.err"))
-    }
-
-    /// `runs/<id>/`: an exec instance's own folder (`LUDUS_RUN_DIR`), kept across attempts so a
-    /// program can checkpoint there and resume after a kill.
-    pub fn run_dir(&self, id: InstanceId) -> PathBuf {
-        self.root.join("runs").join(id.to_string())
-    }
-
-    /// `runs/params/<hash>.json`: the parameter values of one configuration (`LUDUS_PARAMS`),
-    /// shared by its seeds; `hash` is a hash of the file's content.
-    pub fn params_path(&self, hash: &str) -> PathBuf {
-        self.root
-            .join("runs")
-            .join("params")
-            .join(format!("{hash}.json"))
-    }
-
-    /// `runs/<id>/metrics`: where an exec instance appends its metric rows (`LUDUS_METRICS`).
-    pub fn metrics_path(&self, id: InstanceId) -> PathBuf {
-        self.run_dir(id).join("metrics")
-    }
-
-    /// True when the folder looks planned (it has `manifest.json` or `instances/`).
-    pub fn is_planned(&self) -> bool {
-        self.manifest_path().is_file() || self.instances_dir().is_dir()
-    }
-
-    /// Creates `instances/` and `logs/`.
-    pub fn create(&self) -> Result<(), StoreError> {
-        for d in [self.instances_dir(), self.logs_dir()] {
-            fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
-        }
-        Ok(())
-    }
-
-    /// Reads the manifest, if there is one.
-    pub fn read_manifest(&self) -> Result<Option<Manifest>, StoreError> {
-        let p = self.manifest_path();
-        match fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| StoreError::Json {
-                    path: p,
-                    message: e.to_string(),
-                }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::io(&p, e)),
-        }
-    }
-
-    /// Writes the manifest atomically.
-    pub fn write_manifest(&self, m: &Manifest) -> Result<(), StoreError> {
-        let mut b = serde_json::to_vec_pretty(m).expect("a manifest always serializes");
-        b.push(b'\n');
-        atomic_write(&self.manifest_path(), &b)
-    }
-
-    /// Writes an instance file atomically; returns its id.
-    pub fn write_instance(&self, instance: &Instance) -> Result<InstanceId, StoreError> {
-        let id = instance.id();
-        atomic_write(&self.instance_path(id), &codec::encode(instance))?;
-        Ok(id)
-    }
-
-    /// Reads one instance by id.
-    pub fn read_instance(&self, id: InstanceId) -> Result<Instance, StoreError> {
-        read_instance_file(&self.instance_path(id))
-    }
-
-    /// The ids of every `instances/<id>.bin`, sorted.
-    pub fn scan_instance_ids(&self) -> Result<Vec<InstanceId>, StoreError> {
-        let d = self.instances_dir();
-        let mut ids = Vec::new();
-        let rd = match fs::read_dir(&d) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ids),
-            Err(e) => return Err(StoreError::io(&d, e)),
-        };
-        for entry in rd {
-            let entry = entry.map_err(|e| StoreError::io(&d, e))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(id) = name.strip_suffix(".bin").and_then(InstanceId::parse) {
-                ids.push(id);
-            }
-        }
-        ids.sort();
-        Ok(ids)
-    }
-
-    /// The status of one instance, if it has one.
-    pub fn read_status(&self, id: InstanceId) -> Result<Option<Status>, StoreError> {
-        status::read(&self.status_path(id))
-    }
-
-    /// Writes a status atomically.
-    pub fn write_status(&self, s: &Status) -> Result<(), StoreError> {
-        let id = InstanceId::parse(&s.id).expect("a status carries a valid id");
-        atomic_write(&self.status_path(id), &s.to_json())
-    }
-
-    /// Moves an instance's log and status (and an exec instance's output and run folder) into
-    /// `attic/<label>/` (nothing is deleted), so it starts afresh.
-    pub fn move_to_attic(&self, id: InstanceId, label: &str) -> Result<(), StoreError> {
-        let dest = self.attic_dir().join(label);
-        fs::create_dir_all(&dest).map_err(|e| StoreError::io(&dest, e))?;
-        let run = self.run_dir(id);
-        if run.exists() {
-            let to = dest.join(format!("run-{id}"));
-            fs::rename(&run, &to).map_err(|e| StoreError::io(&run, e))?;
-        }
-        for p in [
-            self.log_path(id),
-            self.status_path(id),
-            self.stdout_path(id),
-            self.stderr_path(id),
-        ] {
-            if p.exists() {
-                let to = dest.join(p.file_name().expect("a file name"));
-                fs::rename(&p, &to).map_err(|e| StoreError::io(&p, e))?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// This machine's host name (for status files).

@@ -6,10 +6,11 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::{ExperimentDir, Manifest, StoreError, atomic_write, now_rfc3339};
+use super::{AtticBatch, ExperimentDir, Manifest, StoreError, atomic_write, now_rfc3339};
 use crate::plan::{InstanceId, Plan};
 
 /// Options for writing a plan.
@@ -19,6 +20,9 @@ pub struct WriteOptions {
     pub groups: Option<u32>,
     /// Remove instances no longer in the spec (their logs go to `attic/`).
     pub prune: bool,
+    /// Plan into a folder that holds the experiment of a spec of another name (refused
+    /// otherwise, so two experiments are not merged by mistake).
+    pub other_spec: bool,
 }
 
 /// What writing a plan did.
@@ -34,6 +38,8 @@ pub struct WriteSummary {
     pub stale: Vec<InstanceId>,
     /// Whether the stale ones were pruned.
     pub pruned: bool,
+    /// Instance files that were there but damaged or held another instance, rewritten now.
+    pub repaired: Vec<PathBuf>,
 }
 
 /// Writes `plan` into `dir`: instance files first, then the spec copy, then the manifest, each
@@ -45,28 +51,49 @@ pub fn write_plan(
     spec_is_yaml: bool,
     opts: &WriteOptions,
 ) -> Result<WriteSummary, StoreError> {
+    if let Some(m) = dir.read_manifest()?
+        && m.spec_name != plan.spec_name
+        && !opts.other_spec
+    {
+        return Err(StoreError::OtherSpec {
+            path: dir.root().to_path_buf(),
+            found: m.spec_name,
+            planned: plan.spec_name.clone(),
+        });
+    }
     dir.create()?;
     let existing: HashSet<InstanceId> = dir.scan_instance_ids()?.into_iter().collect();
-    let written = (0..plan.len())
+    // An existing file is kept only when it holds exactly this instance; a damaged file, or
+    // one holding another instance (copied or renamed), is rewritten and reported.
+    let outcomes = (0..plan.len())
         .into_par_iter()
         .map(|i| {
-            if existing.contains(&plan.ids[i]) {
-                return Ok(0usize);
+            let id = plan.ids[i];
+            if !existing.contains(&id) {
+                dir.write_instance(&plan.instance(i))?;
+                return Ok(Some(None));
             }
-            dir.write_instance(&plan.instance(i))?;
-            Ok(1)
+            match dir.read_instance(id) {
+                Ok(_) => Ok(None),
+                Err(_) => {
+                    dir.write_instance(&plan.instance(i))?;
+                    Ok(Some(Some(dir.instance_path(id))))
+                }
+            }
         })
-        .try_reduce(|| 0, |a, b| Ok(a + b))?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let written = outcomes.iter().filter(|o| matches!(o, Some(None))).count();
+    let mut repaired: Vec<PathBuf> = outcomes.into_iter().flatten().flatten().collect();
+    repaired.sort();
 
     let wanted: HashSet<InstanceId> = plan.ids.iter().copied().collect();
     let mut stale: Vec<InstanceId> = existing.difference(&wanted).copied().collect();
     stale.sort();
     if opts.prune && !stale.is_empty() {
-        let label = format!("pruned-{}", now_rfc3339().replace(':', ""));
+        let batch = AtticBatch::new("pruned");
         for &id in &stale {
-            dir.move_to_attic(id, &label)?;
-            let p = dir.instance_path(id);
-            fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
+            dir.move_to_attic(id, &batch)?;
+            dir.remove_instance(id)?;
         }
     }
 
@@ -102,7 +129,8 @@ pub fn write_plan(
     Ok(WriteSummary {
         total: plan.len(),
         written,
-        kept: plan.len() - written,
+        kept: plan.len() - written - repaired.len(),
+        repaired,
         pruned: opts.prune && !stale.is_empty(),
         stale,
     })

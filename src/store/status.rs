@@ -1,13 +1,12 @@
 //! The final status of an instance, `logs/<id>.json`.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::plan::Instance;
+use crate::plan::{Instance, InstanceId};
 
 /// How an instance ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -55,7 +54,7 @@ impl StatusKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     /// The instance id.
-    pub id: String,
+    pub id: InstanceId,
     /// How it ended.
     pub status: StatusKind,
     /// Interaction steps completed.
@@ -103,7 +102,8 @@ impl Status {
 }
 
 pub(super) fn read(path: &Path) -> Result<Option<Status>, StoreError> {
-    match fs::read(path) {
+    // Only a regular file: a FIFO named like a status must not hang `status`.
+    match crate::regular::read(path, 64 << 20) {
         Ok(b) => serde_json::from_slice(&b)
             .map(Some)
             .map_err(|e| StoreError::Json {

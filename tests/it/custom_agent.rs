@@ -4,7 +4,6 @@ use std::sync::atomic::AtomicBool;
 
 use ludus::model::CheckError;
 use ludus::model::Registry;
-use ludus::plan::{AgentSpec, Instance, InstanceKind, MdpSpec};
 use ludus::run::{COLUMNS, LogSink, Outcome, RunControl, run_instance};
 use ludus::value::{Params, Value};
 
@@ -57,24 +56,12 @@ fn custom_agent_and_mdp_are_registered_and_checked() {
 fn custom_agent_runs_on_builtin_and_custom_mdps() {
     let r = registry();
     for family in ["river_swim", "two_state_switch"] {
-        let inst = Instance {
-            spec_name: "custom".into(),
-            kind: InstanceKind::Builtin {
-                agent: AgentSpec {
-                    name: "epsilon_greedy".into(),
-                    params: Params::new(),
-                },
-                mdp: MdpSpec {
-                    family: family.into(),
-                    episodic: false,
-                    params: Params::new(),
-                },
-            },
-            seed: 5,
-            steps: 20_000,
-            log_every: 5_000,
-            time_limit_ms: 0,
-        };
+        let inst = crate::support::instance::builtin("epsilon_greedy", family)
+            .spec("custom")
+            .seed(5)
+            .steps(20_000)
+            .log_every(5_000)
+            .build();
         let flag = AtomicBool::new(false);
         let ctl = RunControl {
             time_limit: None,

@@ -69,7 +69,7 @@ proptest! {
         }
         let start: f64 = mdp.start.iter().map(|e| e.1).sum();
         prop_assert!((start - 1.0).abs() < 1e-9);
-        let sol = solve(&mdp);
+        let sol = solve(&mdp).expect("solve");
         prop_assert!(sol.optimal_average_reward >= sol.random_average_reward - 1e-7, "{family}: {sol:?}");
         prop_assert!(sol.random_average_reward >= sol.worst_average_reward - 1e-7, "{family}: {sol:?}");
     }
@@ -166,7 +166,7 @@ fn two_state_tables() -> Params {
 fn custom_tables_inline_and_from_files() {
     let reg = Registry::builtin();
     let tables = two_state_tables();
-    let sol = solve(&reg.build_mdp("custom", false, &tables).expect("custom"));
+    let sol = solve(&reg.build_mdp("custom", false, &tables).expect("custom")).expect("solve");
     assert!((sol.optimal_average_reward - 1.0).abs() < 1e-8);
     assert!((sol.random_average_reward - 0.25).abs() < 1e-8);
     // A row that does not sum to 1.

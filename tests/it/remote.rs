@@ -2,10 +2,38 @@
 //! test from `support/sshd.rs`): round trips, incremental runs, filters, dry run and delete,
 //! host key checks, hostile listings, ssh config aliases and the SFTP fallback.
 
+use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
+use std::process::Output;
 
 use crate::support::sshd::{Sshd, SshdOptions};
 use crate::support::tree::{fake_tool, files_only, json, make_tree, set_mtime, snapshot, write};
+
+/// Runs `ludus ARGS... FROM TO` against `sshd` and checks its exit code (showing stderr when it
+/// differs); returns the output.
+#[track_caller]
+fn ludus(
+    sshd: &Sshd,
+    args: &[&str],
+    from: impl AsRef<OsStr>,
+    to: impl AsRef<OsStr>,
+    code: i32,
+) -> Output {
+    let out = sshd
+        .ludus()
+        .args(args)
+        .arg(from)
+        .arg(to)
+        .output()
+        .expect("ludus starts");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "ludus {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
 
 #[test]
 fn round_trip_then_nothing_to_send() {
@@ -13,18 +41,7 @@ fn round_trip_then_nothing_to_send() {
     let src = sshd.dir.path().join("src");
     make_tree(&src);
     let dst = sshd.remote_dir("run");
-    let out = sshd
-        .ludus()
-        .args(["upload", "--json"])
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "upload failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ludus(&sshd, &["upload", "--json"], &src, sshd.target(&dst), 0);
     let j = json(&out);
     assert_eq!(j["method"], "tar");
     assert_eq!(j["files_sent"], 6);
@@ -36,43 +53,26 @@ fn round_trip_then_nothing_to_send() {
     assert!(dst.join("empty_dir").is_dir());
 
     // Second identical upload: nothing sent, and it says so.
-    let out = sshd
-        .ludus()
-        .arg("upload")
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
-    assert!(out.status.success());
+    let out = ludus(&sshd, &["upload"], &src, sshd.target(&dst), 0);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("nothing to transfer"), "{text}");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.add_filter(&sshd.dir.path().display().to_string(), "[TMP]");
+    settings.add_filter(&format!(":{}:", sshd.port), ":[PORT]:");
+    settings.add_filter(&format!(r"\b{}@", sshd.user), "[USER]@");
+    settings.add_filter(r"\(\d+\.\d+ s\)", "([DURATION])");
+    settings.bind(|| insta::assert_snapshot!("upload_nothing_to_transfer", text));
 
     // Download back into a fresh directory: same tree.
     let back = sshd.dir.path().join("back");
-    let out = sshd
-        .ludus()
-        .args(["download", "--json"])
-        .arg(sshd.target(&dst))
-        .arg(&back)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "download failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ludus(&sshd, &["download", "--json"], sshd.target(&dst), &back, 0);
     assert_eq!(
         files_only(snapshot(&src)),
         files_only(snapshot(&back)),
         "downloaded tree differs"
     );
-    let out = sshd
-        .ludus()
-        .args(["download", "--json"])
-        .arg(sshd.target(&dst))
-        .arg(&back)
-        .output()
-        .expect("run");
+    let out = ludus(&sshd, &["download", "--json"], sshd.target(&dst), &back, 0);
     assert_eq!(json(&out)["files_sent"], 0);
 
     // One touched file is the only one sent; --checksum catches a same-size, same-time edit.
@@ -81,25 +81,14 @@ fn round_trip_then_nothing_to_send() {
         &src.join("secret"),
         std::fs::metadata(dst.join("secret")).expect("meta").mtime() as u64,
     );
-    let out = sshd
-        .ludus()
-        .args(["upload", "--json"])
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
+    let out = ludus(&sshd, &["upload", "--json"], &src, sshd.target(&dst), 0);
     assert_eq!(json(&out)["files_sent"], 0, "size and time match: skipped");
-    let out = sshd
-        .ludus()
-        .args(["upload", "--json", "--checksum"])
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = ludus(
+        &sshd,
+        &["upload", "--json", "--checksum"],
+        &src,
+        sshd.target(&dst),
+        0,
     );
     assert_eq!(json(&out)["files_sent"], 1);
     assert_eq!(std::fs::read(dst.join("secret")).expect("read"), b"t");
@@ -114,17 +103,12 @@ fn include_exclude_dry_run_and_delete() {
     write(&remote, "logs/x.tmp", b"x");
     write(&remote, "instances/1.bin", b"1");
     let local = sshd.dir.path().join("local");
-    let out = sshd
-        .ludus()
-        .args(["download", "--include", "logs/**", "--exclude", "*.tmp"])
-        .arg(sshd.target(&remote))
-        .arg(&local)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ludus(
+        &sshd,
+        &["download", "--include", "logs/**", "--exclude", "*.tmp"],
+        sshd.target(&remote),
+        &local,
+        0,
     );
     let names: Vec<String> = snapshot(&local).into_keys().collect();
     assert_eq!(
@@ -135,14 +119,13 @@ fn include_exclude_dry_run_and_delete() {
     // Upload back with an extra local file; --dry-run changes nothing.
     write(&local, "logs/new.csv", b"n");
     let before = snapshot(&remote);
-    let out = sshd
-        .ludus()
-        .args(["upload", "--dry-run", "--json"])
-        .arg(&local)
-        .arg(sshd.target(&remote))
-        .output()
-        .expect("run");
-    assert!(out.status.success());
+    let out = ludus(
+        &sshd,
+        &["upload", "--dry-run", "--json"],
+        &local,
+        sshd.target(&remote),
+        0,
+    );
     assert_eq!(json(&out)["files_sent"], 1);
     assert_eq!(json(&out)["dry_run"], true);
     assert_eq!(before, snapshot(&remote), "dry run changed the remote");
@@ -150,37 +133,21 @@ fn include_exclude_dry_run_and_delete() {
     // Without --delete, nothing remote is deleted; with it (and the filter), only unmatched
     // names inside the filter go.
     std::fs::remove_file(local.join("logs/a.csv")).expect("rm");
-    let out = sshd
-        .ludus()
-        .args(["upload"])
-        .arg(&local)
-        .arg(sshd.target(&remote))
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ludus(&sshd, &["upload"], &local, sshd.target(&remote), 0);
     assert!(remote.join("logs/a.csv").exists() && remote.join("logs/new.csv").exists());
-    let out = sshd
-        .ludus()
-        .args([
+    ludus(
+        &sshd,
+        &[
             "upload",
             "--delete",
             "--exclude",
             "*.tmp",
             "--include",
             "logs/**",
-        ])
-        .arg(&local)
-        .arg(sshd.target(&remote))
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &local,
+        sshd.target(&remote),
+        0,
     );
     assert!(!remote.join("logs/a.csv").exists());
     assert!(
@@ -202,14 +169,7 @@ fn unknown_host_key_refused_then_accepted() {
     let src = sshd.dir.path().join("src");
     write(&src, "f", b"x");
     let dst = sshd.remote_dir("d");
-    let out = sshd
-        .ludus()
-        .arg("upload")
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
+    let out = ludus(&sshd, &["upload"], &src, sshd.target(&dst), 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("not known")
@@ -219,28 +179,16 @@ fn unknown_host_key_refused_then_accepted() {
     );
     assert!(!dst.exists(), "nothing may be sent to an unverified host");
 
-    let out = sshd
-        .ludus()
-        .args(["upload", "--accept-new-host-key"])
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ludus(
+        &sshd,
+        &["upload", "--accept-new-host-key"],
+        &src,
+        sshd.target(&dst),
+        0,
     );
     let kh = std::fs::read_to_string(sshd.known_hosts()).expect("known_hosts written");
     assert!(kh.contains(&sshd.known_hosts_line()), "{kh}");
-    let out = sshd
-        .ludus()
-        .arg("upload")
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
-    assert!(out.status.success(), "the accepted key is known now");
+    ludus(&sshd, &["upload"], &src, sshd.target(&dst), 0);
 }
 
 #[test]
@@ -255,14 +203,13 @@ fn changed_host_key_refused_even_with_accept() {
     let src = sshd.dir.path().join("src");
     write(&src, "f", b"x");
     let dst = sshd.remote_dir("d");
-    let out = sshd
-        .ludus()
-        .args(["upload", "--accept-new-host-key"])
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
+    let out = ludus(
+        &sshd,
+        &["upload", "--accept-new-host-key"],
+        &src,
+        sshd.target(&dst),
+        2,
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("HAS CHANGED") && err.contains("known_hosts:1"),
@@ -301,17 +248,12 @@ fn hashed_known_hosts_entry_and_config_alias() {
     let src = sshd.dir.path().join("src");
     write(&src, "f", b"x");
     let dst = sshd.remote_dir("alias");
-    let out = sshd
-        .ludus()
-        .arg("upload")
-        .arg(&src)
-        .arg(format!("mycluster:{}", dst.display()))
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ludus(
+        &sshd,
+        &["upload"],
+        &src,
+        format!("mycluster:{}", dst.display()),
+        0,
     );
     assert_eq!(std::fs::read(dst.join("f")).expect("uploaded"), b"x");
 
@@ -327,19 +269,13 @@ fn hashed_known_hosts_entry_and_config_alias() {
     )
     .expect("cfg");
     let back = sshd.dir.path().join("back");
-    let out = sshd
-        .ludus()
-        .arg("download")
-        .arg("-F")
-        .arg(&other)
-        .arg(format!("{}@other:{}", sshd.user, dst.display()))
-        .arg(&back)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let config = other.display().to_string();
+    ludus(
+        &sshd,
+        &["download", "-F", &config],
+        format!("{}@other:{}", sshd.user, dst.display()),
+        &back,
+        0,
     );
     assert_eq!(std::fs::read(back.join("f")).expect("downloaded"), b"x");
 }
@@ -382,14 +318,7 @@ fn malicious_remote_names_refused() {
             format!("f\x002\x001700000000.0\x00644\x00ok.txt\x00\x00{evil}"),
         )
         .expect("listing");
-        let out = sshd
-            .ludus()
-            .arg("download")
-            .arg(sshd.target(&remote))
-            .arg(&local)
-            .output()
-            .expect("run");
-        assert_eq!(out.status.code(), Some(2), "{what} listing accepted");
+        let out = ludus(&sshd, &["download"], sshd.target(&remote), &local, 2);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("refusing"), "{what}: {err}");
         assert_eq!(
@@ -415,14 +344,7 @@ fn malicious_remote_names_refused() {
     let tar_file = bin.path().join("evil.tar");
     std::fs::write(&tar_file, &evil_tar).expect("tar");
     fake_tool(bin.path(), "tar", &format!("cat {}\n", tar_file.display()));
-    let out = sshd
-        .ludus()
-        .arg("download")
-        .arg(sshd.target(&remote))
-        .arg(&local)
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
+    let out = ludus(&sshd, &["download"], sshd.target(&remote), &local, 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("refusing") && err.contains("../escape"),
@@ -442,41 +364,13 @@ fn falls_back_to_sftp_without_tar() {
     make_tree(&src);
     std::os::unix::fs::symlink("nested/a", src.join("link")).expect("symlink");
     let dst = sshd.remote_dir("sftp");
-    let out = sshd
-        .ludus()
-        .args(["upload", "--json"])
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ludus(&sshd, &["upload", "--json"], &src, sshd.target(&dst), 0);
     assert_eq!(json(&out)["method"], "sftp");
     assert_eq!(files_only(snapshot(&src)), files_only(snapshot(&dst)));
-    let out = sshd
-        .ludus()
-        .args(["upload", "--json"])
-        .arg(&src)
-        .arg(sshd.target(&dst))
-        .output()
-        .expect("run");
+    let out = ludus(&sshd, &["upload", "--json"], &src, sshd.target(&dst), 0);
     assert_eq!(json(&out)["files_sent"], 0);
     let back = sshd.dir.path().join("back");
-    let out = sshd
-        .ludus()
-        .args(["download", "--json"])
-        .arg(sshd.target(&dst))
-        .arg(&back)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ludus(&sshd, &["download", "--json"], sshd.target(&dst), &back, 0);
     assert_eq!(json(&out)["method"], "sftp");
     assert_eq!(files_only(snapshot(&src)), files_only(snapshot(&back)));
 }

@@ -3,9 +3,11 @@
 use std::sync::atomic::AtomicBool;
 
 use ludus::model::Registry;
-use ludus::plan::{AgentSpec, Instance, InstanceKind, MdpSpec};
+use ludus::plan::Instance;
 use ludus::run::{COLUMNS, LogSink, Outcome, RunControl, RunReport, TIMING_COLUMN, run_instance};
 use ludus::value::{Params, Value};
+
+use crate::support::instance::builtin;
 
 #[derive(Default)]
 struct VecSink {
@@ -36,24 +38,13 @@ fn instance(
     log_every: u64,
     seed: u64,
 ) -> Instance {
-    Instance {
-        spec_name: "test".into(),
-        kind: InstanceKind::Builtin {
-            agent: AgentSpec {
-                name: agent.into(),
-                params: Params::new(),
-            },
-            mdp: MdpSpec {
-                family: family.into(),
-                episodic,
-                params: mdp,
-            },
-        },
-        seed,
-        steps,
-        log_every,
-        time_limit_ms: 0,
-    }
+    builtin(agent, family)
+        .episodic(episodic)
+        .mdp_params(mdp)
+        .steps(steps)
+        .log_every(log_every)
+        .seed(seed)
+        .build()
 }
 
 fn run(inst: &Instance) -> (RunReport, Vec<Vec<f64>>) {
@@ -242,19 +233,11 @@ fn regret_of_fixed_policies_by_hand() {
         interrupt: &flag,
     };
     let run_fixed = |action: i64, episodic: bool| {
-        let mut inst = instance(
-            "fixed",
-            "custom",
-            episodic,
-            two_state_custom(),
-            1_000,
-            100,
-            0,
-        );
-        let InstanceKind::Builtin { agent, .. } = &mut inst.kind else {
-            unreachable!("a built-in instance")
-        };
-        agent.params.insert("action".into(), Value::Int(action));
+        let inst = builtin("fixed", "custom")
+            .episodic(episodic)
+            .mdp_params(two_state_custom())
+            .params(params(&[("action", Value::Int(action))]))
+            .build();
         let mut sink = VecSink::default();
         run_instance(&inst, &reg, &ctl, &mut sink).expect("run");
         sink.rows

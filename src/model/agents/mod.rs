@@ -15,7 +15,7 @@ pub use psrl::{PsrlContinuous, PsrlEpisodic};
 pub use q_learning::{QLearningContinuous, QLearningEpisodic};
 pub use ucrl2::Ucrl2;
 
-use super::registry::CheckError;
+use super::check::CheckError;
 use super::solve::Policy;
 use crate::rng::Rng;
 use crate::value::Params;
@@ -154,7 +154,13 @@ impl SparseModel {
 }
 
 /// Discounted value iteration on a sparse model, warm-started from `v` (kept for the next
-/// call): in-place sweeps until no value moves by `epsilon`; returns Q (`s * na + a`).
+/// call): in-place sweeps until no value moves by `epsilon`; writes Q (`s * na + a`) into `q`.
+/// With `cancellable`, gives up when [`crate::model::stop::requested`] says so between two
+/// sweeps and returns false (`q` is then partial: keep the previous plan).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a numeric kernel with its inputs"
+)]
 pub(crate) fn sparse_discounted_vi(
     ns: usize,
     na: usize,
@@ -163,9 +169,15 @@ pub(crate) fn sparse_discounted_vi(
     gamma: f64,
     epsilon: f64,
     v: &mut [f64],
-) -> Vec<f64> {
-    let mut q = vec![0.0; ns * na];
+    q: &mut Vec<f64>,
+    cancellable: bool,
+) -> bool {
+    q.clear();
+    q.resize(ns * na, 0.0);
     for _ in 0..100_000 {
+        if cancellable && crate::model::stop::requested() {
+            return false;
+        }
         let mut diff = 0.0f64;
         for s in 0..ns {
             let mut best = f64::NEG_INFINITY;
@@ -187,7 +199,7 @@ pub(crate) fn sparse_discounted_vi(
             break;
         }
     }
-    q
+    true
 }
 
 /// The greedy policy (first maximum) of a Q table with `na` actions per state.
@@ -195,11 +207,22 @@ pub(crate) fn greedy(q: &[f64], na: usize) -> Vec<u32> {
     q.chunks(na).map(|row| argmax(row) as u32).collect()
 }
 
-/// Backward induction on a dense model over `h` steps: Q per `(t * ns + s) * na + a`.
-pub(crate) fn episodic_vi(ns: usize, na: usize, h: usize, t: &[f64], r: &[f64]) -> Vec<f64> {
+/// Backward induction on a dense model over `h` steps: Q per `(t * ns + s) * na + a`. With
+/// `cancellable`, gives up (`None`) when [`crate::model::stop::requested`] says so.
+pub(crate) fn episodic_vi(
+    ns: usize,
+    na: usize,
+    h: usize,
+    t: &[f64],
+    r: &[f64],
+    cancellable: bool,
+) -> Option<Vec<f64>> {
     let mut q = vec![0.0; h * ns * na];
     let mut v = vec![0.0; ns];
     for step in (0..h).rev() {
+        if cancellable && crate::model::stop::requested() {
+            return None;
+        }
         let mut nv = vec![0.0; ns];
         for s in 0..ns {
             let mut best = f64::NEG_INFINITY;
@@ -213,5 +236,5 @@ pub(crate) fn episodic_vi(ns: usize, na: usize, h: usize, t: &[f64], r: &[f64]) 
         }
         v = nv;
     }
-    q
+    Some(q)
 }

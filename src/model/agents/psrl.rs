@@ -13,15 +13,23 @@
 //! (from the posterior, or from a pessimistic empirical estimate for pairs seen fewer than `eta`
 //! times) form an extended MDP solved by discounted value iteration (0.99). Parameters:
 //! `rewards_prior_mean` (1.0), `psi_weight`, `omega_weight`, `kappa_weight`, `eta_weight` (1.0
-//! each, Colosseum's defaults), `p` (0.05). The policy used for regret comes from the
-//! posterior means (MAP), as in Colosseum.
+//! each, Colosseum's defaults), `p` (0.05), `reward_pairing` ("colosseum" or "consistent").
+//! The policy used for regret comes from the posterior means (MAP), as in Colosseum.
+//!
+//! Extended action `j = a * psi + k` takes the `k`-th transition sample of action `a = j / psi`.
+//! Its reward, `reward_pairing = "colosseum"` (the default, what Colosseum runs): the sampled
+//! reward of action `j % A`, because Colosseum's `PSRLContinuous.episode_end_update`
+//! (`colosseum/agent/agents/infinite_horizon/posterior_sampling.py`) extends the rewards with
+//! `np.tile(R, (1, psi))` where the transitions are laid out as `np.repeat` would; with
+//! `"consistent"`, the sampled reward of action `j / psi`, the one whose transitions it takes.
 
 use super::{
     Agent, AgentContext, SparseModel, argmax_random_ties, episodic_vi, greedy, sparse_discounted_vi,
 };
+use crate::model::check::CheckError;
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
 use crate::model::solve::Policy;
+use crate::model::stop;
 use crate::rng::Rng;
 use crate::value::Params;
 
@@ -78,12 +86,16 @@ impl Posterior {
         out.iter_mut().for_each(|o| *o *= norm);
     }
 
-    fn sample_transitions(&self, rng: &mut Rng) -> Vec<f64> {
+    /// A sampled transition table; `None` when [`stop::requested`] said to stop learning.
+    fn sample_transitions(&self, rng: &mut Rng) -> Option<Vec<f64>> {
         let mut t = vec![0.0; self.dir.len()];
         for sa in 0..self.ns * self.na {
+            if stop::requested() {
+                return None;
+            }
             self.sample_row(sa, rng, &mut t[sa * self.ns..(sa + 1) * self.ns]);
         }
-        t
+        Some(t)
     }
 
     fn map_estimate(&self) -> (Vec<f64>, Vec<f64>) {
@@ -150,14 +162,19 @@ impl Agent for PsrlEpisodic {
     }
 
     fn end_episode(&mut self) {
-        let t = self.post.sample_transitions(&mut self.rng);
+        // Stopped learning (time limit, interrupt): keep the previous plan.
+        let Some(t) = self.post.sample_transitions(&mut self.rng) else {
+            return;
+        };
         let r = self.post.sample_rewards(&mut self.rng);
-        self.q = episodic_vi(self.post.ns, self.post.na, self.h, &t, &r);
+        if let Some(q) = episodic_vi(self.post.ns, self.post.na, self.h, &t, &r, true) {
+            self.q = q;
+        }
     }
 
     fn policy(&mut self) -> Policy {
         let (t, r) = self.post.map_estimate();
-        let q = episodic_vi(self.post.ns, self.post.na, self.h, &t, &r);
+        let q = episodic_vi(self.post.ns, self.post.na, self.h, &t, &r, false).unwrap_or_default();
         Policy::Deterministic(greedy(&q, self.post.na))
     }
 }
@@ -173,13 +190,16 @@ pub struct PsrlContinuous {
     psi: usize,
     eta: f64,
     optimistic: bool,
+    tile_rewards: bool,
+    trans_prior: f64,
     q: Vec<f64>,
+    q_next: Vec<f64>,
     v: Vec<f64>,
     v_map: Vec<f64>,
     rng: Rng,
 }
 
-type PsrlParams = (f64, f64, f64, f64, f64, f64);
+type PsrlParams = (f64, f64, f64, f64, f64, bool);
 
 fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     let mut r = ParamReader::new(params);
@@ -189,9 +209,16 @@ fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     let kappa_w = r.positive("kappa_weight", 1.0)?;
     let eta_w = r.positive("eta_weight", 1.0)?;
     let p = r.f64_in("p", 0.05, 1e-12, 0.999_999)?;
+    let pairing = r.choice("reward_pairing", "colosseum", &["colosseum", "consistent"])?;
     r.finish()?;
     let _ = kappa_w; // kappa only shapes a statistic Colosseum computes and never reads.
-    Ok((prior_mean, psi_w, omega_w, eta_w, p, kappa_w))
+    Ok((prior_mean, psi_w, omega_w, eta_w, p, pairing == "colosseum"))
+}
+
+/// The action whose sampled reward extended action `j` (transitions of action `j / psi`)
+/// receives: Colosseum's `np.tile` pairing gives `j % A`, the consistent one `j / psi`.
+fn reward_action(j: usize, na: usize, psi: usize, tile: bool) -> usize {
+    if tile { j % na } else { j / psi }
 }
 
 impl PsrlContinuous {
@@ -202,7 +229,7 @@ impl PsrlContinuous {
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (prior_mean, psi_w, omega_w, eta_w, p, _) = read_continuous(params)?;
+        let (prior_mean, psi_w, omega_w, eta_w, p, tile_rewards) = read_continuous(params)?;
         let (ns, na) = (ctx.n_states, ctx.n_actions);
         let (s, a, t) = (ns as f64, na as f64, ctx.total_steps.max(2) as f64);
         let psi = ((psi_w * s * (s * a / p).ln()) as i64).clamp(2, 60) as usize;
@@ -222,7 +249,10 @@ impl PsrlContinuous {
             psi,
             eta,
             optimistic,
+            tile_rewards,
+            trans_prior: 1.0 / ns as f64,
             q: vec![0.0; ns * na * psi],
+            q_next: Vec::new(),
             v: vec![0.0; ns],
             v_map: vec![0.0; ns],
             rng,
@@ -232,7 +262,7 @@ impl PsrlContinuous {
     /// Samples `psi` transition models into the extended model `(s, a * psi + k)`. Pairs
     /// seen fewer than `eta` times get Colosseum's pessimistic empirical row plus the leftover
     /// mass on a random state `z_k`, built from the observed next states only (sparse).
-    fn extended_model(&mut self) -> (SparseModel, Vec<f64>) {
+    fn extended_model(&mut self) -> Option<(SparseModel, Vec<f64>)> {
         let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
         let ena = na * psi;
         let ln4s = (4.0 * ns as f64).ln();
@@ -244,6 +274,9 @@ impl PsrlContinuous {
         model.row_start.push(0);
         let mut simple_row: Vec<(u32, f64)> = Vec::new();
         for sa in 0..ns * na {
+            if stop::requested() {
+                return None;
+            }
             let total = self.totals[sa];
             let simple = self.optimistic && (total as f64) < self.eta;
             if simple {
@@ -282,9 +315,10 @@ impl PsrlContinuous {
         let r = self.post.sample_rewards(&mut self.rng);
         let mut er = vec![0.0; ns * ena];
         for (i, x) in er.iter_mut().enumerate() {
-            *x = r[i / psi];
+            let (s, j) = (i / ena, i % ena);
+            *x = r[s * na + reward_action(j, na, psi, self.tile_rewards)];
         }
-        (model, er)
+        Some((model, er))
     }
 }
 
@@ -323,19 +357,74 @@ impl Agent for PsrlContinuous {
 
     fn end_episode(&mut self) {
         let (ns, ena) = (self.post.ns, self.post.na * self.psi);
-        let (t, r) = self.extended_model();
-        self.q = sparse_discounted_vi(ns, ena, &t, &r, 0.99, 1e-3, &mut self.v);
+        // Stopped learning (time limit, interrupt): keep the previous plan.
+        if let Some((t, r)) = self.extended_model() {
+            let mut q = std::mem::take(&mut self.q_next);
+            let v_keep = self.v.clone();
+            if sparse_discounted_vi(ns, ena, &t, &r, 0.99, 1e-3, &mut self.v, &mut q, true) {
+                std::mem::swap(&mut self.q, &mut q);
+            } else {
+                self.v = v_keep;
+            }
+            self.q_next = q;
+        }
         for sa in self.touched.drain(..) {
             self.episode_visits[sa] = 0;
         }
     }
 
+    /// Greedy for the posterior means under discounted value iteration (0.99, to 1e-3,
+    /// Gauss-Seidel, warm-started). The mean row of a pair is `(counts + prior) / (visits +
+    /// S * prior)`: its observed entries plus the same prior weight on every state, so
+    /// `P v` is the observed part plus `prior * sum(v)`, with `sum(v)` kept current as
+    /// values change: one sweep costs `S * A` plus the observed entries, not `S^2 * A`.
     fn policy(&mut self) -> Policy {
-        let (t, r) = self.post.map_estimate();
-        let mut model = SparseModel::default();
-        t.chunks(self.post.ns).for_each(|row| model.push_dense(row));
         let (ns, na) = (self.post.ns, self.post.na);
-        let q = sparse_discounted_vi(ns, na, &model, &r, 0.99, 1e-3, &mut self.v_map);
+        let prior = self.trans_prior;
+        let gamma = 0.99;
+        let mut q = vec![0.0; ns * na];
+        let v = &mut self.v_map;
+        let mut sum_v: f64 = v.iter().sum();
+        for _ in 0..100_000 {
+            let mut diff = 0.0f64;
+            for s in 0..ns {
+                let mut best = f64::NEG_INFINITY;
+                for a in 0..na {
+                    let sa = s * na + a;
+                    let denom = self.totals[sa] as f64 + ns as f64 * prior;
+                    let mut acc = prior * sum_v;
+                    for &j in &self.seen[sa] {
+                        acc += self.counts[sa * ns + j as usize] as f64 * v[j as usize];
+                    }
+                    let x = self.post.rew[sa][0] + gamma * acc / denom;
+                    q[sa] = x;
+                    best = best.max(x);
+                }
+                diff = diff.max((best - v[s]).abs());
+                sum_v += best - v[s];
+                v[s] = best;
+            }
+            // Refresh the running sum: no drift over many sweeps.
+            sum_v = v.iter().sum();
+            if diff < 1e-3 {
+                break;
+            }
+        }
         Policy::Deterministic(greedy(&q, na))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reward_action;
+
+    #[test]
+    fn extended_rewards_follow_colosseums_tile_or_the_transitions() {
+        // A = 2 actions, psi = 3 samples: extended actions 0..6 take the transitions of
+        // actions 0, 0, 0, 1, 1, 1. `np.tile(R, (1, 3))` gives rewards of 0, 1, 0, 1, 0, 1.
+        let tiled: Vec<usize> = (0..6).map(|j| reward_action(j, 2, 3, true)).collect();
+        assert_eq!(tiled, [0, 1, 0, 1, 0, 1]);
+        let consistent: Vec<usize> = (0..6).map(|j| reward_action(j, 2, 3, false)).collect();
+        assert_eq!(consistent, [0, 0, 0, 1, 1, 1]);
     }
 }

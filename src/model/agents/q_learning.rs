@@ -12,8 +12,8 @@
 //! (1), `min_at` (0; below 0.009 it counts as 0), `confidence` (0.95).
 
 use super::{Agent, AgentContext, argmax_random_ties, greedy};
+use crate::model::check::CheckError;
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
 use crate::model::solve::Policy;
 use crate::rng::Rng;
 use crate::value::Params;

@@ -1,10 +1,10 @@
 //! RiverSwim, DeepSea, FrozenLake and SimpleGrid, with Colosseum's dynamics and rewards.
 
 use super::{dists_or, read_common, read_dist, require};
+use crate::model::check::CheckError;
 use crate::model::mdp::{Dynamics, Mdp, RewardDist, build};
+use crate::model::np_random::{RandomState, generate_random_map};
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
-use crate::rng::Rng;
 use crate::value::Params;
 
 use RewardDist::{Beta, Deterministic as Det};
@@ -85,6 +85,7 @@ pub fn river_swim(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             d: [opt, sub, other],
         },
         &c,
+        &mut RandomState::new(c.seed as u32),
     ))
 }
 
@@ -162,7 +163,11 @@ pub fn deep_sea(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             }
         }
     }
-    Ok(build(&Sea { size, d }, &c))
+    Ok(build(
+        &Sea { size, d },
+        &c,
+        &mut RandomState::new(c.seed as u32),
+    ))
 }
 
 /// A `size` x `size` lake of frozen cells (probability `p_frozen`) and holes, start at (0, 0),
@@ -200,12 +205,14 @@ pub fn frozen_lake(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             [Det(1.0), Det(0.0)]
         }
     });
-    let lake =
-        random_lake(size, p_frozen, &mut Rng::with_stream(c.seed, 0x1a4e)).ok_or_else(|| {
-            CheckError::Invalid(format!(
-                "p_frozen = {p_frozen}: no lake with a path to the goal found for this seed"
-            ))
-        })?;
+    // Colosseum seeds NumPy's global generator with the MDP's seed and calls Gym's
+    // `generate_random_map`; its own generator (the action relabelling) is another one.
+    let mut np_global = RandomState::new(c.seed as u32);
+    let lake = generate_random_map(size, p_frozen, &mut np_global, 100_000).ok_or_else(|| {
+        CheckError::Invalid(format!(
+            "p_frozen = {p_frozen}: no lake with a path to the goal found for this seed"
+        ))
+    })?;
     struct Lake {
         size: usize,
         lake: Vec<u8>,
@@ -268,60 +275,16 @@ pub fn frozen_lake(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             d,
         },
         &c,
+        &mut RandomState::new(c.seed as u32),
     ))
-}
-
-/// A random lake (row-major, `b'S'`, `b'F'`, `b'H'`, `b'G'`) with a path from start to goal.
-fn random_lake(size: usize, p_frozen: f64, rng: &mut Rng) -> Option<Vec<u8>> {
-    for _ in 0..100_000 {
-        let mut lake: Vec<u8> = (0..size * size)
-            .map(|_| {
-                if rng.next_f64() < p_frozen {
-                    b'F'
-                } else {
-                    b'H'
-                }
-            })
-            .collect();
-        lake[0] = b'S';
-        lake[size * size - 1] = b'G';
-        let mut seen = vec![false; size * size];
-        let mut stack = vec![0usize];
-        seen[0] = true;
-        while let Some(i) = stack.pop() {
-            if lake[i] == b'G' {
-                return Some(lake);
-            }
-            let (x, y) = (i / size, i % size);
-            let mut push = |nx: usize, ny: usize| {
-                let j = nx * size + ny;
-                if !seen[j] && lake[j] != b'H' {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                push(x - 1, y);
-            }
-            if x + 1 < size {
-                push(x + 1, y);
-            }
-            if y > 0 {
-                push(x, y - 1);
-            }
-            if y + 1 < size {
-                push(x, y + 1);
-            }
-        }
-    }
-    None
 }
 
 /// A `size` x `size` open grid; actions UP, RIGHT, DOWN, LEFT, NO_OP (0..4). Staying in a
 /// corner pays the optimal reward when the corner satisfies `reward_type` on its coordinates
 /// (`and`, `nand`, `or`, `xor`: default `xor`) and the sub-optimal one otherwise; any other
-/// step pays the "other" reward (0.5 when deterministic). Starts: the `n_starting_states` (1)
-/// cells closest to the centre, ties broken by `seed`. Parameters: `size` (5), `reward_type`,
+/// step pays the "other" reward (0.5 when deterministic). Starts: `n_starting_states` (1) of
+/// the cells closest to the centre (Colosseum's order: the closest ring shuffled with `seed`,
+/// further rings in row-major order). Parameters: `size` (5), `reward_type`,
 /// `n_starting_states`, `optimal_mean_reward` (0.9), `sub_optimal_mean_reward` (0.2),
 /// `optimal_distribution`, `sub_optimal_distribution`, `other_distribution`.
 pub fn simple_grid(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
@@ -359,27 +322,45 @@ pub fn simple_grid(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             [Det(1.0), Det(0.0), Det(0.5)]
         }
     });
-    // Cells by squared distance to the centre, ties in a seed-drawn order.
-    let mut rng = Rng::with_stream(c.seed, 0x5191);
+    // Colosseum's start cells: cells by squared distance to the centre, the closest ones in a
+    // shuffled order, every further ring in row-major order; the first (size - 1)^2 are the
+    // possible starts, the first `n_starting_states` of them, shuffled, the starts.
+    let mut rng = RandomState::new(c.seed as u32);
     let centre = (size as f64 - 1.0) / 2.0;
-    let mut cells: Vec<(f64, u64, (usize, usize))> = (0..size)
-        .flat_map(|x| (0..size).map(move |y| (x, y)))
-        .map(|(x, y)| {
-            let dd = (x as f64 - centre).powi(2) + (y as f64 - centre).powi(2);
-            (dd, 0, (x, y))
+    let mut dist: Vec<f64> = (0..size * size)
+        .map(|i| {
+            let (x, y) = ((i / size) as f64, (i % size) as f64);
+            (x - centre).powi(2) + (y - centre).powi(2)
         })
         .collect();
-    for cell in cells.iter_mut() {
-        cell.1 = rng.next_u64();
+    let closest = |dist: &[f64]| -> Vec<(usize, usize)> {
+        let m = dist.iter().copied().fold(f64::INFINITY, f64::min);
+        (0..size * size)
+            .filter(|&i| dist[i] == m && m.is_finite())
+            .map(|i| (i / size, i % size))
+            .collect()
+    };
+    let mut batch = closest(&dist);
+    rng.shuffle(&mut batch);
+    let n_possible = ((size - 1) * (size - 1)).max(1);
+    let mut possible: Vec<(usize, usize)> = Vec::with_capacity(n_possible);
+    while possible.len() < n_possible && !batch.is_empty() {
+        let (x, y) = batch.remove(0);
+        dist[x * size + y] = f64::INFINITY;
+        possible.push((x, y));
+        if batch.is_empty() {
+            batch = closest(&dist);
+        }
     }
-    cells.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut first = possible[..n_starts].to_vec();
+    rng.shuffle(&mut first);
     let p = 1.0 / n_starts as f64;
-    let starts: Vec<((usize, usize), f64)> =
-        cells.iter().take(n_starts).map(|c| (c.2, p)).collect();
+    let starts: Vec<((usize, usize), f64)> = first.into_iter().map(|c| (c, p)).collect();
     struct Grid {
         size: usize,
         kind: &'static str,
         starts: Vec<((usize, usize), f64)>,
+        possible: Vec<(usize, usize)>,
         d: [RewardDist; 3],
     }
     impl Dynamics for Grid {
@@ -389,6 +370,9 @@ pub fn simple_grid(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
         }
         fn starts(&self) -> Vec<((usize, usize), f64)> {
             self.starts.clone()
+        }
+        fn possible_starts(&self) -> Vec<(usize, usize)> {
+            self.possible.clone()
         }
         fn next(&self, &(x, y): &(usize, usize), a: usize) -> Vec<((usize, usize), f64)> {
             let last = self.size - 1;
@@ -422,8 +406,10 @@ pub fn simple_grid(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             size,
             kind,
             starts,
+            possible,
             d,
         },
         &c,
+        &mut rng,
     ))
 }

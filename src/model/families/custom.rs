@@ -15,9 +15,9 @@
 use std::path::Path;
 
 use super::require;
+use crate::model::check::CheckError;
 use crate::model::mdp::{Mdp, RewardDist, Row};
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
 use crate::value::{Params, Value};
 
 fn bad(key: &str, why: impl std::fmt::Display) -> CheckError {
@@ -130,7 +130,8 @@ pub fn build(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
         None => vec![(0, 1.0)],
     };
     let horizon = if episodic {
-        let minimal = crate::model::mdp::eccentricity(ns, &rows, &start) + 1;
+        let starts: Vec<usize> = start.iter().map(|e| e.0).collect();
+        let minimal = crate::model::mdp::eccentricity(ns, &rows, &starts) + 1;
         Some(h.map_or(minimal, |h| (h as usize).max(minimal)))
     } else {
         None
@@ -148,7 +149,8 @@ pub fn resolve(params: &Params, base_dir: &Path) -> Result<Params, CheckError> {
         .as_str()
         .ok_or_else(|| bad("file", format!("{f} must be a path (a string)")))?;
     let path = base_dir.join(name);
-    let text = std::fs::read_to_string(&path)
+    // Only a regular file: a FIFO would block `plan` forever.
+    let text = crate::regular::read_to_string(&path, 1 << 30)
         .map_err(|e| bad("file", format!("cannot read {}: {e}", path.display())))?;
     let table = if name.ends_with(".json") {
         match serde_json::from_str::<Value>(&text) {

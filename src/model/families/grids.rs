@@ -3,10 +3,10 @@
 use std::collections::HashSet;
 
 use super::{dists_or, read_common, read_dist, require};
+use crate::model::check::CheckError;
 use crate::model::mdp::{Dynamics, Mdp, RewardDist, build};
+use crate::model::np_random::{PyRandom, RandomState};
 use crate::model::params::ParamReader;
-use crate::model::registry::CheckError;
-use crate::rng::Rng;
 use crate::value::Params;
 
 use RewardDist::{Beta, Deterministic as Det};
@@ -14,18 +14,12 @@ use RewardDist::{Beta, Deterministic as Det};
 /// A position and a facing direction (UP, RIGHT, DOWN, LEFT = 0..3).
 type Pose = (i64, i64, u8);
 
-fn shuffle<T>(v: &mut [T], rng: &mut Rng) {
-    for i in (1..v.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        v.swap(i, j);
-    }
-}
-
 /// Turning and moving forward (MoveForward, TurnRight, TurnLeft = 0..2) on a set of cells.
 struct Walker {
     cells: HashSet<(i64, i64)>,
     goal: (i64, i64),
     starts: Vec<(Pose, f64)>,
+    possible: Vec<Pose>,
     d: [RewardDist; 2],
 }
 
@@ -36,6 +30,9 @@ impl Dynamics for Walker {
     }
     fn starts(&self) -> Vec<(Pose, f64)> {
         self.starts.clone()
+    }
+    fn possible_starts(&self) -> Vec<Pose> {
+        self.possible.clone()
     }
     fn next(&self, &(x, y, dir): &Pose, a: usize) -> Vec<(Pose, f64)> {
         let n = match a {
@@ -102,7 +99,9 @@ pub fn minigrid_empty(episodic: bool, params: &Params) -> Result<Mdp, CheckError
         size as f64,
     )?;
     r.finish()?;
-    let mut rng = Rng::with_stream(c.seed, 0xe3b7);
+    // Colosseum's draws: the start side, the goal cell on the opposite side, the order of the
+    // start side's cells, then a direction for each start.
+    let mut rng = RandomState::new(c.seed as u32);
     let last = size - 1;
     // The cells of one side: left (x = 0), bottom (y = 0), right, top.
     let side = |k: u64| -> Vec<(i64, i64)> {
@@ -115,15 +114,15 @@ pub fn minigrid_empty(episodic: bool, params: &Params) -> Result<Mdp, CheckError
             })
             .collect()
     };
-    let start_side = rng.below(4);
-    let goal = side((start_side + 2) % 4)[rng.below(size as u64) as usize];
+    let start_side = rng.randint(4);
+    let goal = side((start_side + 2) % 4)[rng.randint(size as u64) as usize];
     let mut cells = side(start_side);
-    shuffle(&mut cells, &mut rng);
+    rng.shuffle(&mut cells);
     let p = 1.0 / n_starts as f64;
     let starts = cells
         .iter()
         .take(n_starts)
-        .map(|&(x, y)| ((x, y, rng.below(4) as u8), p))
+        .map(|&(x, y)| ((x, y, rng.randint(4) as u8), p))
         .collect();
     let w = Walker {
         cells: (0..size)
@@ -131,9 +130,13 @@ pub fn minigrid_empty(episodic: bool, params: &Params) -> Result<Mdp, CheckError
             .collect(),
         goal,
         starts,
+        possible: cells
+            .iter()
+            .flat_map(|&(x, y)| (0..4).map(move |dir| (x, y, dir)))
+            .collect(),
         d,
     };
-    Ok(build(&w, &c))
+    Ok(build(&w, &c, &mut rng))
 }
 
 /// `n_rooms` (a square number, 4) rooms of `room_size` x `room_size` cells (3) joined by doors
@@ -179,33 +182,50 @@ pub fn minigrid_rooms(episodic: bool, params: &Params) -> Result<Mdp, CheckError
             cells.insert((a, w));
         }
     }
-    let mut rng = Rng::with_stream(c.seed, 0x2007);
+    // Colosseum's draws: the start and goal corner rooms from Python's `random` (seeded with
+    // the MDP's seed), then from NumPy's: the order of the goal room's cells (the goal is the
+    // first) and of the start room's poses (every one a possible start, the first
+    // `n_starting_states` the starts).
+    let mut py = PyRandom::new(c.seed);
     let mut corners = vec![
         (0, 0),
         (0, per_row - 1),
         (per_row - 1, 0),
         (per_row - 1, per_row - 1),
     ];
-    let start_room = corners.remove(rng.below(4) as usize);
-    let goal_room = corners[rng.below(3) as usize];
-    let goal_cells = in_room(goal_room.0, goal_room.1);
-    let goal = goal_cells[rng.below(goal_cells.len() as u64) as usize];
-    let mut poses: Vec<Pose> = in_room(start_room.0, start_room.1)
+    let start_room = corners.remove(py.randint(0, 3) as usize);
+    let goal_room = corners[py.randint(0, 2) as usize];
+    let mut rng = RandomState::new(c.seed as u32);
+    let mut goal_cells = room_order(room, goal_room);
+    rng.shuffle(&mut goal_cells);
+    let goal = goal_cells[0];
+    let mut poses: Vec<Pose> = room_order(room, start_room)
         .into_iter()
         .flat_map(|(x, y)| (0..4).map(move |dir| (x, y, dir)))
         .collect();
-    shuffle(&mut poses, &mut rng);
+    rng.shuffle(&mut poses);
     let p = 1.0 / n_starts as f64;
-    let starts = poses.into_iter().take(n_starts).map(|n| (n, p)).collect();
+    let starts = poses.iter().take(n_starts).map(|&n| (n, p)).collect();
     Ok(build(
         &Walker {
             cells,
             goal,
             starts,
+            possible: poses,
             d,
         },
         &c,
+        &mut rng,
     ))
+}
+
+/// The cells of room `(rx, ry)` in Colosseum's order: rows from the top (`y` decreasing),
+/// each from the left.
+fn room_order(room: i64, (rx, ry): (i64, i64)) -> Vec<(i64, i64)> {
+    (0..room)
+        .rev()
+        .flat_map(|j| (0..room).map(move |i| (i + (room + 1) * rx, j + (room + 1) * ry)))
+        .collect()
 }
 
 /// Taxi node: taxi position, passenger position (`-1` when in the taxi), destination.
@@ -378,12 +398,14 @@ pub fn taxi(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
         format!("size = {size}: too small for n_locations = {n_loc} with these walls"),
     )?;
     let min_dist = (size as f64 / k as f64 / 2.0).max(2.0);
-    let mut rng = Rng::with_stream(c.seed, 0x7a41);
+    // Colosseum's draws: one stop per quadrant until all are far enough apart, their order,
+    // then the order of the starting states (which numbers the states).
+    let mut rng = RandomState::new(c.seed as u32);
     let mut locations = None;
     for _ in 0..10_000 {
         let cand: Vec<(i64, i64)> = quadrants
             .iter()
-            .map(|q| q[rng.below(q.len() as u64) as usize])
+            .map(|q| q[rng.randint(q.len() as u64) as usize])
             .collect();
         let far = cand.iter().enumerate().all(|(i, a)| {
             cand[i + 1..].iter().all(|b| {
@@ -401,7 +423,7 @@ pub fn taxi(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             "size = {size}: cannot place {n_loc} stops far enough apart"
         ))
     })?;
-    shuffle(&mut locations, &mut rng);
+    rng.shuffle(&mut locations);
     locations.truncate(n_loc);
     let mut starts = Vec::new();
     for &pl in &locations {
@@ -413,6 +435,7 @@ pub fn taxi(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     }
     let p = 1.0 / starts.len() as f64;
     starts.iter_mut().for_each(|s| s.1 = p);
+    rng.shuffle(&mut starts);
     Ok(build(
         &Taxi {
             cells: open.into_iter().collect(),
@@ -422,5 +445,6 @@ pub fn taxi(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             d,
         },
         &c,
+        &mut rng,
     ))
 }

@@ -3,11 +3,16 @@
 //! Parameter names follow Colosseum exactly. Shared by every family: `seed` (0), `p_rand` (0),
 //! `p_lazy` (0), `make_reward_stochastic` (false), `reward_variance_multiplier` (1.0),
 //! `randomize_actions` (true; Taxi always false, as in Colosseum) and, for episodic MDPs only,
-//! `H`: the horizon, raised to the smallest one that reaches every state from the start (Taxi:
-//! `1.5 * size^2`), and that smallest one when absent. Reward distributions that Colosseum
-//! takes as `("beta", (a, b))` / `("deterministic", (v,))` tuples are given as lists:
-//! `["beta", [a, b]]`. Layouts (lakes, goals, start cells, taxi stops) are drawn from `seed`
-//! with ludus's own generator, so they differ from Colosseum's for the same seed; RiverSwim and
+//! `H`: the horizon, raised to Colosseum's minimal one, and that minimal one when absent: the
+//! longest shortest path from any *possible* starting node (every cell a start could have been
+//! drawn on, not only the ones drawn) to any state, plus one (Taxi: `1.5 * size^2`). Reward
+//! distributions that Colosseum takes as `("beta", (a, b))` / `("deterministic", (v,))` tuples
+//! are given as lists: `["beta", [a, b]]`. `seed` (0 to 2^32 - 1) means what it means in
+//! Colosseum: layouts (lakes, goals, start cells, taxi stops) and the per-state action
+//! relabelling are drawn exactly as Colosseum draws them (NumPy's legacy `RandomState`, Gym's
+//! `generate_random_map` for lakes, Python's `random` for MiniGridRooms' rooms; see
+//! `np_random`), and states are numbered in Colosseum's discovery order, so the same family,
+//! parameters and seed give Colosseum's MDP state for state and label for label. RiverSwim and
 //! DeepSea do not depend on the seed (except for the action relabelling). Sizes are capped
 //! (RiverSwim 300, DeepSea 60, grids 50, MiniGridRooms `room_size` 10 and 16 rooms, Taxi 20):
 //! a plan-time check solves the MDP, and the iterative solvers need too many sweeps on larger
@@ -17,9 +22,9 @@ mod classic;
 pub mod custom;
 mod grids;
 
+use super::check::CheckError;
 use super::mdp::{Common, Mdp, RewardDist};
 use super::params::ParamReader;
-use super::registry::CheckError;
 use crate::value::{Params, Value};
 
 pub use classic::{deep_sea, frozen_lake, river_swim, simple_grid};
@@ -42,7 +47,8 @@ pub const BUILTIN: &[(&str, BuildFn)] = &[
 
 /// Reads the parameters every family shares.
 pub(crate) fn read_common(r: &mut ParamReader, episodic: bool) -> Result<Common, CheckError> {
-    let seed = r.int_in("seed", 0, 0, i64::MAX)? as u64;
+    // NumPy's RandomState takes seeds in [0, 2^32 - 1], and so does Colosseum.
+    let seed = r.int_in("seed", 0, 0, u32::MAX as i64)? as u64;
     let p_rand = r.prob("p_rand", 0.0)?;
     let p_lazy = r.f64_in("p_lazy", 0.0, 0.0, 0.9999)?;
     let make_reward_stochastic = r.bool("make_reward_stochastic", false)?;

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use ludus::plan::{AgentSpec, Instance, InstanceKind, MdpSpec};
+use ludus::plan::Instance;
 use ludus::value::{Params, Value};
 
 /// Parameters from `(name, value)` pairs.
@@ -31,24 +31,16 @@ pub struct Run<'a> {
 
 impl Run<'_> {
     pub fn instance(&self) -> Instance {
-        Instance {
-            spec_name: "synthetic".into(),
-            kind: InstanceKind::Builtin {
-                agent: AgentSpec {
-                    name: self.agent.into(),
-                    params: self.agent_params.clone(),
-                },
-                mdp: MdpSpec {
-                    family: self.family.into(),
-                    episodic: self.episodic,
-                    params: self.mdp_params.clone(),
-                },
-            },
-            seed: self.seed,
-            steps: self.rows as u64 * 100,
-            log_every: 100,
-            time_limit_ms: 60_000,
-        }
+        super::instance::builtin(self.agent, self.family)
+            .spec("synthetic")
+            .params(self.agent_params.clone())
+            .mdp_params(self.mdp_params.clone())
+            .episodic(self.episodic)
+            .seed(self.seed)
+            .steps(self.rows as u64 * 100)
+            .log_every(100)
+            .time_limit_ms(60_000)
+            .build()
     }
 
     /// Writes `<id>.json` (unless `with_status` is false) and `<id>.csv` into `logs`;

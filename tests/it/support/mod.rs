@@ -2,8 +2,10 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod common;
+pub mod instance;
 pub mod slurm;
 pub mod sshd;
+pub mod stats;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
