@@ -10,11 +10,12 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests use: OpenMPI (+ libclang for the mpi crate's bindgen), an OpenSSH
 # server and client for the upload/download tests, SLURM and munge for the submit tests,
-# python3 for the exec examples, rsync and GNU parallel for the benchmarks' baselines; for the
-# portable build and the wheel: python3-venv (the build tools' venv and the wheel's test venv),
-# perl and make (OpenSSL built from source), binutils (objdump in the checks).
+# python3 for the exec examples, rsync and GNU parallel for the benchmarks' baselines;
+# chromium (headless) for the report page test; for the portable build and the wheel:
+# python3-venv (the build tools' venv and the wheel's test venv), perl and make (OpenSSL built
+# from source), binutils (objdump in the checks).
 PACKAGES=(openmpi-bin libopenmpi-dev libclang-dev pkg-config libssl-dev openssh-server openssh-client
-  rsync slurm-wlm munge python3 parallel python3-venv perl make binutils)
+  rsync slurm-wlm munge python3 parallel chromium python3-venv perl make binutils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -14,8 +14,8 @@
 //!
 //! Layers, lowest first; a module uses modules of its own or lower layers, never a higher one,
 //! and no two files import each other, directly or around a circle:
-//! `value`, `rng`, `regular` | `spec`, `model` | `plan` | `store`, `run` | `exec`, `analysis`, `remote` |
-//! `report`, `slurm` | `cli`.
+//! `value`, `rng`, `regular` | `spec`, `model` | `plan` | `store`, `run`, `provenance` | `exec`,
+//! `analysis`, `remote` | `report`, `slurm` | `cli`.
 //! (`tests/it/layers.rs` reads this list from here and checks the source against it.)
 //! The library never prints; only `cli` touches the terminal.
 #![warn(missing_docs)]
@@ -25,6 +25,7 @@ pub mod cli;
 pub mod exec;
 pub mod model;
 pub mod plan;
+pub mod provenance;
 pub mod regular;
 pub mod remote;
 pub mod report;

@@ -91,6 +91,19 @@ pub struct RunRecord {
     pub csv: Option<PathBuf>,
     /// Why a valid run's log is unusable, or the run's error message.
     pub problem: Option<String>,
+    /// Where it ran: the ludus version, host and end time from its status file.
+    pub ran: Ran,
+}
+
+/// Where and when a run ran, from its status file (the report's provenance).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Ran {
+    /// The ludus version that ran it.
+    pub ludus_version: String,
+    /// The host that ran it.
+    pub host: String,
+    /// When it ended, RFC 3339.
+    pub finished_at: String,
 }
 
 impl RunRecord {
@@ -146,6 +159,7 @@ enum Parsed {
         values: Option<Vec<f64>>,
         csv: Option<PathBuf>,
         problem: Option<String>,
+        ran: Box<Ran>,
     },
     Unfinished(PathBuf),
     Bad(Problem),
@@ -208,6 +222,11 @@ fn parse(files: RunFiles, columns: &[&str], at: At) -> Parsed {
         values,
         csv: files.csv,
         problem,
+        ran: Box::new(Ran {
+            ludus_version: status.ludus_version.clone(),
+            host: status.host.clone(),
+            finished_at: status.finished_at.clone(),
+        }),
     }
 }
 
@@ -297,7 +316,7 @@ pub fn collect(
 }
 
 fn merge(c: &mut Collection, intern: &mut Interner, p: Parsed) {
-    let (id, kind, params, mdp, seed, state, values, csv, problem) = match p {
+    let (id, kind, params, mdp, seed, state, values, csv, problem, ran) = match p {
         Parsed::Unfinished(path) => return c.unfinished.push(path),
         Parsed::Bad(problem) => return c.unreadable.push(problem),
         Parsed::Run {
@@ -310,7 +329,10 @@ fn merge(c: &mut Collection, intern: &mut Interner, p: Parsed) {
             values,
             csv,
             problem,
-        } => (id, kind, params, mdp, seed, state, values, csv, problem),
+            ran,
+        } => (
+            id, kind, params, mdp, seed, state, values, csv, problem, ran,
+        ),
     };
     let kind_ix = *intern.kinds.entry(kind.clone()).or_insert_with(|| {
         c.kinds.push(kind.clone());
@@ -354,6 +376,7 @@ fn merge(c: &mut Collection, intern: &mut Interner, p: Parsed) {
         values,
         csv,
         problem,
+        ran: *ran,
     };
     match intern.ids.get(&id) {
         Some(&i) => {

@@ -15,7 +15,7 @@ pub mod stats;
 
 use std::path::{Path, PathBuf};
 
-pub use collect::{AgentKind, Collection, ConfigInfo, MdpInfo, Problem, RunRecord, collect};
+pub use collect::{AgentKind, Collection, ConfigInfo, MdpInfo, Problem, Ran, RunRecord, collect};
 pub use logs::At;
 pub use select::{AgentRanking, ConfigScore, Incomplete, SelectOptions, Selection, rank};
 pub use stats::{Accumulator, Stat, rounded};

@@ -386,6 +386,7 @@ mod tests {
                 values: v.map(|v| vec![v]),
                 csv: None,
                 problem: None,
+                ran: Default::default(),
             });
         }
         c

@@ -89,9 +89,13 @@ pub struct WaitArgs {
 /// How to follow a job (`watch`, and `submit`/`resubmit` with `--wait`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct FollowArgs {
-    /// Seconds between polls.
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds between polls after a change; while nothing changes the wait grows by half
+    /// each poll, up to --max-interval.
+    #[arg(long, default_value_t = 30.0, value_name = "S")]
     interval: f64,
+    /// The longest wait between polls [default: 4 x --interval, so 30 s to 2 min].
+    #[arg(long, value_name = "S")]
+    max_interval: Option<f64>,
     /// Do not download logs while watching.
     #[arg(long)]
     no_download: bool,
@@ -102,6 +106,7 @@ impl FollowArgs {
     pub fn options(&self) -> WatchOptions {
         WatchOptions {
             interval: self.interval,
+            max_interval: self.max_interval.unwrap_or(4.0 * self.interval),
             download: !self.no_download,
         }
     }

@@ -53,6 +53,7 @@ pub fn run(args: PlanArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         groups: args.groups,
         prune: args.prune,
         other_spec: args.other_spec,
+        provenance: None,
     };
     plan_into(
         &args.spec,
@@ -79,6 +80,14 @@ pub fn run_show(args: ShowArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut v = serde_json::to_value(&instance)?;
     if let serde_json::Value::Object(m) = &mut v {
         m.insert("id".into(), instance.id().to_string().into());
+        // The folder's provenance, when the file sits in a planned folder.
+        if let Ok(sel) = crate::store::Selection::resolve(std::slice::from_ref(&args.file))
+            && let Some(d) = sel.dirs.first()
+            && let Ok(Some(manifest)) = d.read_manifest()
+            && let Some(p) = manifest.provenance
+        {
+            m.insert("provenance".into(), serde_json::to_value(p)?);
+        }
     }
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(ExitCode::SUCCESS)

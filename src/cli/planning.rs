@@ -63,7 +63,17 @@ pub(super) fn plan_into(
         spec_path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     );
-    let s = write_plan(&dir, &plan, &text, is_yaml, opts)?;
+    let provenance = crate::provenance::of_plan(spec_path, &plan);
+    if let Ok(Some(old)) = dir.read_manifest()
+        && let Some(old) = &old.provenance
+    {
+        warn_code_changed(&out, old);
+    }
+    let opts = WriteOptions {
+        provenance: Some(provenance),
+        ..opts.clone()
+    };
+    let s = write_plan(&dir, &plan, &text, is_yaml, &opts)?;
     println!(
         "planned {} instances in {} ({} new, {} already there)",
         s.total,
@@ -99,4 +109,17 @@ pub(super) fn plan_into(
         }
     }
     Ok(out)
+}
+
+/// Warns (stderr) when the code recorded for `folder` differs from the code now present,
+/// naming both commits.
+pub(super) fn warn_code_changed(folder: &Path, recorded: &crate::store::Provenance) {
+    for (what, old, now) in crate::provenance::changes(recorded) {
+        eprintln!(
+            "warning: {}: planned with {what} at {}, the code there is now {}; results may mix both",
+            folder.display(),
+            old.describe(),
+            now.describe()
+        );
+    }
 }

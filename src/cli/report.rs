@@ -13,7 +13,9 @@ regret and normalized cumulative regret of each agent on each MDP (mean and 95% 
 timeouts and missing runs noted, the best per MDP marked); report.json (all of it, curves
 included); plots/regret-<mdp>.{svg,png} (cumulative regret against steps, one line and
 confidence band per agent, the random and optimal policies dashed); plots/summary.{svg,png}
-(average normalized cumulative regret per agent); and index.md linking them. Each agent is
+(average normalized cumulative regret per agent); index.md linking them; and index.html, one
+self-contained page with all of it (plots inline, no network) plus the completeness notes and
+the runs' provenance, which --open shows in the browser. Each agent is
 shown with one configuration: the one select-best picks with the same options. Logs are
 streamed, so large folders are fine.
 
@@ -28,7 +30,8 @@ and built-in agents with separate calls.
 Examples:
   ludus report instances/quick --out report/quick
   ludus report out/lr-sweep --measure loss --x epoch --out report/lr-sweep
-  ludus report run1 run2/logs --out report --no-plots";
+  ludus report run1 run2/logs --out report --no-plots
+  ludus report instances/quick --out report/quick --open";
 
 /// Arguments of `ludus report`.
 #[derive(clap::Args, Debug)]
@@ -54,6 +57,10 @@ pub struct ReportArgs {
     /// Print what was written as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Open index.html in the browser ($BROWSER, else xdg-open or open); without one, say so
+    /// and print the page's path.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// Runs `ludus report`.
@@ -77,6 +84,9 @@ fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
         x: args.x,
     };
     let summary = write_report(&args.paths, &opts, &args.out)?;
+    if args.open {
+        open_page(&args.out.join("index.html"));
+    }
     if summary.agents == 0 && summary.experiments > 0 {
         // Programs alone.
         if args.json {
@@ -89,7 +99,7 @@ fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
                 "wrote {} files for {} experiment(s) to {}",
                 summary.files.len(),
                 summary.experiments,
-                args.out.join("index.md").display()
+                args.out.join("index.html").display()
             );
             if !summary.complete {
                 eprintln!("warning: some runs are missing, failed or unreadable");
@@ -103,10 +113,10 @@ fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
             summary.files.len(),
             summary.agents,
             summary.mdps,
-            args.out.join("index.md").display()
+            args.out.join("index.html").display()
         );
         if !summary.complete {
-            eprintln!("warning: some runs are missing, failed or unreadable; see index.md");
+            eprintln!("warning: some runs are missing, failed or unreadable; see index.html");
         }
     }
     Ok(ExitCode::from(if summary.complete {
@@ -114,4 +124,64 @@ fn write(args: ReportArgs, _ctx: &super::Context) -> anyhow::Result<ExitCode> {
     } else {
         EXIT_FAILED
     }))
+}
+
+/// Opens `page` in the user's browser: `$BROWSER` (a command, or a `:`-separated list of them,
+/// `%s` standing for the page), else `xdg-open` (Linux) or `open` (macOS). Without one, says so
+/// and prints the path; the report itself was written, so this is not an error.
+fn open_page(page: &std::path::Path) {
+    let page = std::path::absolute(page).unwrap_or_else(|_| page.to_path_buf());
+    let target = page.display().to_string();
+    let mut candidates: Vec<(String, Vec<String>)> = Vec::new();
+    if let Ok(b) = std::env::var("BROWSER") {
+        for cmd in b.split(':').map(str::trim).filter(|c| !c.is_empty()) {
+            let mut words = cmd.split_whitespace().map(str::to_string);
+            let Some(prog) = words.next() else { continue };
+            let mut args: Vec<String> = words.collect();
+            if args.iter().any(|a| a.contains("%s")) {
+                args = args.iter().map(|a| a.replace("%s", &target)).collect();
+            } else {
+                args.push(target.clone());
+            }
+            candidates.push((prog, args));
+        }
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    candidates.push((opener.to_string(), vec![target.clone()]));
+    for (prog, args) in candidates {
+        let started = std::process::Command::new(&prog)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Ok(mut child) = started {
+            // xdg-open and open return at once; a browser named in $BROWSER keeps running.
+            let ok = exited_well_or_running(&mut child);
+            if ok {
+                println!("opened {target} with {prog}");
+                return;
+            }
+        }
+    }
+    eprintln!(
+        "no browser found to open the page (set $BROWSER, or install xdg-open); open it yourself: {target}"
+    );
+}
+
+/// Whether `child` exited successfully within a few seconds, or is still running then.
+fn exited_well_or_running(child: &mut std::process::Child) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(_) => return false,
+        }
+    }
+    true
 }

@@ -25,7 +25,7 @@ Examples:
   ludus run benchmarks/continuous_ergodic.toml --agents out/hyperopt/best.toml --out out/ce
 
 Writes OUT/ (a planned experiment folder: instances/, logs/), OUT/best.toml (the winners, for
-`ludus plan SPEC --agents OUT/best.toml`) and OUT/report/ (index.md, tables, plots).
+`ludus plan SPEC --agents OUT/best.toml`) and OUT/report/ (index.html, index.md, tables, plots).
 Resumable like its parts: run it again after a kill and it finishes what is missing.
 Exit codes: 0 everything finished and every configuration complete; 1 otherwise; 2 error.")]
 pub struct RunArgs {
@@ -98,7 +98,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         "wrote the report to {} ({} files; start with {})",
         report_dir.display(),
         summary.files.len(),
-        report_dir.join("index.md").display()
+        report_dir.join("index.html").display()
     );
     Ok(if stats.all_finished() && selection.is_complete() {
         ExitCode::SUCCESS

@@ -62,10 +62,18 @@ pub struct RunInstancesArgs {
     /// time (e.g. where the code sits on a cluster).
     #[arg(long, value_name = "DIR")]
     workdir: Option<PathBuf>,
+    /// [[experiment]] programs: GPUs to hand out, one per running program in
+    /// CUDA_VISIBLE_DEVICES (e.g. 0,1); --jobs is capped so no GPU is oversubscribed.
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    gpus: Option<Vec<String>>,
+    /// With --gpus: programs that may share one GPU at once.
+    #[arg(long, value_name = "K", default_value_t = 1, requires = "gpus")]
+    per_gpu: usize,
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     progress: ProgressMode,
-    /// Seconds between plain progress lines.
+    /// Seconds between plain progress lines (heartbeats with the running instances' steps,
+    /// printed whether or not an instance finished).
     #[arg(long, default_value_t = 10.0)]
     progress_every: f64,
 }
@@ -142,13 +150,38 @@ pub fn run(args: RunInstancesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(g) = group {
         sel.restrict(g);
     }
-    let jobs = args.jobs.unwrap_or_else(|| {
+    let gpus = match &args.gpus {
+        Some(ids) => {
+            if ids.is_empty() || ids.iter().any(|i| i.trim().is_empty()) {
+                anyhow::bail!("--gpus: give GPU ids separated by commas, e.g. --gpus 0,1");
+            }
+            if args.per_gpu == 0 {
+                anyhow::bail!("--per-gpu must be at least 1");
+            }
+            Some(crate::exec::gpu::GpuPool::new(
+                ids.iter().map(|i| i.trim().to_string()).collect(),
+                args.per_gpu,
+            ))
+        }
+        None => None,
+    };
+    let mut jobs = args.jobs.unwrap_or_else(|| {
         if args.mpi {
             1
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         }
     });
+    if let Some(pool) = &gpus
+        && jobs > pool.capacity()
+    {
+        eprintln!(
+            "--gpus: {jobs} workers for {} GPU slots; running {} at once",
+            pool.capacity(),
+            pool.capacity()
+        );
+        jobs = pool.capacity();
+    }
     let opts = ExecOptions {
         jobs,
         retry_errors: args.retry_errors,
@@ -157,6 +190,7 @@ pub fn run(args: RunInstancesArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         child: ChildOptions {
             grace: args.grace,
             workdir: args.workdir.clone(),
+            gpus,
         },
     };
     let stats = run_selection(

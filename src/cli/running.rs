@@ -43,6 +43,18 @@ pub(super) fn run_selection(
     mode: ProgressMode,
     every: f64,
 ) -> anyhow::Result<ExecStats> {
+    let rank0 = ["OMPI_COMM_WORLD_RANK", "PMI_RANK"]
+        .iter()
+        .all(|k| std::env::var(k).map_or(true, |v| v == "0"));
+    if rank0 {
+        for dir in &sel.dirs {
+            if let Ok(Some(m)) = dir.read_manifest()
+                && let Some(p) = &m.provenance
+            {
+                super::planning::warn_code_changed(dir.root(), p);
+            }
+        }
+    }
     let sel = Arc::new(sel);
     let mut progress = Progress::new(mode, Duration::from_secs_f64(every.max(0.1)));
     let result = if mpi {

@@ -58,7 +58,14 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut all = Counts::default();
     let mut per: BTreeMap<(String, String), Counts> = BTreeMap::new();
     let mut broken = Vec::new();
+    // The code the finished runs came from: (folder, commit or note) -> instances.
+    let mut ran_with: BTreeMap<(String, String), usize> = BTreeMap::new();
     for st in sel.states(&hostname()) {
+        if let Some(code) = st.status.as_ref().and_then(|s| s.code.as_ref()) {
+            *ran_with
+                .entry((code.path.clone(), code.describe()))
+                .or_default() += 1;
+        }
         let (agent, mdp) = match &st.instance {
             Ok(i) => i.kind.table_labels(),
             Err(_) => ("(unreadable)".into(), "(unreadable)".into()),
@@ -95,10 +102,27 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
             broken.len() - 10
         );
     }
+    let provenance: Vec<_> = sel
+        .dirs
+        .iter()
+        .filter_map(|d| {
+            let p = d.read_manifest().ok().flatten()?.provenance?;
+            Some((d.root().display().to_string(), p))
+        })
+        .collect();
     if args.json {
+        let planned: Vec<_> = provenance
+            .iter()
+            .map(|(dir, p)| serde_json::json!({ "folder": dir, "provenance": p }))
+            .collect();
+        let ran: Vec<_> = ran_with
+            .iter()
+            .map(|((path, code), n)| serde_json::json!({ "workdir": path, "code": code, "count": n }))
+            .collect();
         let v = serde_json::json!({
             "total": all.total, "done": all.done, "pending": all.pending, "running": all.running,
             "timeout": all.timeout, "error": all.error, "interrupted": all.interrupted,
+            "planned_with": planned, "ran_with": ran,
         });
         println!("{v}");
     } else {
@@ -126,6 +150,20 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
             row(a, m, c);
         }
         row("all", "", &all);
+        for (dir, p) in &provenance {
+            println!(
+                "{dir}: planned by ludus {} on {}; spec folder {}",
+                p.ludus_version,
+                p.host,
+                p.spec.describe()
+            );
+            for w in &p.workdirs {
+                println!("  experiment workdir {}: {}", w.path, w.describe());
+            }
+        }
+        for ((path, code), n) in &ran_with {
+            println!("ran in {path} at {code}: {n} instances");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -21,9 +21,14 @@ Examples:
   ludus submit instances/quick mycluster:quick --tasks 16 --cpus-per-task 4 --partition short
   ludus submit instances/quick mycluster:quick --dry-run        # print the script only
   ludus submit instances/quick mycluster:quick --mpi --ntasks 64 --remote-ludus ~/bin/ludus-mpi
+  ludus submit instances/quick mycluster:quick --time 4:00:00 --retries 3   # requeue by itself
+  ludus submit instances/quick mycluster:quick --build-portable             # old glibc there
 
-Uploads DIR (incrementally), makes sure ludus runs on the cluster (uploading this executable
-to REMOTE_DIR/.ludus/bin/ when the remote's `uname -sm` matches), writes the pending instance
+Uploads DIR (incrementally), makes sure ludus runs on the cluster (uploading --ludus-binary,
+the --build-portable build, or this executable when the remote's `uname -sm` matches, to
+REMOTE_DIR/.ludus/bin/, and refusing when `ludus --version` fails there), reads the cluster's
+array limits (packing more instances per task to fit) and the spec's resources (`resources =
+{ cpus, mem, gpus, time }`; options given here override them), writes the pending instance
 ids to REMOTE_DIR/.ludus/jobs/<n>.ids and a job array script to REMOTE_DIR/.ludus/jobs/<n>.sbatch
 (each array task runs its share of the ids with --jobs $SLURM_CPUS_PER_TASK), submits it with
 `sbatch --parsable` and records the job in DIR/.ludus/submissions.json. SLURM's output goes to
@@ -46,15 +51,20 @@ pub struct SubmitArgs {
     /// Pending instances per array task.
     #[arg(long, value_name = "N", default_value_t = 1)]
     per_task: u32,
-    /// CPUs per array task; each task runs this many instances at once.
-    #[arg(long, value_name = "C", default_value_t = 1)]
-    cpus_per_task: u32,
-    /// Time limit per task, as sbatch takes it (minutes, H:M:S, D-H:M).
+    /// CPUs per array task; each task runs this many instances at once [default: the spec's
+    /// `resources.cpus`, else 1].
+    #[arg(long, value_name = "C")]
+    cpus_per_task: Option<u32>,
+    /// Time limit per task, as sbatch takes it (minutes, H:M:S, D-H:M) [default: the spec's
+    /// `resources.time`].
     #[arg(long, value_name = "T")]
     time: Option<String>,
-    /// Memory per node, as sbatch takes it (4G).
+    /// Memory per node, as sbatch takes it (4G) [default: the spec's `resources.mem`].
     #[arg(long, value_name = "M")]
     mem: Option<String>,
+    /// GPUs per array task (`--gres=gpu:N`) [default: the spec's `resources.gpus`].
+    #[arg(long, value_name = "N")]
+    gpus: Option<u32>,
     /// SLURM partition.
     #[arg(long, value_name = "P")]
     partition: Option<String>,
@@ -65,8 +75,16 @@ pub struct SubmitArgs {
     #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
     sbatch_arg: Vec<String>,
     /// The ludus executable on the cluster (instead of uploading this one).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["ludus_binary", "build_portable"])]
     remote_ludus: Option<String>,
+    /// Upload this local ludus executable (a portable build) instead of this one.
+    #[arg(long, value_name = "PATH", conflicts_with = "build_portable")]
+    ludus_binary: Option<PathBuf>,
+    /// Build a portable ludus (x86_64 Linux, glibc 2.17, no shared OpenSSL) with
+    /// scripts/build-portable.sh (from the current directory, or the script named by
+    /// LUDUS_BUILD_PORTABLE) and upload it.
+    #[arg(long)]
+    build_portable: bool,
     /// One MPI job of --ntasks tasks instead of an array (needs an MPI build of ludus there).
     #[arg(long, requires = "ntasks")]
     mpi: bool,
@@ -76,6 +94,11 @@ pub struct SubmitArgs {
     /// Also run instances whose status is error.
     #[arg(long)]
     retry_errors: bool,
+    /// When the array's tasks end with instances unfinished (time limit, preemption, node
+    /// failure), the cluster resubmits exactly those by itself, up to N times (a small
+    /// follow-up job runs ludus there; nothing needs to run on this machine).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
     /// Submit even while an earlier job of this folder is queued or running.
     #[arg(long)]
     force: bool,
@@ -101,7 +124,8 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let options = SubmitOptions {
         tasks: args.tasks,
         per_task: args.tasks.is_none().then_some(args.per_task),
-        cpus_per_task: args.cpus_per_task.max(1),
+        // 0: not given here; the spec's resources (or 1) fill it in.
+        cpus_per_task: args.cpus_per_task.map_or(0, |c| c.max(1)),
         time: args.time.clone(),
         mem: args.mem.clone(),
         partition: args.partition.clone(),
@@ -110,6 +134,15 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         remote_ludus: args.remote_ludus.clone(),
         mpi_ntasks: if args.mpi { args.ntasks } else { None },
         retry_errors: args.retry_errors,
+        retries: args.retries,
+        gpus: args.gpus,
+        ludus_binary: match &args.ludus_binary {
+            Some(b) => Some(
+                std::fs::canonicalize(b)
+                    .with_context(|| format!("--ludus-binary {}", b.display()))?,
+            ),
+            None => None,
+        },
     };
     let transfer = TransferOptions {
         connect: args.ssh.options(),
@@ -132,7 +165,56 @@ pub fn run(args: SubmitArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_OK));
     }
+    let mut req = req;
+    if args.build_portable {
+        req.options.ludus_binary = Some(build_portable()?);
+    }
     submit_and_maybe_wait(&req, &args.ssh, &args.wait)
+}
+
+/// Runs scripts/build-portable.sh (or `LUDUS_BUILD_PORTABLE`) and returns the binary it built:
+/// the last line of its standard output. Its standard error (the build's progress) shows.
+fn build_portable() -> anyhow::Result<PathBuf> {
+    let script = std::env::var_os("LUDUS_BUILD_PORTABLE")
+        .map_or_else(|| PathBuf::from("scripts/build-portable.sh"), PathBuf::from);
+    anyhow::ensure!(
+        script.is_file(),
+        "--build-portable: {} not found: run submit from the ludus source checkout, set LUDUS_BUILD_PORTABLE to the script, or give a built binary with --ludus-binary PATH",
+        script.display()
+    );
+    eprintln!(
+        "submit: building a portable ludus with {} (minutes the first time)",
+        script.display()
+    );
+    let out = std::process::Command::new(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("--build-portable: cannot run {}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "--build-portable: {} failed ({}); nothing was uploaded or submitted{}",
+        script.display(),
+        out.status,
+        if stdout.trim().is_empty() {
+            String::new()
+        } else {
+            format!(":\n{}", stdout.trim_end())
+        }
+    );
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let bin = PathBuf::from(last);
+    anyhow::ensure!(
+        !last.is_empty() && bin.is_file(),
+        "--build-portable: {} succeeded but its last line of output, `{last}`, is not a file (it must print the binary's path last); nothing was uploaded or submitted",
+        script.display()
+    );
+    Ok(bin)
 }
 
 fn submit_and_maybe_wait(
@@ -159,8 +241,22 @@ fn submit_and_maybe_wait(
             );
             Ok(ExitCode::from(EXIT_OK))
         }
-        SubmitOutcome::Submitted(sub) => {
+        SubmitOutcome::Submitted {
+            submission: sub,
+            notes,
+        } => {
+            for note in &notes {
+                println!("submit: {note}");
+            }
             println!("{}", submitted_line(&sub));
+            if let Some(first) = sub.attempts.first()
+                && let Some(follow) = &first.requeue_job
+            {
+                println!(
+                    "submit: follow-up job {follow} resubmits what job {} leaves unfinished, up to {} times (ludus watch shows the attempts)",
+                    sub.job_id, sub.options.retries
+                );
+            }
             if !wait.wait {
                 return Ok(ExitCode::from(EXIT_OK));
             }

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::remote::{Connection, Progress, Prompt};
 use crate::slurm::{QueueSnapshot, RemoteCounts, WatchEvent, WatchOptions, watch};
-use crate::store::submissions::Submission;
+use crate::store::submissions::{Attempt, Submission};
 use crate::store::{ExperimentDir, now_rfc3339};
 
 /// A byte count in binary units (`3.4 MiB`).
@@ -149,17 +149,17 @@ pub(super) fn follow_job(
     opts: &WatchOptions,
 ) -> anyhow::Result<ExitCode> {
     let mut display = Display::new(sub);
-    let result = watch(conn, local, sub, opts, |ev| {
-        if let WatchEvent::Poll { queue, counts } = ev {
-            display.show(queue, counts);
-        }
+    let result = watch(conn, local, sub, opts, |ev| match ev {
+        WatchEvent::Poll { queue, counts } => display.show(queue, counts),
+        WatchEvent::Attempt(a) => display.attempt(a),
+        WatchEvent::Start { .. } => {}
     });
     display.finish();
     let end = result?;
     let (snap, counts) = (&end.queue, &end.counts);
     eprintln!(
         "ludus: job {} left the queue: {} tasks finished{}; {} instances: {} done, {} timeout, {} error, {} interrupted, {} pending",
-        sub.job_id,
+        display.job,
         snap.finished,
         if end.accounting {
             format!(" ({} failed)", snap.failed)
@@ -245,6 +245,27 @@ impl Display {
                     self.last = line;
                 }
             }
+        }
+    }
+
+    /// An attempt of `--retries`: later polls are about its job.
+    fn attempt(&mut self, a: &Attempt) {
+        self.job = a.job_id.clone();
+        self.tasks = a.tasks;
+        let line = format!(
+            "attempt {}: job {}, {} instances in {} array tasks{}",
+            a.attempt,
+            a.job_id,
+            a.instances,
+            a.tasks,
+            a.requeue_job
+                .as_ref()
+                .map(|f| format!(" (follow-up job {f})"))
+                .unwrap_or_default()
+        );
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{} watch: {line}", now_rfc3339()),
         }
     }
 

@@ -20,7 +20,9 @@ Examples:
 
 Shows array tasks pending / running / finished (and failed, when SLURM accounting is on) and
 instances finished, downloads logs/ and SLURM's output (.ludus/slurm/) as they appear, and ends
-when the job has left the queue. Exit codes: 0 every instance of the folder finished (done or
+when the job has left the queue. With `submit --retries`, follows each attempt the cluster
+submits by itself (and records them in .ludus/submissions.json) until none is left. Polls back
+off while nothing changes: from --interval (30 s) up to --max-interval (4 x --interval). Exit codes: 0 every instance of the folder finished (done or
 timeout); 1 some did not (`ludus resubmit` runs them); 2 error.")]
 pub struct WatchArgs {
     /// The folder submitted before.

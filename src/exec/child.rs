@@ -6,7 +6,8 @@
 //! limit, the hard cap and the interrupt flag, and notices the exit: at a limit the whole
 //! process group gets SIGTERM, then SIGKILL after the grace period. When the program ends,
 //! whatever it left running in its group is killed, it is reaped with `wait4` (exit code or
-//! signal, peak memory) and its metric rows become the standard log CSV.
+//! signal, peak memory) and its metric rows become the standard log CSV. Everything it
+//! started, whatever its process group, is contained and ended with it (see `contain`).
 
 use std::fs;
 use std::io::{ErrorKind, Read};
@@ -17,11 +18,14 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::contain::{self, Mode};
 use super::metrics;
 use crate::plan::command::{render, value_text};
 use crate::plan::{ExecSpec, Instance};
 use crate::run::RunControl;
-use crate::store::{Experiment, StatusKind, StoreError, atomic_write};
+use crate::store::leftovers::proc_start;
+use crate::store::leftovers::{TOKEN_VAR, signal_cgroup};
+use crate::store::{Claim, Started, StatusKind, StoreError, atomic_write};
 
 /// stdout and stderr keep at most this many bytes each: the tail.
 pub const OUTPUT_CAP: usize = 1 << 20;
@@ -35,6 +39,8 @@ pub struct ChildOptions {
     pub grace: Duration,
     /// Run every program in this folder instead of the one recorded at plan time.
     pub workdir: Option<PathBuf>,
+    /// `run-instances --gpus`: each program gets one GPU of the pool in `CUDA_VISIBLE_DEVICES`.
+    pub gpus: Option<std::sync::Arc<super::gpu::GpuPool>>,
 }
 
 impl Default for ChildOptions {
@@ -42,6 +48,7 @@ impl Default for ChildOptions {
         ChildOptions {
             grace: Duration::from_secs(30),
             workdir: None,
+            gpus: None,
         }
     }
 }
@@ -218,7 +225,7 @@ fn write_output(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 /// Runs one `[[experiment]]` instance to its end. Errors are the disk's; everything the
 /// program does wrong is a result.
 pub fn run_child(
-    dir: &Experiment,
+    claim: &Claim,
     instance: &Instance,
     exec: &ExecSpec,
     ctl: &RunControl<'_>,
@@ -227,7 +234,7 @@ pub fn run_child(
     let id = instance.id();
     let id_text = id.to_string();
     // The program runs elsewhere: every path it is given is absolute.
-    let dir = dir.absolute();
+    let dir = claim.experiment().absolute();
     let run_dir = dir.run_dir(id);
     fs::create_dir_all(&run_dir).map_err(|e| StoreError::io(&run_dir, e))?;
     // One parameters file per configuration, shared by its seeds: creating files is most of
@@ -279,17 +286,58 @@ pub fn run_child(
     for (k, v) in &exec.params {
         cmd.env(crate::spec::param_env_name(k), value_text(v));
     }
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl is async-signal-safe; the closure allocates nothing. The program is killed
-    // when the thread that started it dies, so a SIGKILLed ludus leaves no program running on
-    // (to race its own re-run over the run folder).
+    // Held until this function returns, i.e. until the program has ended.
+    let _gpu = opts.gpus.as_ref().map(|pool| pool.acquire());
+    if let Some(g) = &_gpu {
+        cmd.env("CUDA_VISIBLE_DEVICES", g.id());
+    }
+    // Containment (see `contain`): every process of the program carries the token, and joins
+    // the instance's cgroup where there is one; both are in the claim before the program runs.
+    let me = crate::store::claim::Owner::me();
+    let token = format!("{}.{}.{}.{id_text}", me.host, me.pid, me.start);
+    cmd.env(TOKEN_VAR, &token);
+    let cgroup = match contain::in_use() {
+        Mode::Cgroup(parent) => contain::take_cgroup(parent),
+        Mode::Subreaper => None,
+    };
+    let mut records = vec![Started::Token(token.clone())];
+    records.extend(cgroup.clone().map(Started::Cgroup));
+    claim.record(&records)?;
+    let procs = match &cgroup {
+        Some(cg) => {
+            let p = cg.join("cgroup.procs");
+            Some(
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .map_err(|e| StoreError::io(&p, e))?,
+            )
+        }
+        None => None,
+    };
+    let procs_fd = procs.as_ref().map(|f| f.as_raw_fd());
+    // SAFETY: prctl and write are async-signal-safe; the closure allocates nothing. The
+    // program is killed when the thread that started it dies (its own processes by the next
+    // run, from the claim), and it joins its cgroup before it can start anything.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if let Some(fd) = procs_fd
+                && libc::write(fd, b"0".as_ptr().cast(), 1) != 1
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
-    let mut child = match cmd.spawn() {
+    let mut mains = cgroup.is_none().then(contain::lock_mains);
+    let spawned = cmd.spawn();
+    if let (Some(m), Ok(c)) = (mains.as_mut(), &spawned) {
+        m.insert(c.id() as i32);
+    }
+    drop(mains);
+    drop(procs);
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let why = match e.kind() {
@@ -305,6 +353,19 @@ pub fn run_child(
         }
     };
     let pid = child.id() as libc::pid_t;
+    if cgroup.is_none()
+        && let Some(start) = proc_start(pid)
+    {
+        claim.record(&[Started::Process { pid, start }])?;
+    }
+    // Every process of the program: its group, its cgroup or its tree and token-marked orphans.
+    let signal_all = |sig: i32| {
+        kill_group(pid, sig);
+        match &cgroup {
+            Some(cg) => signal_cgroup(cg, sig),
+            None => contain::signal_program(pid, &token, sig),
+        }
+    };
     let start = Instant::now();
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
@@ -340,12 +401,12 @@ pub fn run_child(
                         .next()
                 };
                 if let Some(r) = reason {
-                    kill_group(pid, libc::SIGTERM);
+                    signal_all(libc::SIGTERM);
                     stop = Some((r, now));
                 }
             }
             Some((_, at)) if !killed && now >= at + opts.grace => {
-                kill_group(pid, libc::SIGKILL);
+                signal_all(libc::SIGKILL);
                 killed = true;
             }
             Some(_) => {}
@@ -400,8 +461,11 @@ pub fn run_child(
             err = None;
         }
     }
-    // Nothing the program started outlives it (within its process group).
+    // Nothing the program started outlives it.
     kill_group(pid, libc::SIGKILL);
+    if cgroup.is_none() {
+        contain::signal_program(pid, &token, libc::SIGKILL);
+    }
     if let Some(o) = out.as_mut() {
         drain(o, &mut out_tail, &mut buf);
     }
@@ -409,6 +473,11 @@ pub fn run_child(
         drain(e, &mut err_tail, &mut buf);
     }
     let (exit_code, signal, peak_memory_bytes) = reap(pid);
+    contain::remove_main(pid);
+    match cgroup {
+        Some(cg) => contain::end_cgroup(cg),
+        None => contain::end_orphans(&token),
+    }
     let wall = start.elapsed();
     drop(child);
 

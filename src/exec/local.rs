@@ -6,7 +6,7 @@
 //! running well past its hard cap (stuck where it cannot check the clock) is committed as
 //! `error` with the rows it logged, and the run goes on without it.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,6 +34,8 @@ struct Running {
     log: Arc<SharedLog>,
     start: Instant,
     cap: Option<Duration>,
+    /// Steps done so far (built-in runs publish them, see `run::steps`).
+    steps: Arc<AtomicU64>,
 }
 
 /// A source of work: the local queue, or (under MPI) the coordinator.
@@ -81,7 +83,8 @@ pub fn run_local(
         &mut stats,
         &mut on_event,
     )?;
-    stats.not_started = n.saturating_sub(stats.ran() + stats.failed);
+    stats.not_started = n.saturating_sub(stats.ran() + stats.failed + stats.elsewhere);
+    super::contain::cleanup();
     stats.wall = start.elapsed();
     Ok(stats)
 }
@@ -131,9 +134,12 @@ pub fn run_workers(
         spawn(w, &mut workers)?;
     }
     let mut next_worker = jobs;
-    let mut running = RunningFiles::new(sel, opts);
+    let mut progress_at = Instant::now();
     while !workers.is_empty() {
-        running.update(&workers);
+        if progress_at.elapsed() >= PROGRESS_EVERY {
+            progress_at = Instant::now();
+            on_event(&progress(opts, &workers));
+        }
         match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(Msg::Event(ev)) => {
                 stats.count(&ev);
@@ -181,10 +187,13 @@ fn worker_loop(ctx: &WorkerCtx) {
     } = ctx;
     while !interrupt.load(Ordering::Relaxed) {
         let Some(item) = source.next() else { break };
-        let claim = match sel.dirs[item.dir].claim(item.id) {
+        let claim = match sel.dirs[item.dir].claim(item.id, opts.retry_errors) {
             Ok(Some(c)) => c,
-            // Another process runs it.
-            Ok(None) => continue,
+            // Another process runs it, or ran it since the pending list was made.
+            Ok(None) => {
+                let _ = tx.send(Msg::Event(ExecEvent::Elsewhere { id: item.id }));
+                continue;
+            }
             Err(e) => {
                 let _ = tx.send(Msg::Event(ExecEvent::Failed {
                     id: item.id,
@@ -206,6 +215,7 @@ fn worker_loop(ctx: &WorkerCtx) {
         let time_limit = instance.time_limit();
         let cap = opts.cap_for(&instance);
         let log = Arc::new(SharedLog::default());
+        let steps = Arc::new(AtomicU64::new(0));
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
             item,
             claim: claim.clone(),
@@ -213,6 +223,7 @@ fn worker_loop(ctx: &WorkerCtx) {
             log: log.clone(),
             start: Instant::now(),
             cap,
+            steps: steps.clone(),
         });
         let label = instance.label();
         let ctl = RunControl {
@@ -220,7 +231,9 @@ fn worker_loop(ctx: &WorkerCtx) {
             kill_after: cap,
             interrupt,
         };
+        let published = crate::run::steps::Publish::new(steps);
         let result = run_and_commit(&claim, &instance, registry, &log, &ctl, opts);
+        drop(published);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
         match result {
             Ok(Some(s)) => {
@@ -250,52 +263,27 @@ fn worker_loop(ctx: &WorkerCtx) {
     }
 }
 
-/// The running files of this process (one per experiment folder): what its workers run now,
-/// for `ludus status`. Rewritten at most once a second, and only when the set changed.
-struct RunningFiles<'a> {
-    sel: &'a Selection,
-    host: String,
-    last: Vec<Vec<crate::plan::InstanceId>>,
-    at: Instant,
-}
+/// How often the event thread reports the running instances (`ExecEvent::Progress`).
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
-impl<'a> RunningFiles<'a> {
-    fn new(sel: &'a Selection, opts: &ExecOptions) -> RunningFiles<'a> {
-        RunningFiles {
-            sel,
-            host: opts.origin.host.clone(),
-            last: vec![Vec::new(); sel.dirs.len()],
-            at: Instant::now() - Duration::from_secs(2),
+/// What the workers run now.
+fn progress(opts: &ExecOptions, workers: &[(usize, Arc<Mutex<Option<Running>>>)]) -> ExecEvent {
+    let mut running = Vec::new();
+    for (_, slot) in workers {
+        if let Some(r) = slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let builtin = matches!(r.instance.kind, crate::plan::InstanceKind::Builtin { .. });
+            running.push(super::RunningInstance {
+                id: r.item.id,
+                label: r.instance.label(),
+                steps: builtin.then(|| r.steps.load(Ordering::Relaxed)),
+                total_steps: builtin.then_some(r.instance.steps),
+                elapsed: r.start.elapsed(),
+            });
         }
     }
-
-    fn update(&mut self, workers: &[(usize, Arc<Mutex<Option<Running>>>)]) {
-        if self.at.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        self.at = Instant::now();
-        let mut now = vec![Vec::new(); self.sel.dirs.len()];
-        for (_, slot) in workers {
-            if let Some(r) = slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                now[r.item.dir].push(r.item.id);
-            }
-        }
-        for (d, ids) in now.iter_mut().enumerate() {
-            ids.sort();
-            if *ids == self.last[d] {
-                continue;
-            }
-            self.sel.dirs[d].write_running(&self.host, std::process::id(), ids);
-        }
-        self.last = now;
-    }
-}
-
-impl Drop for RunningFiles<'_> {
-    fn drop(&mut self) {
-        for d in &self.sel.dirs {
-            d.remove_running(&self.host, std::process::id());
-        }
+    ExecEvent::Progress {
+        rank: opts.origin.rank,
+        running,
     }
 }
 

@@ -7,6 +7,8 @@
 //! a callback instead of printing.
 
 pub mod child;
+pub mod contain;
+pub mod gpu;
 pub mod local;
 pub mod metrics;
 pub mod mpi;
@@ -84,6 +86,19 @@ pub enum ExecEvent {
         /// The message of a non-done status.
         message: Option<String>,
     },
+    /// What one rank's workers run now, sent about once a second (also when nothing runs).
+    Progress {
+        /// The MPI rank (0 without MPI).
+        rank: u32,
+        /// Its running instances.
+        running: Vec<RunningInstance>,
+    },
+    /// An instance was left to another process: a live process holds its claim, or finished
+    /// it since this run listed what is pending.
+    Elsewhere {
+        /// Its id.
+        id: InstanceId,
+    },
     /// An instance could not be run at all (unreadable instance file, disk error).
     Failed {
         /// Its id.
@@ -91,6 +106,21 @@ pub enum ExecEvent {
         /// Why.
         error: String,
     },
+}
+
+/// A running instance, as progress displays see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunningInstance {
+    /// Its id.
+    pub id: InstanceId,
+    /// A short label (agent on MDP, seed).
+    pub label: String,
+    /// Steps done so far (built-in runs; `None` for programs, whose progress is their time).
+    pub steps: Option<u64>,
+    /// Its steps in all (built-in runs).
+    pub total_steps: Option<u64>,
+    /// Time since it started.
+    pub elapsed: Duration,
 }
 
 /// Counts at the end of a run.
@@ -112,6 +142,9 @@ pub struct ExecStats {
     pub interrupted: usize,
     /// Could not be run (unreadable instance file, disk error): nothing recorded.
     pub failed: usize,
+    /// Left to another process (claimed by it, or finished by it meanwhile): not this run's
+    /// to finish.
+    pub elsewhere: usize,
     /// Never started (the run was interrupted first).
     pub not_started: usize,
     /// Wall time of the whole run.
@@ -149,6 +182,8 @@ impl ExecStats {
                 StatusKind::Interrupted => self.interrupted += 1,
             },
             ExecEvent::Failed { .. } => self.failed += 1,
+            ExecEvent::Progress { .. } => {}
+            ExecEvent::Elsewhere { .. } => self.elsewhere += 1,
         }
     }
 
@@ -179,7 +214,12 @@ pub fn pending(sel: &Selection, retry_errors: bool) -> Result<Vec<Item>, ExecErr
 }
 
 /// What a run starts from: the pending items and the `Start` event describing the selection.
+/// First clears the claims of dead owners (a killed run's), ending what their instances left
+/// running on this host.
 pub fn start(sel: &Selection, retry_errors: bool) -> Result<(Vec<Item>, ExecEvent), ExecError> {
+    for d in &sel.dirs {
+        d.clear_dead_claims();
+    }
     let (todo, skipped_errors) = pending_and_errors(sel, retry_errors)?;
     let ev = ExecEvent::Start {
         selected: sel.items.len(),

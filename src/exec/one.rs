@@ -168,6 +168,8 @@ pub fn status_of(
         signal: None,
         peak_memory_bytes: None,
         stderr_tail: None,
+        code: None,
+        program_path: None,
     }
 }
 
@@ -194,7 +196,7 @@ pub fn run_and_commit(
     let origin = &opts.origin;
     let start = Instant::now();
     if let InstanceKind::Exec(exec) = &instance.kind {
-        let r = run_child(claim.experiment(), instance, exec, ctl, &opts.child)?;
+        let r = run_child(claim, instance, exec, ctl, &opts.child)?;
         let mut s = status_of(
             instance,
             r.kind.unwrap_or(StatusKind::Error),
@@ -207,6 +209,15 @@ pub fn run_and_commit(
         s.signal = r.signal;
         s.peak_memory_bytes = r.peak_memory_bytes;
         s.stderr_tail = r.stderr_tail;
+        let workdir = match &opts.child.workdir {
+            Some(w) => w.clone(),
+            None => std::path::PathBuf::from(&exec.workdir_abs),
+        };
+        s.code = Some(crate::provenance::capture_cached(&workdir));
+        s.program_path = exec
+            .command
+            .first()
+            .and_then(|w| crate::provenance::resolve_program(w, &workdir));
         log.set_csv(r.csv);
         return Ok(log.commit(claim, &s)?.then_some(s));
     }

@@ -11,6 +11,7 @@ pub mod params;
 pub mod registry;
 pub mod solve;
 pub mod stop;
+pub mod ties;
 
 pub use agents::{Agent, AgentContext};
 pub use check::CheckError;

@@ -9,7 +9,8 @@
 //! MT19937; NumPy's and CPython's documented conversions); the integration tests check its
 //! draws against values recorded from NumPy 1.26 and CPython 3.10.
 //!
-//! Only MDP construction uses it; runs use [`crate::rng::Rng`].
+//! MDP construction uses it, and so does the tie rule of the policy used for regret
+//! ([`super::ties`]); agents otherwise draw from [`crate::rng::Rng`].
 
 const N: usize = 624;
 const M: usize = 397;

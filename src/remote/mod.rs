@@ -16,8 +16,9 @@
 mod commands;
 pub mod config;
 mod error;
+pub mod final_tree;
 pub mod known_hosts;
-pub mod listing;
+mod listing;
 mod local;
 pub mod plan;
 pub mod safety;

@@ -413,7 +413,7 @@ fn download_via(
     } else {
         Default::default()
     };
-    super::safety::check_final_tree(&host, &local_all, &source, &deleted)?;
+    super::final_tree::check_final_tree(&host, &local_all, &source, &deleted)?;
     let mut summary = summary_of(
         Direction::Download,
         &conn,

@@ -230,6 +230,8 @@ pub fn build_report(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report, R
         unfinished: c.unfinished.len(),
         unreadable: c.unreadable.len(),
         curve_problems,
+        stale: c.stale,
+        provenance: super::Provenance::of(&c, paths),
         programs,
     })
 }

@@ -1,5 +1,6 @@
 //! Reports: the selected configuration of each agent on each MDP, as tables (Markdown, CSV,
-//! LaTeX, and the whole result as JSON) and plots (SVG and PNG), with an `index.md` linking them.
+//! LaTeX, and the whole result as JSON) and plots (SVG and PNG), with an `index.md` linking them
+//! and an `index.html` holding all of it in one self-contained page.
 //!
 //! One result type, [`Report`], is built once from the logs ([`build_report`]); each output
 //! format is an [`Exporter`] over it, in its own small file, so adding a format is adding a
@@ -10,6 +11,7 @@
 
 mod build;
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod latex;
 pub mod markdown;
@@ -169,6 +171,10 @@ pub struct Report {
     pub unreadable: usize,
     /// Logs whose curve could not be read.
     pub curve_problems: usize,
+    /// Results of instances no longer in their folder's plan, left out.
+    pub stale: usize,
+    /// Where and when the runs ran, and what was planned.
+    pub provenance: Provenance,
     /// The `[[experiment]]` programs, ranked (they run in no MDP, so they are not cells).
     #[serde(skip)]
     pub programs: Option<programs::Programs>,
@@ -186,6 +192,54 @@ impl Report {
                 .iter()
                 .flatten()
                 .all(|c| c.failed == 0 && c.missing == 0 && c.runs >= c.expected)
+    }
+}
+
+/// Where the report's runs come from: the statuses' ludus versions, hosts and end times, and
+/// each planned folder's spec.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Provenance {
+    /// ludus versions that ran the runs, with their run counts.
+    pub versions: std::collections::BTreeMap<String, usize>,
+    /// Hosts that ran the runs, with their run counts.
+    pub hosts: std::collections::BTreeMap<String, usize>,
+    /// The earliest end time (RFC 3339).
+    pub first_finished: Option<String>,
+    /// The latest end time (RFC 3339).
+    pub last_finished: Option<String>,
+    /// Per planned folder read: (folder, spec name, spec hash, planned at).
+    pub specs: Vec<(PathBuf, String, String, String)>,
+}
+
+impl Provenance {
+    fn of(c: &crate::analysis::Collection, paths: &[PathBuf]) -> Provenance {
+        let mut p = Provenance::default();
+        for r in &c.runs {
+            if !r.ran.ludus_version.is_empty() {
+                *p.versions.entry(r.ran.ludus_version.clone()).or_default() += 1;
+            }
+            if !r.ran.host.is_empty() {
+                *p.hosts.entry(r.ran.host.clone()).or_default() += 1;
+            }
+            let t = &r.ran.finished_at;
+            if !t.is_empty() {
+                // RFC 3339 in UTC sorts as text.
+                if p.first_finished.as_ref().is_none_or(|f| t < f) {
+                    p.first_finished = Some(t.clone());
+                }
+                if p.last_finished.as_ref().is_none_or(|l| t > l) {
+                    p.last_finished = Some(t.clone());
+                }
+            }
+        }
+        for path in paths {
+            // A logs folder has no manifest; only planned folders name their spec.
+            if let Ok(Some(m)) = crate::store::Experiment::new(path).read_manifest() {
+                p.specs
+                    .push((path.clone(), m.spec_name, m.spec_hash, m.planned_at));
+            }
+        }
+        p
     }
 }
 
@@ -272,6 +326,7 @@ pub fn exporters(opts: &ReportOptions, report: &Report) -> Vec<Box<dyn Exporter>
     if report.programs.is_some() {
         v.push(Box::new(programs::ProgramsExporter));
         if report.agents.is_empty() {
+            v.push(Box::new(html::Html { plots: opts.plots }));
             return v;
         }
     }
@@ -284,6 +339,7 @@ pub fn exporters(opts: &ReportOptions, report: &Report) -> Vec<Box<dyn Exporter>
     if opts.plots {
         v.push(Box::new(plots::Plots));
     }
+    v.push(Box::new(html::Html { plots: opts.plots }));
     v
 }
 
@@ -369,6 +425,22 @@ pub fn cell_notes(c: &Cell) -> Vec<String> {
         ));
     }
     notes
+}
+
+/// Escapes text for HTML content and attributes.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
 }
 
 #[cfg(test)]

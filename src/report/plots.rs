@@ -11,7 +11,9 @@
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rayon::prelude::*;
 
 use super::{Band, Exporter, OutDir, Report, ReportError};
@@ -24,21 +26,111 @@ const FONT: &str = "sans-serif";
 /// Points per drawn curve at most; longer curves are thinned evenly (the last point is kept).
 const MAX_POINTS: usize = 400;
 
-const COLORS: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
+/// A colour-blind-safe palette (Okabe and Ito's, without its yellow, which is hard to see on
+/// white, and its black, which the random policy uses), then two of Paul Tol's.
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(136, 34, 85),
+    RGBColor(68, 170, 153),
 ];
 
-fn color(i: usize) -> RGBColor {
+/// The colour of series `i`.
+pub(super) fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
+}
+
+/// Tick labels per axis at most.
+pub(super) const TICKS: usize = 8;
+
+/// One number format for a whole axis over `lo..hi` with at most [`TICKS`] labels: the
+/// decimals the finest tick step plotters may choose needs (its steps are 1, 2 or 5 times a
+/// power of ten), so "500" sits beside "1000" and "3.5" beside "4.0".
+pub(super) fn axis_decimals(lo: f64, hi: f64) -> usize {
+    let range = (hi - lo).abs();
+    if !range.is_finite() || range <= 0.0 {
+        return 0;
+    }
+    let raw = range / TICKS as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|k| k * mag)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * mag);
+    (-step.log10().floor()).max(0.0) as usize
+}
+
+/// A tick label with `decimals` decimals ("-0" shown as "0").
+pub(super) fn tick(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        s.trim_start_matches('-').to_string()
+    } else {
+        s
+    }
+}
+
+/// Breaks `text` into lines no wider than `width` pixels in `font`, at spaces.
+fn wrap<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    font: &TextStyle,
+    width: u32,
+) -> Vec<String> {
+    let fits = |t: &str| {
+        root.estimate_text_size(t, font)
+            .map_or(t.len() as u32 * 10, |(w, _)| w)
+            <= width
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let candidate = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if line.is_empty() || fits(&candidate) {
+            line = candidate;
+        } else {
+            lines.push(std::mem::replace(&mut line, word.to_string()));
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+/// Fills `root` white, draws `title` centred at the top (wrapped over as many lines as it
+/// needs, never cut) and returns the area below it.
+pub(super) fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(err)?;
+    let font: TextStyle = (FONT, 18).into_font().into();
+    let (w, _) = root.dim_in_pixel();
+    let lines = wrap(root, title, &font, w.saturating_sub(48));
+    let line_h = 23;
+    let top = 10;
+    let style = font.pos(Pos::new(HPos::Center, VPos::Top));
+    for (i, l) in lines.iter().enumerate() {
+        root.draw(&Text::new(
+            l.clone(),
+            ((w / 2) as i32, top + i as i32 * line_h),
+            style.clone(),
+        ))
+        .map_err(err)?;
+    }
+    let (_, rest) = root.split_vertically(top as u32 + lines.len() as u32 * line_h as u32 + 4);
+    Ok(rest)
 }
 
 pub(super) fn register_font() {
@@ -64,7 +156,7 @@ fn thin(n: usize) -> Vec<usize> {
 
 type DrawResult = Result<(), String>;
 
-fn err<E: std::fmt::Display>(e: E) -> String {
+pub(super) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
@@ -73,7 +165,7 @@ fn draw_regret<DB: DrawingBackend>(
     report: &Report,
     m: usize,
 ) -> DrawResult {
-    root.fill(&WHITE).map_err(err)?;
+    let area = titled(root, &report.mdps[m].label)?;
     let curves: Vec<(usize, &Band)> = report.curves[m]
         .iter()
         .enumerate()
@@ -99,44 +191,44 @@ fn draw_regret<DB: DrawingBackend>(
     } else {
         1.0
     };
-    let mut chart = ChartBuilder::on(root)
-        .caption(&report.mdps[m].label, (FONT, 18))
+    // A little room below 0, so a line at 0 is not hidden by the axis.
+    let y_min = -0.015 * y_max;
+    let mut chart = ChartBuilder::on(&area)
         .margin(12)
+        .margin_top(4)
         .margin_right(36)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .build_cartesian_2d(0.0..x_max, y_min..y_max)
         .map_err(err)?;
+    // Steps are integers; ticks below 1 step apart would repeat a label.
+    let x_ticks = TICKS.min(x_max as usize + 1);
+    let y_dec = axis_decimals(0.0, y_max);
     chart
         .configure_mesh()
         .x_desc("steps")
         .y_desc("cumulative regret")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| super::num(*y))
+        .x_labels(x_ticks)
+        .y_labels(TICKS)
+        .x_label_formatter(&|x| tick(*x, 0))
+        .y_label_formatter(&|y| tick(*y, y_dec))
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
-    for &(a, band) in &curves {
-        let c = color(a);
-        let idx = thin(band.steps.len());
-        let x = |i: usize| band.steps[i] as f64;
-        let mut poly: Vec<(f64, f64)> = idx.iter().map(|&i| (x(i), band.hi[i])).collect();
-        poly.extend(idx.iter().rev().map(|&i| (x(i), band.lo[i])));
-        chart
-            .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                idx.iter().map(|&i| (x(i), band.mean[i])),
-                c.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(report.agents[a].label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-    }
-    if let Some(r) = random {
+    // Reference lines first, so the agents are drawn above them (an agent whose regret is 0
+    // lies on the optimal line and must stay visible); their legend entries come after.
+    let grey = RGBColor(110, 110, 110);
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(0.0, 0.0), (x_max, 0.0)],
+            2,
+            3,
+            grey.stroke_width(2),
+        ))
+        .map_err(err)?;
+    let random_points = random.map(|r| {
         let mut points = Vec::new();
         for i in thin(r.steps.len()) {
             let (x, y) = (r.steps[i] as f64, r.mean[i]);
@@ -150,23 +242,67 @@ fn draw_regret<DB: DrawingBackend>(
             }
             points.push((x, y));
         }
+        points
+    });
+    if let Some(points) = &random_points {
         chart
-            .draw_series(DashedLineSeries::new(points, 6, 4, BLACK.stroke_width(1)))
+            .draw_series(DashedLineSeries::new(
+                points.clone(),
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?;
+    }
+    for &(a, band) in &curves {
+        let c = color(a);
+        let idx = thin(band.steps.len());
+        let x = |i: usize| band.steps[i] as f64;
+        let mut poly: Vec<(f64, f64)> = idx.iter().map(|&i| (x(i), band.hi[i])).collect();
+        poly.extend(idx.iter().rev().map(|&i| (x(i), band.lo[i])));
+        chart
+            .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))
+            .map_err(err)?;
+    }
+    for &(a, band) in &curves {
+        let c = color(a);
+        let idx = thin(band.steps.len());
+        chart
+            .draw_series(LineSeries::new(
+                idx.iter().map(|&i| (band.steps[i] as f64, band.mean[i])),
+                c.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(report.agents[a].label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    band_legend(&mut chart)?;
+    if random_points.is_some() {
+        chart
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
             .map_err(err)?
             .label("random policy")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
+            .legend(|(x, y)| {
+                let st = BLACK.stroke_width(1);
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (6, 0)], st)
+                    + PathElement::new(vec![(10, 0), (16, 0)], st)
+                    + PathElement::new(vec![(20, 0), (22, 0)], st)
+            });
     }
-    let grey = RGBColor(110, 110, 110);
     chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, 0.0), (x_max, 0.0)],
-            2,
-            3,
-            grey.stroke_width(2),
-        ))
+        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
         .map_err(err)?
         .label("optimal policy")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2)));
+        .legend(move |(x, y)| {
+            let st = grey.stroke_width(2);
+            EmptyElement::at((x, y))
+                + PathElement::new(vec![(0, 0), (2, 0)], st)
+                + PathElement::new(vec![(5, 0), (7, 0)], st)
+                + PathElement::new(vec![(10, 0), (12, 0)], st)
+                + PathElement::new(vec![(15, 0), (17, 0)], st)
+                + PathElement::new(vec![(20, 0), (22, 0)], st)
+        });
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -178,8 +314,23 @@ fn draw_regret<DB: DrawingBackend>(
     root.present().map_err(err)
 }
 
+/// The legend entry that says what the shaded bands are.
+pub(super) fn band_legend<DB: DrawingBackend>(
+    chart: &mut ChartContext<DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> DrawResult {
+    chart
+        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+        .map_err(err)?
+        .label("shaded: 95% CI over seeds")
+        .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], BLACK.mix(0.15).filled()));
+    Ok(())
+}
+
 fn draw_summary<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, report: &Report) -> DrawResult {
-    root.fill(&WHITE).map_err(err)?;
+    let area = titled(
+        root,
+        "Average normalized cumulative regret (mean and 95% CI over runs)",
+    )?;
     let n = report.agents.len().max(1) as i32;
     // A segmented range includes its end: n - 1 gives n slots.
     let y_max = report
@@ -190,9 +341,10 @@ fn draw_summary<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, report: &Repo
         .fold(0.0f64, f64::max);
     let y_max = if y_max > 0.0 { y_max * 1.15 } else { 1.0 };
     let labels: Vec<String> = report.agents.iter().map(|a| a.label.clone()).collect();
-    let mut chart = ChartBuilder::on(root)
-        .caption("Average normalized cumulative regret (95% CI)", (FONT, 18))
+    let y_dec = axis_decimals(0.0, y_max);
+    let mut chart = ChartBuilder::on(&area)
         .margin(12)
+        .margin_top(4)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..y_max)
@@ -206,9 +358,11 @@ fn draw_summary<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, report: &Repo
             _ => String::new(),
         })
         .y_desc(format!("normalized cumulative regret ({})", report.at))
-        .y_label_formatter(&|y| super::num(*y))
+        .y_labels(TICKS)
+        .y_label_formatter(&|y| tick(*y, y_dec))
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
+        .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
     for (a, s) in report.summary.iter().enumerate() {
@@ -238,7 +392,9 @@ fn draw_summary<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, report: &Repo
     root.present().map_err(err)
 }
 
-fn svg(draw: impl Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult) -> Result<String, String> {
+pub(super) fn svg(
+    draw: impl Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult,
+) -> Result<String, String> {
     let mut s = String::new();
     {
         let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
@@ -247,7 +403,9 @@ fn svg(draw: impl Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult) -> Result<S
     Ok(s)
 }
 
-fn png(draw: impl Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult) -> Result<Vec<u8>, String> {
+pub(super) fn png(
+    draw: impl Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult,
+) -> Result<Vec<u8>, String> {
     let (w, h) = SIZE;
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     {
@@ -264,6 +422,24 @@ fn png(draw: impl Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult) -> Resul
     )
     .map_err(err)?;
     Ok(out)
+}
+
+/// The regret plot of MDP `m` as SVG text (for the HTML page).
+pub fn regret_svg(report: &Report, m: usize) -> Result<String, ReportError> {
+    register_font();
+    svg(|r| draw_regret(r, report, m)).map_err(|reason| ReportError::Plot {
+        file: format!("index.html (regret-{})", report.mdps[m].slug),
+        reason,
+    })
+}
+
+/// The summary plot as SVG text (for the HTML page).
+pub fn summary_svg(report: &Report) -> Result<String, ReportError> {
+    register_font();
+    svg(|r| draw_summary(r, report)).map_err(|reason| ReportError::Plot {
+        file: "index.html (summary)".into(),
+        reason,
+    })
 }
 
 /// One plot in both formats: (file stem, SVG text, PNG bytes).

@@ -192,6 +192,7 @@ pub fn run_loop(
     let mut row = vec![0.0; COLUMNS.len()];
     let mut t = 0u64;
     let mut pending_reset = false;
+    let mut publish = super::steps::Publisher::new();
     while t < cfg.steps {
         // The hot loop: run to the next log point or clock check, whichever comes first.
         let next_log = (t / log_every + 1) * log_every;
@@ -204,6 +205,9 @@ pub fn run_loop(
             if training {
                 agent.update(state, a, r, next, h, last);
                 if agent.is_episode_end(state, a, last) {
+                    // Slow agents spend their time in episode ends: progress shows the steps
+                    // done before (this one included).
+                    publish.tick(t + 1);
                     agent.end_episode();
                     // A planning loop gave up at the deadline or an interrupt: act now.
                     check_now = stop::take_hit();
@@ -299,6 +303,7 @@ pub fn run_loop(
             ep_start = state;
         }
         report.steps_completed = t;
+        publish.tick(t);
         if t.is_multiple_of(CHECK_EVERY) || t.is_multiple_of(log_every) || check_now {
             check_now = false;
             if ctl.interrupt.load(Ordering::Relaxed) {
@@ -319,5 +324,6 @@ pub fn run_loop(
         }
     }
     report.steps_completed = t;
+    publish.last(t);
     Ok(report)
 }

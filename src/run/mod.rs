@@ -7,6 +7,7 @@
 //! count or rank (apart from the timing column, see [`COLUMNS`]).
 
 mod interaction;
+pub mod steps;
 
 pub use interaction::{COLUMNS, LoopConfig, TIMING_COLUMN, run_loop};
 

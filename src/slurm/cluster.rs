@@ -43,13 +43,16 @@ pub fn local_uname() -> String {
     }
 }
 
-/// Returns the ludus to run on the cluster: `named` after checking that it runs, or this
-/// executable, uploaded to `REMOTE_DIR/.ludus/bin/ludus` (only when it changed) when the
-/// remote's `uname -sm` matches this machine's.
+/// Returns the ludus to run on the cluster: `named` after checking that it runs; or the local
+/// executable `binary` (a portable build, `--ludus-binary`), uploaded to
+/// `REMOTE_DIR/.ludus/bin/ludus`; or, without either, this executable, uploaded there when the
+/// remote's `uname -sm` matches this machine's. An upload happens only when the file changed,
+/// and the uploaded ludus must answer `--version` on the cluster before anything is submitted.
 pub fn ensure_ludus(
     conn: &Connection,
     remote_dir: &str,
     named: Option<&str>,
+    binary: Option<&std::path::Path>,
 ) -> Result<String, SlurmError> {
     let host = conn.host_label();
     if let Some(path) = named {
@@ -62,19 +65,24 @@ pub fn ensure_ludus(
         }
         return Ok(path.to_string());
     }
-    let out = run(conn, "uname -sm", b"")?;
-    let theirs = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let ours = local_uname();
-    if theirs != ours {
-        return Err(SlurmError::NoLudus(format!(
-            "{host} is `{theirs}` and this ludus was built for `{ours}`, so it cannot be uploaded there. \
-             Install ludus on the cluster and name it with --remote-ludus PATH (for any Linux x86_64 cluster: \
-             `rustup target add x86_64-unknown-linux-musl && cargo build --release --target x86_64-unknown-linux-musl`, \
-             then copy target/x86_64-unknown-linux-musl/release/ludus there), or submit from a machine of the same kind."
-        )));
-    }
-    let exe = std::env::current_exe()
-        .map_err(|e| crate::remote::RemoteError::io("ludus executable", e))?;
+    let exe = match binary {
+        Some(b) => b.to_path_buf(),
+        None => {
+            let out = run(conn, "uname -sm", b"")?;
+            let theirs = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let ours = local_uname();
+            if theirs != ours {
+                return Err(SlurmError::NoLudus(format!(
+                    "{host} is `{theirs}` and this ludus was built for `{ours}`, so it cannot be uploaded there. \
+                     Install ludus on the cluster and name it with --remote-ludus PATH (for any Linux x86_64 cluster: \
+                     `rustup target add x86_64-unknown-linux-musl && cargo build --release --target x86_64-unknown-linux-musl`, \
+                     then copy target/x86_64-unknown-linux-musl/release/ludus there), or submit from a machine of the same kind."
+                )));
+            }
+            std::env::current_exe()
+                .map_err(|e| crate::remote::RemoteError::io("ludus executable", e))?
+        }
+    };
     let bytes = std::fs::read(&exe).map_err(|e| crate::remote::RemoteError::io(&exe, e))?;
     let hash = blake3::hash(&bytes).to_hex().to_string();
     let bin = remote::ludus_bin(remote_dir);
@@ -84,18 +92,46 @@ pub fn ensure_ludus(
         &format!("cat -- {} 2>/dev/null; test -x {}", q(&stamp), q(&bin)),
         b"",
     )?;
-    if out.status == 0 && String::from_utf8_lossy(&out.stdout).trim() == hash {
-        return Ok(bin);
+    if out.status != 0 || String::from_utf8_lossy(&out.stdout).trim() != hash {
+        let script = format!(
+            "set -e; b={}; mkdir -p -- \"$(dirname -- \"$b\")\"; rm -f -- {}; cat > \"$b.part\"; chmod 755 \"$b.part\"; mv -f -- \"$b.part\" \"$b\"",
+            q(&bin),
+            q(&stamp)
+        );
+        let out = run(conn, &script, &bytes)?;
+        if out.status != 0 {
+            return Err(failed(conn, "uploading ludus", &out));
+        }
     }
-    let script = format!(
-        "set -e; b={}; mkdir -p -- \"$(dirname -- \"$b\")\"; cat > \"$b.part\"; chmod 755 \"$b.part\"; mv -f -- \"$b.part\" \"$b\"; printf '%s\\n' {} > {}",
-        q(&bin),
-        q(&hash),
-        q(&stamp)
-    );
-    let out = run(conn, &script, &bytes)?;
+    // The one check that counts: the uploaded file starts there (right loader, glibc, libssl).
+    let out = run(conn, &format!("{} --version", q(&bin)), b"")?;
     if out.status != 0 {
-        return Err(failed(conn, "uploading ludus", &out));
+        let said = format!(
+            "{}{}",
+            out.stderr.trim(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+        return Err(SlurmError::NoLudus(format!(
+            "{host}: the uploaded ludus ({} -> {bin}) does not run there: `ludus --version` exited with status {}: {}\n\
+             nothing was submitted. Upload a portable build instead: `submit --build-portable` (runs scripts/build-portable.sh: \
+             x86_64 Linux, glibc 2.17, no shared OpenSSL) or `--ludus-binary PATH`, or name a ludus installed there with --remote-ludus PATH.",
+            exe.display(),
+            out.status,
+            if said.is_empty() {
+                "(no message)"
+            } else {
+                said.as_str()
+            }
+        )));
+    }
+    // Stamped only once it ran, so a failed check uploads again next time.
+    let out = run(
+        conn,
+        &format!("printf '%s\\n' {} > {}", q(&hash), q(&stamp)),
+        b"",
+    )?;
+    if out.status != 0 {
+        return Err(failed(conn, "stamping the uploaded ludus", &out));
     }
     Ok(bin)
 }
@@ -143,12 +179,26 @@ pub fn write_file(conn: &Connection, path: &str, bytes: &[u8]) -> Result<(), Slu
 
 /// `sbatch --parsable SCRIPT`; the job id, or sbatch's message verbatim with what to change.
 pub fn sbatch(conn: &Connection, script_path: &str, slurm_dir: &str) -> Result<String, SlurmError> {
+    sbatch_with(conn, &[], script_path, &[], slurm_dir)
+}
+
+/// `sbatch --parsable OPTIONS SCRIPT ARGS`; as [`sbatch`].
+pub fn sbatch_with(
+    conn: &Connection,
+    options: &[String],
+    script_path: &str,
+    script_args: &[String],
+    slurm_dir: &str,
+) -> Result<String, SlurmError> {
+    let words = |v: &[String]| v.iter().map(|w| format!(" {}", q(w))).collect::<String>();
     let out = run(
         conn,
         &format!(
-            "mkdir -p -- {} && sbatch --parsable {}",
+            "mkdir -p -- {} && sbatch --parsable{} {}{}",
             q(slurm_dir),
-            q(script_path)
+            words(options),
+            q(script_path),
+            words(script_args)
         ),
         b"",
     )?;
@@ -187,6 +237,117 @@ pub fn sbatch_hint(status: i32, stderr: &str) -> String {
     } else {
         "check the options given to submit (--partition, --time, --mem, --sbatch-arg) against the cluster's limits".into()
     }
+}
+
+/// The cluster's limits on what one user may submit, from `scontrol show config` (and the
+/// user's association in `sacctmgr`, when accounting answers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `MaxArraySize`: array indices must be below it, so `--array=1-K` needs `K < MaxArraySize`.
+    pub max_array_size: Option<u32>,
+    /// The fewest jobs the user may have queued at once (`MaxSubmitJobs` of the association or
+    /// QOS, or the cluster's `MaxJobCount`); every array task counts as one.
+    pub max_submit_jobs: Option<u32>,
+}
+
+impl Limits {
+    /// The most tasks one array may have.
+    pub fn max_array_tasks(&self) -> Option<u32> {
+        self.max_array_size.map(|m| m.saturating_sub(1).max(1))
+    }
+}
+
+/// Reads `KEY = VALUE` numbers from `scontrol show config` output.
+pub fn parse_limits(config: &str, submit_limits: &str) -> Limits {
+    let mut l = Limits::default();
+    let mut min_submit = |v: u32| {
+        l.max_submit_jobs = Some(l.max_submit_jobs.map_or(v, |m| m.min(v)));
+    };
+    for line in config.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v = v
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .parse::<u32>()
+            .ok();
+        match (k.trim(), v) {
+            ("MaxArraySize", Some(v)) => l.max_array_size = Some(v),
+            ("MaxJobCount" | "MaxSubmitJobs", Some(v)) if v > 0 => min_submit(v),
+            _ => {}
+        }
+    }
+    // `sacctmgr -n -P show assoc ... format=MaxSubmit,GrpSubmit`: one `a|b` line per association.
+    for v in submit_limits
+        .lines()
+        .flat_map(|l| l.split('|'))
+        .filter_map(|w| w.trim().parse::<u32>().ok())
+    {
+        if v > 0 {
+            min_submit(v);
+        }
+    }
+    l
+}
+
+/// The cluster's submission limits (`scontrol show config`, and `sacctmgr` when it answers).
+pub fn limits(conn: &Connection) -> Result<Limits, SlurmError> {
+    let out = run(conn, "scontrol show config", b"")?;
+    if out.status != 0 {
+        return Err(failed(conn, "scontrol show config", &out));
+    }
+    let config = String::from_utf8_lossy(&out.stdout).into_owned();
+    let assoc = run(
+        conn,
+        "sacctmgr -n -P show assoc where user=\"$(id -un)\" format=MaxSubmit,GrpSubmit 2>/dev/null",
+        b"",
+    )?;
+    let assoc = if assoc.status == 0 {
+        String::from_utf8_lossy(&assoc.stdout).into_owned()
+    } else {
+        String::new()
+    };
+    Ok(parse_limits(&config, &assoc))
+}
+
+/// The attempts the cluster recorded for submission `n` (`REMOTE_DIR/.ludus/jobs/<n>.attempts`),
+/// oldest first; empty when the file does not exist.
+pub fn read_attempts(
+    conn: &Connection,
+    remote_dir: &str,
+    n: u32,
+) -> Result<Vec<crate::store::submissions::Attempt>, SlurmError> {
+    let out = run(
+        conn,
+        &format!(
+            "cat -- {} 2>/dev/null || true",
+            q(&remote::job_attempts(remote_dir, n))
+        ),
+        b"",
+    )?;
+    Ok(parse_attempts(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Parses `attempt job tasks instances requeue-job time` lines (a torn last line is skipped).
+pub fn parse_attempts(text: &str) -> Vec<crate::store::submissions::Attempt> {
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let [a, job, tasks, inst, follow, at] = w.as_slice() else {
+                return None;
+            };
+            Some(crate::store::submissions::Attempt {
+                attempt: a.parse().ok()?,
+                job_id: (*job).to_string(),
+                tasks: tasks.parse().ok()?,
+                instances: inst.parse().ok()?,
+                requeue_job: (*follow != "-").then(|| (*follow).to_string()),
+                submitted_at: (*at).to_string(),
+            })
+        })
+        .collect()
 }
 
 /// The state of one array task (or of a plain job) in the queue.
@@ -313,7 +474,7 @@ pub fn remote_status(
 }
 
 /// One look at a submission's job: its tasks in the queue and, after it left, their ends.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QueueSnapshot {
     /// Array tasks waiting.
     pub pending: u32,
@@ -377,6 +538,25 @@ mod tests {
         assert_eq!(j.len(), 2);
         assert_eq!(j[1].state, "PENDING");
         assert_eq!(parse_squeue(t, &["7".to_string()])[0].id, "7_[3-4]");
+    }
+
+    #[test]
+    fn limits_and_attempts() {
+        let cfg = "Configuration data as of x\nMaxArraySize            = 4\nMaxJobCount             = 10000\nMaxJobId = 67043328\n";
+        let l = parse_limits(cfg, "");
+        assert_eq!(l.max_array_size, Some(4));
+        assert_eq!(l.max_array_tasks(), Some(3));
+        assert_eq!(l.max_submit_jobs, Some(10000));
+        assert_eq!(parse_limits(cfg, "50|\n|\n").max_submit_jobs, Some(50));
+        let a = parse_attempts(
+            "1 10 3 7 11 2026-01-01T00:00:00Z\n2 12 1 2 - 2026-01-01T00:01:00Z\n3 1",
+        );
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].requeue_job.as_deref(), Some("11"));
+        assert_eq!(
+            (a[1].attempt, a[1].instances, a[1].requeue_job.clone()),
+            (2, 2, None)
+        );
     }
 
     #[test]

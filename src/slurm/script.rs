@@ -164,6 +164,9 @@ pub fn render(input: &ScriptInput<'_>) -> Result<String, ScriptError> {
     if let Some(m) = &o.mem {
         s += &format!("#SBATCH {}\n", sbatch_word(&format!("--mem={m}")));
     }
+    if let Some(g) = o.gpus.filter(|&g| g > 0) {
+        s += &format!("#SBATCH --gres=gpu:{g}\n");
+    }
     if let Some(p) = &o.partition {
         s += &format!("#SBATCH {}\n", sbatch_word(&format!("--partition={p}")));
     }
@@ -172,8 +175,10 @@ pub fn render(input: &ScriptInput<'_>) -> Result<String, ScriptError> {
     s += &format!("#SBATCH {}\n", sbatch_word(&format!("--output={output}")));
     // SIGTERM a minute before the limit leaves time to record `interrupted`; with a limit that
     // short the signal would come at once, so SLURM's own SIGTERM at the limit is used instead.
+    // `B:` because ludus (or mpirun) is the batch shell itself (`exec`): without it SLURM
+    // signals only job steps, and a batch script without srun has none.
     if o.time.as_deref().and_then(minutes).is_none_or(|m| m >= 5) {
-        s += "#SBATCH --signal=TERM@60\n";
+        s += "#SBATCH --signal=B:TERM@60\n";
     }
     for a in &o.sbatch_args {
         s += &format!("#SBATCH {}\n", sbatch_word(a));
@@ -200,6 +205,90 @@ pub fn render(input: &ScriptInput<'_>) -> Result<String, ScriptError> {
         );
     }
     Ok(s)
+}
+
+/// The follow-up job of `submit --retries`, submitted with `--dependency=afterany:<array job>`
+/// and run with the number of the attempt it follows as its argument. On the cluster, with no
+/// ludus process on the user's machine, it lists the instances still unfinished
+/// (`ludus status --pending-ids`); when there are some and retries are left, it writes them to
+/// the id list, submits the array script again over at most `max_tasks` tasks, submits itself
+/// after that job, and appends the attempt to `REMOTE_DIR/.ludus/jobs/<n>.attempts`.
+pub fn render_requeue(input: &ScriptInput<'_>, retries: u32, max_tasks: u32) -> String {
+    let o = input.options;
+    let dir = input.remote_dir;
+    let n = input.n;
+    let mut s = String::from("#!/bin/bash\n");
+    s += &format!(
+        "# Written by ludus submit (submission {n}): resubmits what an attempt leaves unfinished, up to {retries} times.\n"
+    );
+    let name: String = input
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s += &format!("#SBATCH --job-name=ludus-{name}-requeue\n");
+    s += "#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=1\n#SBATCH --time=10\n";
+    if let Some(p) = &o.partition {
+        s += &format!("#SBATCH {}\n", sbatch_word(&format!("--partition={p}")));
+    }
+    // The folder's own `%` doubled (SLURM's pattern character), then the pattern appended.
+    let output = crate::store::submissions::remote::slurm_dir(&dir.replace('%', "%%"))
+        + &format!("/{n}-requeue-%j.out");
+    s += &format!("#SBATCH {}\n", sbatch_word(&format!("--output={output}")));
+    for a in &o.sbatch_args {
+        s += &format!("#SBATCH {}\n", sbatch_word(a));
+    }
+    let retry = if o.retry_errors {
+        " --retry-errors"
+    } else {
+        ""
+    };
+    let throttle = o.max_running.map(|r| format!("%{r}")).unwrap_or_default();
+    // An MPI job is one job over the whole list, resubmitted as it is.
+    let (max_tasks, array) = if o.mpi_ntasks.is_some() {
+        (1, String::new())
+    } else {
+        (max_tasks, format!(" --array=\"1-$tasks{throttle}\""))
+    };
+    s += "set -eu\n";
+    s += "attempt=\"$1\"\n";
+    s += &format!("ludus={}\n", q(input.ludus));
+    s += &format!("dir={}\n", q(dir));
+    s += &format!("ids={}\n", q(&remote::job_ids(dir, n)));
+    s += &format!("log={}\n", q(&remote::job_attempts(dir, n)));
+    s += &format!("array={}\n", q(&remote::job_script(dir, n)));
+    s += &format!("self={}\n", q(&remote::requeue_script(dir, n)));
+    s += &format!("retries={retries}\nmax_tasks={}\n", max_tasks.max(1));
+    s += &format!(
+        "\"$ludus\" status --pending-ids{retry} \"$dir\" > \"$ids.next\"\n\
+         count=$(grep -c . \"$ids.next\" || true)\n\
+         if [ \"$count\" -eq 0 ]; then\n\
+         \x20 echo \"ludus: attempt $attempt left nothing unfinished\"; rm -f -- \"$ids.next\"; exit 0\n\
+         fi\n\
+         if [ \"$attempt\" -gt \"$retries\" ]; then\n\
+         \x20 echo \"ludus: $count instances unfinished after $attempt attempts; no retries left (ludus resubmit runs them)\"; exit 0\n\
+         fi\n\
+         cp -- \"$ids\" \"$ids.$attempt\"\n\
+         mv -f -- \"$ids.next\" \"$ids\"\n\
+         tasks=$(( count < max_tasks ? count : max_tasks ))\n\
+         next=$(( attempt + 1 ))\n\
+         job=$(sbatch --parsable{array} \"$array\")\n\
+         job=\"${{job%%;*}}\"\n\
+         follow=-\n\
+         if [ \"$next\" -le \"$retries\" ]; then\n\
+         \x20 follow=$(sbatch --parsable --dependency=\"afterany:$job\" \"$self\" \"$next\")\n\
+         \x20 follow=\"${{follow%%;*}}\"\n\
+         fi\n\
+         printf '%s %s %s %s %s %s\\n' \"$next\" \"$job\" \"$tasks\" \"$count\" \"$follow\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" >> \"$log\"\n\
+         echo \"ludus: attempt $next: job $job, $count instances in $tasks array tasks\"\n"
+    );
+    s
 }
 
 /// Minutes in a SLURM time limit (`M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`), rounded
@@ -289,7 +378,7 @@ mod tests {
              #SBATCH --time=1:00:00\n\
              #SBATCH --partition=short\n\
              #SBATCH --output=/scratch/me/quick/.ludus/slurm/3-%A_%a.out\n\
-             #SBATCH --signal=TERM@60\n\
+             #SBATCH --signal=B:TERM@60\n\
              #SBATCH --account=me\n\
              set -eu\n\
              exec '/scratch/me/quick/.ludus/bin/ludus' run-instances '/scratch/me/quick' --ids '/scratch/me/quick/.ludus/jobs/3.ids' --jobs \"${SLURM_CPUS_PER_TASK:-1}\" --progress plain\n"
@@ -416,5 +505,44 @@ mod tests {
         );
         // No value ever starts a line of its own.
         assert_eq!(s.lines().count(), 11, "{s}");
+    }
+
+    #[test]
+    fn requeue_script() {
+        let o = SubmitOptions {
+            partition: Some("short".into()),
+            max_running: Some(2),
+            retries: 3,
+            ..Default::default()
+        };
+        let s = render_requeue(
+            &ScriptInput {
+                n: 2,
+                name: "quick",
+                remote_dir: "/x",
+                ludus: "/x/.ludus/bin/ludus",
+                tasks: 5,
+                options: &o,
+            },
+            3,
+            5,
+        );
+        assert!(
+            s.contains("#SBATCH --job-name=ludus-quick-requeue\n"),
+            "{s}"
+        );
+        assert!(s.contains("#SBATCH --partition=short\n"), "{s}");
+        assert!(
+            s.contains("--output=/x/.ludus/slurm/2-requeue-%j.out"),
+            "{s}"
+        );
+        assert!(s.contains("retries=3\nmax_tasks=5\n"), "{s}");
+        assert!(s.contains("status --pending-ids \"$dir\""), "{s}");
+        assert!(s.contains("--array=\"1-$tasks%2\" \"$array\""), "{s}");
+        assert!(
+            s.contains("--dependency=\"afterany:$job\" \"$self\" \"$next\""),
+            "{s}"
+        );
+        assert!(s.contains("ids='/x/.ludus/jobs/2.ids'"), "{s}");
     }
 }

@@ -19,7 +19,14 @@ pub fn param_env_name(param: &str) -> String {
 }
 
 const EXPERIMENT_KEYS: &[&str] = &[
-    "name", "command", "workdir", "params", "grid", "zip", "sample",
+    "name",
+    "command",
+    "workdir",
+    "params",
+    "grid",
+    "zip",
+    "sample",
+    "resources",
 ];
 
 impl Cx<'_> {
@@ -74,12 +81,17 @@ impl Cx<'_> {
         };
         let sweep = self.sweep(prefix, t)?;
         self.distinct_env_names(prefix, t, &sweep)?;
+        let resources = match get("resources") {
+            Some(r) => self.resources(&join(prefix, "resources"), r)?,
+            None => Default::default(),
+        };
         Ok(ExperimentEntry {
             name: self.string(&join(prefix, "name"), name)?,
             command,
             workdir,
             sweep,
             line: name.line.or(n.line),
+            resources,
         })
     }
 

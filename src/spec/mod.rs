@@ -7,6 +7,7 @@
 
 mod experiment;
 mod node;
+mod resources;
 pub mod sweep;
 mod validate;
 
@@ -14,6 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use experiment::param_env_name;
+pub use resources::Resources;
 pub use sweep::{Dist, MAX_INSTANCES, Sample, Sweep};
 pub use validate::{MAX_NAME_BYTES, MAX_TIME_LIMIT_MS, plain_name};
 
@@ -38,6 +40,8 @@ pub struct Spec {
     pub mdps: Vec<MdpEntry>,
     /// The `[[experiment]]` tables: users' programs.
     pub experiments: Vec<ExperimentEntry>,
+    /// What each instance needs on a cluster (`resources = { ... }`; empty when not given).
+    pub resources: Resources,
 }
 
 /// One `[[experiment]]` table: a user's program and its parameter sweep.
@@ -53,6 +57,8 @@ pub struct ExperimentEntry {
     pub sweep: Sweep,
     /// The line of its `name` key, when known.
     pub line: Option<usize>,
+    /// Its own `resources` (each key given overrides the spec's top-level one).
+    pub resources: Resources,
 }
 
 /// One `[[agent]]` table.

@@ -18,6 +18,7 @@ const TOP_KEYS: &[&str] = &[
     "agent",
     "mdp",
     "experiment",
+    "resources",
 ];
 const AGENT_KEYS: &[&str] = &["name", "params", "grid", "zip", "sample"];
 const MDP_KEYS: &[&str] = &["family", "episodic", "params", "grid", "zip", "sample"];
@@ -711,6 +712,10 @@ pub(super) fn spec(path: &Path, tree: Node) -> R<Spec> {
         agents,
         mdps,
         experiments,
+        resources: match get("resources") {
+            Some(n) => cx.resources("resources", n)?,
+            None => Default::default(),
+        },
     })
 }
 

@@ -6,6 +6,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::claim::{self, Held};
+use super::leftovers::Started;
 use super::{Manifest, Status, StatusKind, StoreError, atomic_write, codec, read_instance_file};
 use crate::plan::{Instance, InstanceId};
 
@@ -14,7 +16,6 @@ const LOGS: &str = "logs";
 const ATTIC: &str = "attic";
 const RUNS: &str = "runs";
 const MANIFEST: &str = "manifest.json";
-const RUNNING_PREFIX: &str = ".running-";
 
 /// An experiment folder: where its instances, results and run folders are.
 ///
@@ -35,7 +36,7 @@ pub type ExperimentDir = Experiment;
 pub enum InstanceState {
     /// No final status (never run, or killed before its commit).
     Pending,
-    /// Listed by a live process that runs it now (no final status yet, or `interrupted`).
+    /// Claimed by a live process that runs it now (no final status yet, or `interrupted`).
     Running,
     /// A final status.
     Finished(StatusKind),
@@ -156,61 +157,28 @@ impl Experiment {
         self.logs_dir().join(format!("{id}.json"))
     }
 
-    /// `logs/.running-<host>-<pid>`: the ids a process is running now (one per line), kept
-    /// up to date about once a second and removed when the process ends. One small file per
-    /// process, not one per instance, so tiny instances do not pay for it.
-    fn running_path(&self, host: &str, pid: u32) -> PathBuf {
+    /// `logs/.claim-<id>`: the claim of an instance being run (see [`super::claim`]).
+    fn claim_path(&self, id: InstanceId) -> PathBuf {
         self.logs_dir()
-            .join(format!("{RUNNING_PREFIX}{host}-{pid}"))
+            .join(format!("{}{id}", super::claim::CLAIM_PREFIX))
     }
 
-    /// Records the ids this process (`host`, `pid`) runs now in this folder.
-    pub fn write_running(&self, host: &str, pid: u32, ids: &[InstanceId]) {
-        let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
-        // Best effort: the list only feeds `status`.
-        let _ = atomic_write(&self.running_path(host, pid), text.as_bytes());
+    /// The ids whose claim has a live owner: the instances some process runs now.
+    pub fn running_ids(&self) -> HashSet<InstanceId> {
+        claim::claim_files(&self.logs_dir())
+            .into_iter()
+            .filter(|(_, p)| claim::is_alive(p))
+            .map(|(id, _)| id)
+            .collect()
     }
 
-    /// Removes this process's running list (at its end).
-    pub fn remove_running(&self, host: &str, pid: u32) {
-        let _ = fs::remove_file(self.running_path(host, pid));
-    }
-
-    /// The ids listed in every running file of `logs/`, with the host and pid that wrote them.
-    pub fn running_lists(&self) -> Vec<(String, u32, Vec<InstanceId>)> {
-        let mut out = Vec::new();
-        let Ok(rd) = fs::read_dir(self.logs_dir()) else {
-            return out;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix(RUNNING_PREFIX) else {
-                continue;
-            };
-            let Some((host, pid)) = rest.rsplit_once('-') else {
-                continue;
-            };
-            let Ok(pid) = pid.parse() else { continue };
-            let ids = fs::read_to_string(e.path())
-                .unwrap_or_default()
-                .lines()
-                .filter_map(InstanceId::parse)
-                .collect();
-            out.push((host.to_string(), pid, ids));
-        }
-        out
-    }
-
-    /// The ids that a live process runs now: listed by a process of this host (`me`) that is
-    /// alive, or by a process of another host (trusted as is).
-    pub fn running_ids(&self, me: &str) -> HashSet<InstanceId> {
-        let mut out = HashSet::new();
-        for (host, pid, ids) in self.running_lists() {
-            if host != me || pid_alive(pid as i32) {
-                out.extend(ids);
-            }
-        }
-        out
+    /// Takes over and removes every claim whose owner is dead (a killed run's), ending first
+    /// what its instances left running on this host. Returns how many it removed.
+    pub fn clear_dead_claims(&self) -> usize {
+        claim::claim_files(&self.logs_dir())
+            .into_iter()
+            .filter(|(_, p)| claim::clear_if_dead(p))
+            .count()
     }
 
     /// `logs/<id>.out`: an exec instance's stdout (size-capped, the tail kept).
@@ -350,18 +318,39 @@ impl Experiment {
         atomic_write(&self.status_path(s.id), &s.to_json())
     }
 
-    /// Claims instance `id` to run it: `None` when another process holds it. Today every
-    /// claim is granted (nothing is written); the claim is where exclusive ownership will be
-    /// taken, so callers already run an instance only while they hold one and commit through it.
-    pub fn claim(&self, id: InstanceId) -> Result<Option<Claim>, StoreError> {
+    /// Claims instance `id` to run it: `None` when a live process holds its claim, or when it
+    /// is finished already (done or timeout; error too unless `retry_errors`), as another
+    /// process may have run it since this one listed what is pending. A dead owner's claim is
+    /// taken over (see [`super::claim`]). The claim is removed by [`Claim::commit`], or when
+    /// the last clone of it is dropped.
+    pub fn claim(&self, id: InstanceId, retry_errors: bool) -> Result<Option<Claim>, StoreError> {
+        let Some(held) = claim::acquire(&self.claim_path(id))? else {
+            return Ok(None);
+        };
+        if let Ok(Some(s)) = self.read_status(id) {
+            let finished = match s.status {
+                StatusKind::Done | StatusKind::Timeout => true,
+                StatusKind::Error => !retry_errors,
+                StatusKind::Interrupted => false,
+            };
+            if finished {
+                return Ok(None);
+            }
+        }
         Ok(Some(Claim {
             exp: Arc::new(self.clone()),
             id,
+            held: Arc::new(held),
         }))
     }
 
     /// Commits a result: the log, then the status (the commit point), each atomic.
-    fn commit(&self, id: InstanceId, log: &[u8], status: &Status) -> Result<(), StoreError> {
+    pub(crate) fn commit(
+        &self,
+        id: InstanceId,
+        log: &[u8],
+        status: &Status,
+    ) -> Result<(), StoreError> {
         debug_assert_eq!(id, status.id);
         atomic_write(&self.log_path(id), log)?;
         self.write_status(status)
@@ -460,10 +449,13 @@ impl AtticBatch {
 }
 
 /// The right to run one instance and commit its result, handed out by [`Experiment::claim`].
+/// Clones share one claim file, removed when the result is committed or the last clone is
+/// dropped.
 #[derive(Clone, Debug)]
 pub struct Claim {
-    exp: Arc<Experiment>,
-    id: InstanceId,
+    pub(crate) exp: Arc<Experiment>,
+    pub(crate) id: InstanceId,
+    pub(crate) held: Arc<Held>,
 }
 
 impl Claim {
@@ -477,9 +469,18 @@ impl Claim {
         &self.exp
     }
 
-    /// Commits the instance's result: its log, then its status (the commit point).
+    /// Records what the instance started (a cgroup, a process, the environment token), so that
+    /// a run that takes this claim over after this process died ends it first.
+    pub fn record(&self, what: &[Started]) -> Result<(), StoreError> {
+        self.held.record(what)
+    }
+
+    /// Commits the instance's result: its log, then its status (the commit point); then
+    /// removes the claim.
     pub fn commit(&self, log: &[u8], status: &Status) -> Result<(), StoreError> {
-        self.exp.commit(self.id, log, status)
+        self.exp.commit(self.id, log, status)?;
+        self.held.release();
+        Ok(())
     }
 
     /// A writer that streams the instance's log to a hidden temporary file beside its final
@@ -495,7 +496,8 @@ impl Claim {
         })
     }
 
-    /// Commits a streamed log (renamed into place), then the status (the commit point).
+    /// Commits a streamed log (renamed into place), then the status (the commit point); then
+    /// removes the claim.
     pub fn commit_streamed(&self, mut log: LogWriter, status: &Status) -> Result<(), StoreError> {
         debug_assert_eq!(self.id, status.id);
         let path = self.exp.log_path(self.id);
@@ -508,7 +510,9 @@ impl Claim {
             let _ = fs::remove_file(&log.tmp);
             return Err(StoreError::io(&path, e));
         }
-        self.exp.write_status(status)
+        self.exp.write_status(status)?;
+        self.held.release();
+        Ok(())
     }
 }
 
@@ -540,14 +544,6 @@ impl Drop for LogWriter {
         if self.w.is_some() {
             let _ = fs::remove_file(&self.tmp);
         }
-    }
-}
-
-fn pid_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe {
-        libc::kill(pid, 0) == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }
 }
 

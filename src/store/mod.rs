@@ -6,7 +6,7 @@
 //! DIR/instances/<id>.bin    one instance (see `codec`)
 //! DIR/logs/<id>.csv         its log, one row per log point (complete when visible)
 //! DIR/logs/<id>.json        its final status: done | timeout | error | interrupted
-//! DIR/logs/.running-<host>-<pid>   the ids a live process runs now
+//! DIR/logs/.claim-<id>     the claim of an instance being run (owner, lease, what it started)
 //! DIR/runs/<id>/            a program's own folder (LUDUS_RUN_DIR, its metrics)
 //! DIR/attic/<batch>/        results moved aside by `reset` or `plan --prune`; never read
 //! DIR/.ludus/               submissions to SLURM (see `submissions`)
@@ -21,12 +21,12 @@
 //!   and ids in plan order; [`Experiment::read_manifest`] gives the current plan;
 //! - in which state: [`Selection::pending`] (what a run would run, one listing of results per
 //!   folder), [`Selection::states`] (pending, running, finished with its [`StatusKind`]),
-//!   [`Experiment::running_ids`];
-//! - running one: [`Experiment::claim`] hands out a [`Claim`], and [`Claim::commit`] writes
-//!   the log then the status (the commit point). Today a claim is granted without a file;
-//!   exclusive ownership across processes and hosts (a claim file made by exclusive create,
-//!   with host, pid, start time and a lease) goes inside `claim` and `Claim`'s drop, with no
-//!   change to callers;
+//!   [`Experiment::running_ids`] (from the claims);
+//! - running one: [`Experiment::claim`] hands out a [`Claim`] (exclusive across processes and
+//!   hosts: a claim file made by exclusive create, with host, pid, start time and a renewed
+//!   lease; see [`claim`]), [`Claim::record`] notes what the instance started, and
+//!   [`Claim::commit`] writes the log then the status (the commit point) and removes the
+//!   claim;
 //! - analysis: [`runs::list`] lists the finished runs of a folder (or of a folder of
 //!   downloaded logs) and [`runs::read_outcome`] reads one;
 //! - planning and cleaning: [`planned::write_plan`], [`Experiment::move_to_attic`] with an
@@ -39,9 +39,12 @@
 //! Per-instance paths are handed out only where a program needs a real file of its own
 //! (`run_dir`, `metrics_path`, `stdout_path`, `stderr_path`), which a packed layout keeps.
 
+pub mod claim;
 pub mod codec;
 mod experiment;
+pub mod leftovers;
 pub mod planned;
+pub mod provenance;
 pub mod runs;
 pub mod select;
 mod status;
@@ -55,7 +58,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 pub use codec::{CodecError, FORMAT_VERSION};
-pub use experiment::{AtticBatch, Claim, Experiment, ExperimentDir, InstanceState, LogWriter};
+pub use experiment::{AtticBatch, Experiment, ExperimentDir, InstanceState};
+pub use experiment::{Claim, LogWriter};
+pub use leftovers::Started;
+pub use provenance::{CodeState, Provenance};
 pub use select::{Item, ItemState, SelectError, Selection};
 pub use status::{Status, StatusKind};
 
@@ -203,6 +209,9 @@ pub struct Manifest {
     pub groups: Option<u32>,
     /// Instance ids in plan order.
     pub instances: Vec<InstanceId>,
+    /// Which code the plan came from (git state of the spec's and the programs' folders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 /// This machine's host name (for status files).

@@ -23,6 +23,8 @@ pub struct WriteOptions {
     /// Plan into a folder that holds the experiment of a spec of another name (refused
     /// otherwise, so two experiments are not merged by mistake).
     pub other_spec: bool,
+    /// Which code the plan came from (recorded in the manifest).
+    pub provenance: Option<super::Provenance>,
 }
 
 /// What writing a plan did.
@@ -114,6 +116,7 @@ pub fn write_plan(
         planned_at: now_rfc3339(),
         groups: opts.groups,
         instances: plan.ids.clone(),
+        provenance: opts.provenance.clone(),
     };
     // Re-planning the same spec must change nothing: keep the old manifest byte for byte
     // when only its time stamp would differ.

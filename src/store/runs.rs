@@ -34,6 +34,15 @@ pub struct RunOutcome {
     pub message: Option<String>,
     /// What ran.
     pub instance: Instance,
+    /// The ludus version that ran it (empty in results that do not say).
+    #[serde(default)]
+    pub ludus_version: String,
+    /// The host that ran it.
+    #[serde(default)]
+    pub host: String,
+    /// When it ended, RFC 3339.
+    #[serde(default)]
+    pub finished_at: String,
 }
 
 /// Where the results of `path` are: an experiment folder's results, or the path itself (a

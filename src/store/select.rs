@@ -149,11 +149,12 @@ impl Selection {
     }
 
     /// Every item with its state, its final status if it has one, and its instance (from the
-    /// status, else from its file), for `status`. `me` is this host's name (a running list of
-    /// a dead process on this host is ignored).
-    pub fn states(&self, me: &str) -> Vec<ItemState> {
+    /// status, else from its file), for `status`. Running instances are those whose claim has
+    /// a live owner (on another host: a lease not run out); `_me` (this host's name) is no
+    /// longer needed for that.
+    pub fn states(&self, _me: &str) -> Vec<ItemState> {
         let running: Vec<HashSet<InstanceId>> =
-            self.dirs.iter().map(|d| d.running_ids(me)).collect();
+            self.dirs.iter().map(Experiment::running_ids).collect();
         self.items
             .iter()
             .map(|&item| {

@@ -90,6 +90,12 @@ pub struct Status {
     /// Exec instances: the last lines of the program's stderr.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr_tail: Option<String>,
+    /// Exec instances: the git state of the folder the program ran in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<super::CodeState>,
+    /// Exec instances: the command's first word resolved (on PATH or in the working folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_path: Option<String>,
 }
 
 impl Status {

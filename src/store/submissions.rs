@@ -7,6 +7,8 @@
 //! REMOTE_DIR/.ludus/bin/ludus              ludus itself, when submit uploaded it
 //! REMOTE_DIR/.ludus/jobs/<n>.sbatch        the script of submission n
 //! REMOTE_DIR/.ludus/jobs/<n>.ids           the instance ids it covers, one a line
+//! REMOTE_DIR/.ludus/jobs/<n>.requeue.sh    with --retries: the follow-up job's script
+//! REMOTE_DIR/.ludus/jobs/<n>.attempts      with --retries: one line per attempt
 //! REMOTE_DIR/.ludus/slurm/<n>-<job>_<task>.out   SLURM's output of each array task
 //! ```
 
@@ -42,6 +44,35 @@ pub struct SubmitOptions {
     pub mpi_ntasks: Option<u32>,
     /// Also run instances whose status is error.
     pub retry_errors: bool,
+    /// Attempts the cluster makes by itself after the first (`--retries`), each covering the
+    /// instances the previous one left unfinished.
+    #[serde(default)]
+    pub retries: u32,
+    /// The local ludus executable uploaded to the cluster (`--ludus-binary`, or the portable
+    /// build `--build-portable` made); none for this executable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ludus_binary: Option<std::path::PathBuf>,
+    /// GPUs per array task (`--gres=gpu:N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<u32>,
+}
+
+/// One attempt of a submission: the first array job, or one the cluster submitted by itself
+/// (`--retries`) for the instances the previous attempt left unfinished.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1 for the first job, then 2, 3, ...
+    pub attempt: u32,
+    /// The array job id.
+    pub job_id: String,
+    /// Its array tasks.
+    pub tasks: u32,
+    /// The instances it covers.
+    pub instances: usize,
+    /// The follow-up job that resubmits what this attempt leaves unfinished (none after the last).
+    pub requeue_job: Option<String>,
+    /// When it was submitted, RFC 3339.
+    pub submitted_at: String,
 }
 
 /// One submitted job.
@@ -69,6 +100,10 @@ pub struct Submission {
     pub submitted_at: String,
     /// The options, for `resubmit`.
     pub options: SubmitOptions,
+    /// Every attempt (with `--retries`; the first is this job), as the cluster recorded them
+    /// in `REMOTE_DIR/.ludus/jobs/<n>.attempts` when `submit` or `watch` last looked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
 }
 
 /// Every submission of a folder, oldest first.
@@ -150,6 +185,17 @@ pub mod remote {
         join(dir, &format!(".ludus/jobs/{n}.ids"))
     }
 
+    /// `REMOTE_DIR/.ludus/jobs/<n>.requeue.sh`: the follow-up job of `--retries`.
+    pub fn requeue_script(dir: &str, n: u32) -> String {
+        join(dir, &format!(".ludus/jobs/{n}.requeue.sh"))
+    }
+
+    /// `REMOTE_DIR/.ludus/jobs/<n>.attempts`: `attempt job tasks instances requeue-job time`
+    /// lines, one per attempt (`-` for no follow-up job).
+    pub fn job_attempts(dir: &str, n: u32) -> String {
+        join(dir, &format!(".ludus/jobs/{n}.attempts"))
+    }
+
     /// `REMOTE_DIR/.ludus/slurm`.
     pub fn slurm_dir(dir: &str) -> String {
         join(dir, ".ludus/slurm")
@@ -188,6 +234,7 @@ mod tests {
             instances: 9,
             submitted_at: "2026-01-01T00:00:00Z".into(),
             options: SubmitOptions::default(),
+            attempts: Vec::new(),
         });
         dir.write_submissions(&s).unwrap();
         let back = dir.read_submissions().unwrap();

@@ -18,7 +18,7 @@ const FORBIDDEN: &[&str] = &[
     "\"instances/",
     "/logs\"",
     "/instances\"",
-    "\".running-",
+    "\".claim-",
     ".bin\"",
     "strip_suffix(\".json\")",
     "ends_with(\".csv\")",

@@ -26,7 +26,11 @@ impl Env {
 
     /// With `PATH` set for remote commands (to plant fake tools).
     fn with_path(path: Option<String>) -> Env {
-        let slurm = Slurm::shared();
+        Env::on(Slurm::shared(), path)
+    }
+
+    /// Reaching the given cluster.
+    fn on(slurm: Arc<Slurm>, path: Option<String>) -> Env {
         let sshd = Sshd::start_with(SshdOptions {
             env: vec![("SLURM_CONF".into(), slurm.conf.display().to_string())],
             path,
@@ -72,9 +76,20 @@ impl Env {
 
     /// Runs ludus with a time bound; returns (exit code, stdout, stderr).
     fn ludus(&self, args: &[&str], timeout: u64) -> (i32, String, String) {
+        self.ludus_env(args, &[], timeout)
+    }
+
+    /// As [`Env::ludus`], with extra environment variables.
+    fn ludus_env(
+        &self,
+        args: &[&str],
+        vars: &[(&str, &str)],
+        timeout: u64,
+    ) -> (i32, String, String) {
         let out = self
             .sshd
             .ludus()
+            .envs(vars.iter().copied())
             .args(args)
             .timeout(Duration::from_secs(timeout))
             .output()
@@ -377,30 +392,7 @@ fn time_limit_leaves_interrupted_instances_that_resubmit_finishes() {
     // one-minute limit between 60 and about 95 s (it checks every 30 s), so the job is always
     // killed, and what is left is a short resubmission.
     const STEPS: u64 = 2_000_000;
-    let probe = env.plan("probe", 6, STEPS);
-    let (code, _, err) = env.ludus(
-        &[
-            "run-instances",
-            s(&probe),
-            "--jobs",
-            "1",
-            "--progress",
-            "none",
-        ],
-        120,
-    );
-    assert_eq!(code, 0, "{err}");
-    let each = std::fs::read_dir(probe.join("logs"))
-        .expect("probe logs")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .filter_map(|e| {
-            let v: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
-            v["wall_seconds"].as_f64()
-        })
-        .fold(f64::INFINITY, f64::min);
-    assert!(each.is_finite() && each > 0.0, "no probe wall times");
+    let each = seconds_per_instance(&env, STEPS);
     let n = ((120.0 / each).ceil() as u64).clamp(20, 5000);
     let dir = env.plan("limit", n as u32, STEPS);
     let ludus = env!("CARGO_BIN_EXE_ludus");
@@ -444,4 +436,411 @@ fn time_limit_leaves_interrupted_instances_that_resubmit_finishes() {
     assert!(out.contains(&format!("{} instances", n - done)), "{out}");
     let st = status(&dir);
     assert_eq!(st["done"].as_u64(), Some(n), "{st}");
+}
+
+/// The fastest wall time of one `steps`-step instance here, from a few probe runs on one CPU
+/// (the fastest, so a busy moment during the probe cannot make the real runs look short).
+fn seconds_per_instance(env: &Env, steps: u64) -> f64 {
+    let probe = env.plan("probe", 6, steps);
+    let (code, _, err) = env.ludus(
+        &[
+            "run-instances",
+            s(&probe),
+            "--jobs",
+            "1",
+            "--progress",
+            "none",
+        ],
+        120,
+    );
+    assert_eq!(code, 0, "{err}");
+    let each = std::fs::read_dir(probe.join("logs"))
+        .expect("probe logs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+            v["wall_seconds"].as_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    assert!(each.is_finite() && each > 0.0, "no probe wall times");
+    each
+}
+
+#[test]
+fn retries_finish_a_time_limited_submission_with_no_watch_running() {
+    let env = Env::new();
+    // At least 100 s of work on one CPU: SLURM enforces a one-minute limit between 60 and about
+    // 95 s (it checks every 30 s), so the first attempt is always killed, and what it leaves
+    // (at most about 40 s of work) fits in the next one; --retries 3 leaves room for a busy
+    // machine.
+    const STEPS: u64 = 2_000_000;
+    let each = seconds_per_instance(&env, STEPS);
+    let n = ((100.0 / each).ceil() as u64).clamp(20, 5000);
+    let dir = env.plan("retry", n as u32, STEPS);
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let target = env.target("retry");
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &target,
+            "--remote-ludus",
+            ludus,
+            "--tasks",
+            "1",
+            "--time",
+            "1",
+            "--retries",
+            "3",
+        ],
+        60,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("follow-up job"), "{out}");
+    let first = job_of(&dir, 0);
+
+    // Nothing of ludus runs here from now on: only the remote folder is looked at.
+    let remote = env.sshd.remote_dir("retry");
+    let t0 = Instant::now();
+    loop {
+        let st = status(&remote);
+        if st["done"].as_u64() == Some(n) && env.slurm.queue(&first).is_empty() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(420),
+            "not finished after 7 min: {st}\n{}",
+            std::fs::read_to_string(remote.join(".ludus/jobs/1.attempts")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let lines = std::fs::read_to_string(remote.join(".ludus/jobs/1.attempts")).expect("attempts");
+    let attempts: Vec<&str> = lines.lines().collect();
+    assert!(
+        (2..=4).contains(&attempts.len()),
+        "the first attempt was killed, so the cluster made at least one more: {lines}"
+    );
+    // Each later attempt covers exactly what the one before left, fewer each time.
+    let counts: Vec<u64> = attempts
+        .iter()
+        .map(|l| {
+            l.split(' ')
+                .nth(3)
+                .and_then(|c| c.parse().ok())
+                .expect("count")
+        })
+        .collect();
+    assert_eq!(counts[0], n, "{lines}");
+    assert!(counts.windows(2).all(|w| w[1] < w[0]), "{lines}");
+
+    // watch ends at once (the chain has left the queue), shows the attempts and records them.
+    let (code, _, err) = env.ludus(&["watch", s(&dir), "--interval", "0.5"], 120);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("attempt 2: job"), "{err}");
+    let rec = submissions(&dir);
+    let recorded = rec["submissions"][0]["attempts"]
+        .as_array()
+        .expect("attempts");
+    assert_eq!(recorded.len(), attempts.len(), "{rec}");
+    assert_eq!(recorded[0]["job_id"].as_str(), Some(first.as_str()));
+    assert_eq!(status(&dir)["done"].as_u64(), Some(n));
+}
+
+#[test]
+fn array_limits_pack_a_63_instance_folder_into_a_small_cluster() {
+    let slurm = Arc::new(Slurm::start_with("MaxArraySize=4\n"));
+    let env = Env::on(slurm, None);
+    let dir = env.plan("many", 63, 2000);
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &env.target("many"),
+            "--remote-ludus",
+            ludus,
+            "--wait",
+            "--interval",
+            "0.5",
+        ],
+        180,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("MaxArraySize is 4"), "{out}");
+    assert!(out.contains("3 array tasks of up to 21 each"), "{out}");
+    assert!(out.contains("63 instances in 3 array tasks"), "{out}");
+    assert_eq!(status(&dir)["done"].as_u64(), Some(63));
+    let script = submissions(&dir)["submissions"][0]["script"]
+        .as_str()
+        .expect("script")
+        .to_string();
+    assert!(script.contains("#SBATCH --array=1-3\n"), "{script}");
+}
+
+/// This ludus with its ELF interpreter renamed to one that does not exist: what a binary built
+/// against a newer system than the cluster's looks like there (the loader cannot start it).
+fn unrunnable_ludus(dir: &Path) -> PathBuf {
+    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_ludus")).expect("ludus");
+    let from = b"/lib64/ld-linux-x86-64.so.2";
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("an ELF interpreter path");
+    bytes[at + from.len() - 1] = b'9';
+    let p = dir.join("ludus-unrunnable");
+    std::fs::write(&p, bytes).expect("write");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    p
+}
+
+#[test]
+fn a_remote_that_cannot_run_the_upload_is_refused_and_a_portable_build_is_used() {
+    let env = Env::new();
+    let dir = env.plan("portable", 2, 2000);
+    let target = env.target("portable");
+    let remote = env.sshd.remote_dir("portable");
+    let nothing_submitted = || {
+        assert!(!dir.join(".ludus/submissions.json").exists());
+        assert!(!remote.join(".ludus/jobs").exists());
+    };
+
+    // A binary the cluster's loader cannot start: refused, naming the host and the error.
+    let bad = unrunnable_ludus(env.sshd.dir.path());
+    let (code, out, err) = env.ludus(&["submit", s(&dir), &target, "--ludus-binary", s(&bad)], 60);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("127.0.0.1"), "{err}");
+    assert!(
+        err.contains("`ludus --version` exited with status"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not found") || err.contains("No such file"),
+        "{err}"
+    );
+    assert!(err.contains("--build-portable"), "{err}");
+    nothing_submitted();
+
+    // A build script that fails: nothing is uploaded or submitted.
+    let scripts = env.sshd.dir.path().join("scripts");
+    crate::support::tree::fake_tool(&scripts, "fails.sh", "echo 'zig: not found' >&2\nexit 3\n");
+    let fails = scripts.join("fails.sh");
+    let (code, _, err) = env.ludus_env(
+        &["submit", s(&dir), &target, "--build-portable"],
+        &[("LUDUS_BUILD_PORTABLE", s(&fails))],
+        60,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("fails.sh failed"), "{err}");
+    assert!(err.contains("zig: not found"), "{err}");
+    nothing_submitted();
+
+    // A script that builds the unrunnable binary: refused after the upload, before sbatch.
+    crate::support::tree::fake_tool(
+        &scripts,
+        "old.sh",
+        &format!("echo compiling\necho {}\n", bad.display()),
+    );
+    let (code, _, err) = env.ludus_env(
+        &["submit", s(&dir), &target, "--build-portable"],
+        &[("LUDUS_BUILD_PORTABLE", s(&scripts.join("old.sh")))],
+        60,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not run there"), "{err}");
+    nothing_submitted();
+
+    // A script honouring the contract (the binary's path as its last line): uploaded, checked
+    // and run.
+    let good = env.sshd.dir.path().join("ludus-portable");
+    std::fs::copy(env!("CARGO_BIN_EXE_ludus"), &good).expect("copy");
+    crate::support::tree::fake_tool(
+        &scripts,
+        "good.sh",
+        &format!("echo 'Finished release'\necho {}\n", good.display()),
+    );
+    let (code, out, err) = env.ludus_env(
+        &[
+            "submit",
+            s(&dir),
+            &target,
+            "--build-portable",
+            "--wait",
+            "--interval",
+            "0.5",
+        ],
+        &[("LUDUS_BUILD_PORTABLE", s(&scripts.join("good.sh")))],
+        120,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(status(&dir)["done"].as_u64(), Some(2));
+    assert_eq!(
+        std::fs::read(remote.join(".ludus/bin/ludus")).expect("uploaded"),
+        std::fs::read(&good).expect("good")
+    );
+    assert_eq!(
+        submissions(&dir)["submissions"][0]["options"]["ludus_binary"].as_str(),
+        Some(s(&good))
+    );
+}
+
+#[test]
+fn the_early_signal_reaches_ludus_as_the_batch_shell_before_the_limit() {
+    // `--signal=B:TERM@S` signals the batch shell, which is ludus itself (the script `exec`s
+    // it): its running instances are recorded `interrupted` and the job ends before its
+    // two-minute limit (SLURM's own SIGTERM at the limit would come at 120 s or later).
+    let env = Env::new();
+    let dir = env.plan("signal", 4, 2_000_000_000);
+    // The script asks for it (checked below with the same signal given by hand, because a limit
+    // long enough for the script's own line takes minutes).
+    let (code, script, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &env.target("signal"),
+            "--time",
+            "10",
+            "--dry-run",
+        ],
+        30,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(script.contains("#SBATCH --signal=B:TERM@60\n"), "{script}");
+    let ludus = env!("CARGO_BIN_EXE_ludus");
+    let t0 = Instant::now();
+    let (code, out, err) = env.ludus(
+        &[
+            "submit",
+            s(&dir),
+            &env.target("signal"),
+            "--remote-ludus",
+            ludus,
+            "--tasks",
+            "1",
+            "--time",
+            "2",
+            "--sbatch-arg=--signal=B:TERM@90",
+        ],
+        60,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = job_of(&dir, 0);
+    while !env.slurm.queue(&job).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(200),
+            "the job did not end"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(115),
+        "the job ran {took:?}: the signal did not stop ludus before the limit"
+    );
+    let st = status(&env.sshd.remote_dir("signal"));
+    assert!(st["interrupted"].as_u64() >= Some(1), "{st}");
+    assert_eq!(st["done"].as_u64(), Some(0), "{st}");
+}
+
+/// `ludus` in a fresh folder: plans `spec` (TOML text) and returns the planned folder.
+fn plan_text(tmp: &Path, spec: &str) -> (i32, PathBuf, String) {
+    let file = tmp.join("gpu.toml");
+    std::fs::write(&file, spec).expect("spec");
+    let out_dir = tmp.join("gpu");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ludus"))
+        .arg("plan")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("plan");
+    (
+        out.status.code().unwrap_or(-1),
+        out_dir,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn dry_run(dir: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ludus"))
+        .arg("submit")
+        .arg(dir)
+        .arg("cluster:/scratch/gpu")
+        .args(extra)
+        .arg("--dry-run")
+        .output()
+        .expect("submit");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn spec_resources_become_the_job_scripts_sbatch_options() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (code, dir, err) = plan_text(
+        tmp.path(),
+        "seeds = 2\nresources = { cpus = 2, time = \"2h\" }\n\
+         [[experiment]]\nname = \"train\"\ncommand = [\"true\"]\n\
+         resources = { gpus = 1, mem = \"8G\" }\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, script, err) = dry_run(&dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "#SBATCH --gres=gpu:1\n",
+        "#SBATCH --cpus-per-task=2\n",
+        "#SBATCH --mem=8G\n",
+        "#SBATCH --time=120\n",
+    ] {
+        assert!(script.contains(line), "{line} missing:\n{script}");
+    }
+    // The command line overrides the spec.
+    let (code, script, err) = dry_run(
+        &dir,
+        &["--time", "30", "--gpus", "2", "--cpus-per-task", "1"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(script.contains("#SBATCH --time=30\n"), "{script}");
+    assert!(script.contains("#SBATCH --gres=gpu:2\n"), "{script}");
+    assert!(script.contains("#SBATCH --cpus-per-task=1\n"), "{script}");
+}
+
+#[test]
+fn instances_needing_different_resources_are_refused_and_bad_resources_name_the_line() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (code, dir, err) = plan_text(
+        tmp.path(),
+        "seeds = 1\n\
+         [[experiment]]\nname = \"big\"\ncommand = [\"true\"]\nresources = { gpus = 1 }\n\
+         [[experiment]]\nname = \"small\"\ncommand = [\"false\"]\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = dry_run(&dir, &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("different resources"), "{err}");
+    assert!(err.contains("experiment `big` need { gpus = 1 }"), "{err}");
+    assert!(
+        err.contains("experiment `small` need no resources"),
+        "{err}"
+    );
+
+    let (code, _, err) = plan_text(
+        tmp.path(),
+        "seeds = 1\n[[experiment]]\nname = \"x\"\ncommand = [\"true\"]\n\
+         resources = { gpus = 1, mem = \"lots\" }\n",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("experiment[0].resources.mem"), "{err}");
+    assert!(err.contains(":5"), "{err}");
+    let (code, _, err) = plan_text(
+        tmp.path(),
+        "seeds = 1\nresources = { cpus = 0 }\n[[experiment]]\nname = \"x\"\ncommand = [\"true\"]\n",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("resources.cpus"), "{err}");
 }

@@ -36,6 +36,7 @@ fn settings(d: &Dir) -> insta::Settings {
     s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:?\d\d:?\d\d(\.\d+)?Z?", "[TIME]");
     s.add_filter(r"\b\d+(\.\d+)? ?(s|ms|us)\b", "[DURATION]");
     s.add_filter(r"\bpid \d+", "pid [PID]");
+    s.add_filter(r"by ludus \S+ on \S+;", "by ludus [VERSION] on [HOST];");
     s
 }
 

@@ -4,8 +4,10 @@
 //! it. Each rank then runs the local worker pool (`--jobs` threads, default 1 per rank) on a
 //! helper thread, whose workers ask the rank's main thread for the next item; only the main
 //! thread calls MPI (`Threading::Funneled`). On rank 0 the main thread is also the coordinator:
-//! it serves its own workers and the other ranks' requests from one counter, and collects every
-//! rank's results for the progress display and the summary. A rank that dies loses only the
+//! it serves its own workers (one instance at a time) and the other ranks' requests (a chunk
+//! of the remaining work divided by twice the ranks: guided self-scheduling) from one counter,
+//! and collects every rank's results, which ranks send in batches with their next request or
+//! once a second, for the progress display and the summary. A rank that dies loses only the
 //! instance it was running, which stays pending for the next run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +30,10 @@ const TAG_ASSIGN: i32 = 2;
 const TAG_RESULT: i32 = 3;
 const TAG_DONE: i32 = 4;
 const NONE: u64 = u64::MAX;
+// A request carries the rank's unsent results (triples); an assignment is a chunk of
+// (dir, id) pairs, empty when the queue is drained.
+/// The result code of an instance left to another process (its claim is held elsewhere).
+const ELSEWHERE: u64 = u64::MAX - 1;
 
 /// A worker's request for work: the channel to answer on.
 type Request = mpsc::Sender<Option<Item>>;
@@ -151,13 +157,14 @@ pub fn run_mpi(
 
     let mut local_result: Option<Result<(), ExecError>> = None;
     if rank == 0 {
-        let mut next = 0usize;
-        let mut take = |interrupted: bool| -> Option<Item> {
-            if interrupted || next >= items.len() {
+        let next = std::cell::RefCell::new(0usize);
+        let take = |interrupted: bool| -> Option<Item> {
+            let mut next = next.borrow_mut();
+            if interrupted || *next >= items.len() {
                 return None;
             }
-            next += 1;
-            Some(items[next - 1])
+            *next += 1;
+            Some(items[*next - 1])
         };
         let mut ranks_left = size - 1;
         // Idle wait between polls of MPI: short after activity, growing to 1 ms, so the
@@ -185,32 +192,51 @@ pub fn run_mpi(
                 let (v, status) = probed.matched_receive_vec::<u64>();
                 let src = status.source_rank();
                 match status.tag() {
-                    TAG_REQUEST => {
-                        let reply = take(interrupt.load(Ordering::Relaxed))
-                            .map_or([NONE, NONE], |it| [it.dir as u64, it.id.0]);
-                        world
-                            .process_at_rank(src)
-                            .send_with_tag(&reply[..], TAG_ASSIGN);
-                    }
-                    TAG_RESULT if v.len() == 3 => {
-                        let ev = if v[0] == NONE {
-                            ExecEvent::Failed {
-                                id: InstanceId(v[2]),
-                                error: format!(
-                                    "rank {src} could not run it (see that rank's output)"
-                                ),
+                    TAG_REQUEST | TAG_RESULT => {
+                        // Results come in batches of (status, wall, id), alone or with a
+                        // request for more work.
+                        for r in v.chunks_exact(3) {
+                            let ev = if r[0] == ELSEWHERE {
+                                ExecEvent::Elsewhere {
+                                    id: InstanceId(r[2]),
+                                }
+                            } else if r[0] == NONE {
+                                ExecEvent::Failed {
+                                    id: InstanceId(r[2]),
+                                    error: format!(
+                                        "rank {src} could not run it (see that rank's output)"
+                                    ),
+                                }
+                            } else {
+                                ExecEvent::Finished {
+                                    id: InstanceId(r[2]),
+                                    label: format!("{} (rank {src})", InstanceId(r[2])),
+                                    status: kind(r[0]),
+                                    wall: Duration::from_micros(r[1]),
+                                    message: None,
+                                }
+                            };
+                            stats.count(&ev);
+                            on_event(&ev);
+                        }
+                        if status.tag() == TAG_REQUEST {
+                            // Guided self-scheduling: a chunk of the remaining work divided
+                            // by twice the ranks, so chunks shrink as the queue drains and
+                            // the last instances go out one at a time.
+                            let interrupted = interrupt.load(Ordering::Relaxed);
+                            let left = items.len() - (*next.borrow());
+                            let chunk = (left / (2 * size as usize)).max(1);
+                            let mut reply = Vec::with_capacity(2 * chunk);
+                            for _ in 0..chunk {
+                                match take(interrupted) {
+                                    Some(it) => reply.extend([it.dir as u64, it.id.0]),
+                                    None => break,
+                                }
                             }
-                        } else {
-                            ExecEvent::Finished {
-                                id: InstanceId(v[2]),
-                                label: format!("{} (rank {src})", InstanceId(v[2])),
-                                status: kind(v[0]),
-                                wall: Duration::from_micros(v[1]),
-                                message: None,
-                            }
-                        };
-                        stats.count(&ev);
-                        on_event(&ev);
+                            world
+                                .process_at_rank(src)
+                                .send_with_tag(&reply[..], TAG_ASSIGN);
+                        }
                     }
                     TAG_DONE => ranks_left -= 1,
                     _ => {}
@@ -223,18 +249,36 @@ pub fn run_mpi(
                 idle = (idle * 2).min(Duration::from_millis(1));
             }
         }
-        stats.not_started = items.len().saturating_sub(stats.ran() + stats.failed);
+        stats.not_started = items
+            .len()
+            .saturating_sub(stats.ran() + stats.failed + stats.elsewhere);
     } else {
-        // Wait for local demand: no MPI call (so no busy polling) while instances run.
+        // Wait for local demand: no MPI call (so no busy polling) while instances run. Work
+        // arrives in chunks (kept in `buffer`); results are sent in batches, with the next
+        // request or at least once a second, so rank 0 handles few messages per instance.
+        let mut buffer = std::collections::VecDeque::new();
+        let mut exhausted = false;
+        let mut results: Vec<u64> = Vec::new();
+        let mut flushed = Instant::now();
         while let Ok(msg) = local_rx.recv() {
             match msg {
                 Local::Request(reply) => {
-                    root.send_with_tag(&[0u64][..], TAG_REQUEST);
-                    let (v, _) = root.receive_vec_with_tag::<u64>(TAG_ASSIGN);
-                    let item = (v.len() == 2 && v[0] != NONE).then(|| Item {
-                        dir: v[0] as usize,
-                        id: InstanceId(v[1]),
-                    });
+                    if buffer.is_empty() && !exhausted {
+                        root.send_with_tag(&results[..], TAG_REQUEST);
+                        results.clear();
+                        flushed = Instant::now();
+                        let (v, _) = root.receive_vec_with_tag::<u64>(TAG_ASSIGN);
+                        exhausted = v.is_empty();
+                        buffer.extend(v.chunks_exact(2).map(|c| Item {
+                            dir: c[0] as usize,
+                            id: InstanceId(c[1]),
+                        }));
+                    }
+                    let item = if interrupt.load(Ordering::Relaxed) {
+                        None
+                    } else {
+                        buffer.pop_front()
+                    };
                     let _ = reply.send(item);
                 }
                 Local::Event(ev) => {
@@ -243,16 +287,26 @@ pub fn run_mpi(
                             id, status, wall, ..
                         } => [code(*status), wall.as_micros() as u64, id.0],
                         ExecEvent::Failed { id, .. } => [NONE, 0, id.0],
-                        ExecEvent::Start { .. } => continue,
+                        // Other ranks' running instances are not sent to rank 0 (yet).
+                        ExecEvent::Start { .. } | ExecEvent::Progress { .. } => continue,
+                        ExecEvent::Elsewhere { id } => [ELSEWHERE, 0, id.0],
                     };
-                    root.send_with_tag(&msg[..], TAG_RESULT);
+                    results.extend(msg);
                     stats.count(&ev);
+                    if flushed.elapsed() >= Duration::from_secs(1) {
+                        root.send_with_tag(&results[..], TAG_RESULT);
+                        results.clear();
+                        flushed = Instant::now();
+                    }
                 }
                 Local::Finished(r) => {
                     local_result = Some(r);
                     break;
                 }
             }
+        }
+        if !results.is_empty() {
+            root.send_with_tag(&results[..], TAG_RESULT);
         }
         root.send_with_tag(&[0u64][..], TAG_DONE);
     }

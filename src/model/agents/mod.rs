@@ -5,7 +5,8 @@
 //! An agent sees states as indices `0..n_states` and acts with indices `0..n_actions`; it owns
 //! its seeded generator. Its [`Agent::policy`] is the policy it would follow if learning
 //! stopped now (Colosseum's `current_optimal_stochastic_policy`, here deterministic with ties
-//! broken towards the lowest action), which the loop evaluates exactly to measure regret.
+//! broken as Colosseum breaks them unless `policy_ties = "first"`, see [`super::ties`]), which
+//! the loop evaluates exactly to measure regret.
 
 mod psrl;
 mod q_learning;
@@ -118,18 +119,6 @@ pub(crate) fn argmax_random_ties(q: &[f64], rng: &mut Rng) -> usize {
     pick
 }
 
-/// The index of the first largest value.
-#[inline]
-pub(crate) fn argmax(q: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &x) in q.iter().enumerate() {
-        if x > q[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 /// A sparse model for [`sparse_discounted_vi`]: per (state, action) row, `(next, prob)`.
 #[derive(Default)]
 pub(crate) struct SparseModel {
@@ -200,11 +189,6 @@ pub(crate) fn sparse_discounted_vi(
         }
     }
     true
-}
-
-/// The greedy policy (first maximum) of a Q table with `na` actions per state.
-pub(crate) fn greedy(q: &[f64], na: usize) -> Vec<u32> {
-    q.chunks(na).map(|row| argmax(row) as u32).collect()
 }
 
 /// Backward induction on a dense model over `h` steps: Q per `(t * ns + s) * na + a`. With

@@ -14,7 +14,9 @@
 //! times) form an extended MDP solved by discounted value iteration (0.99). Parameters:
 //! `rewards_prior_mean` (1.0), `psi_weight`, `omega_weight`, `kappa_weight`, `eta_weight` (1.0
 //! each, Colosseum's defaults), `p` (0.05), `reward_pairing` ("colosseum" or "consistent").
-//! The policy used for regret comes from the posterior means (MAP), as in Colosseum.
+//! The policy used for regret comes from the posterior means (MAP), as in Colosseum; both forms
+//! take `policy_ties` ("colosseum", the default, or "first"), how that policy breaks ties (see
+//! [`crate::model::ties`]).
 //!
 //! Extended action `j = a * psi + k` takes the `k`-th transition sample of action `a = j / psi`.
 //! Its reward, `reward_pairing = "colosseum"` (the default, what Colosseum runs): the sampled
@@ -23,13 +25,12 @@
 //! `np.tile(R, (1, psi))` where the transitions are laid out as `np.repeat` would; with
 //! `"consistent"`, the sampled reward of action `j / psi`, the one whose transitions it takes.
 
-use super::{
-    Agent, AgentContext, SparseModel, argmax_random_ties, episodic_vi, greedy, sparse_discounted_vi,
-};
+use super::{Agent, AgentContext, argmax_random_ties, episodic_vi};
 use crate::model::check::CheckError;
 use crate::model::params::ParamReader;
 use crate::model::solve::Policy;
 use crate::model::stop;
+use crate::model::ties::PolicyTies;
 use crate::rng::Rng;
 use crate::value::Params;
 
@@ -66,13 +67,18 @@ impl Posterior {
     }
 
     fn sample_rewards(&self, rng: &mut Rng) -> Vec<f64> {
-        self.rew
-            .iter()
-            .map(|&[mu, lam, alpha, beta]| {
-                let tau = rng.gamma(alpha) / beta;
-                mu + rng.normal() * (1.0 / (lam * tau)).sqrt()
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.rew.len());
+        self.sample_rewards_into(rng, &mut out);
+        out
+    }
+
+    /// [`Posterior::sample_rewards`] into a reused buffer.
+    fn sample_rewards_into(&self, rng: &mut Rng, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(self.rew.iter().map(|&[mu, lam, alpha, beta]| {
+            let tau = rng.gamma(alpha) / beta;
+            mu + rng.normal() * (1.0 / (lam * tau)).sqrt()
+        }));
     }
 
     fn sample_row(&self, sa: usize, rng: &mut Rng, out: &mut [f64]) {
@@ -113,15 +119,17 @@ pub struct PsrlEpisodic {
     post: Posterior,
     h: usize,
     q: Vec<f64>,
+    ties: PolicyTies,
     rng: Rng,
 }
 
-fn read_episodic(params: &Params, ns: usize) -> Result<(f64, f64), CheckError> {
+fn read_episodic(params: &Params, ns: usize) -> Result<(f64, f64, PolicyTies), CheckError> {
     let mut r = ParamReader::new(params);
     let prior_mean = r.f64("prior_mean", 1.0)?;
     let tp = r.positive("transition_prior", 1.0 / ns.max(1) as f64)?;
+    let ties = PolicyTies::read(&mut r)?;
     r.finish()?;
-    Ok((prior_mean, tp))
+    Ok((prior_mean, tp, ties))
 }
 
 impl PsrlEpisodic {
@@ -132,12 +140,13 @@ impl PsrlEpisodic {
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (prior_mean, tp) = read_episodic(params, ctx.n_states)?;
+        let (prior_mean, tp, ties) = read_episodic(params, ctx.n_states)?;
         let h = ctx.horizon.unwrap_or(1);
         Ok(PsrlEpisodic {
             post: Posterior::new(ctx.n_states, ctx.n_actions, prior_mean, tp),
             h,
             q: vec![0.0; h * ctx.n_states * ctx.n_actions],
+            ties,
             rng,
         })
     }
@@ -175,7 +184,9 @@ impl Agent for PsrlEpisodic {
     fn policy(&mut self) -> Policy {
         let (t, r) = self.post.map_estimate();
         let q = episodic_vi(self.post.ns, self.post.na, self.h, &t, &r, false).unwrap_or_default();
-        Policy::Deterministic(greedy(&q, self.post.na))
+        // Rows in (h, s) order, as Colosseum's argmax_3d walks its (H + 1, S, A) table (its
+        // extra last row, all zeros, comes after every row used here).
+        Policy::Deterministic(self.ties.greedy(&q, self.post.na))
     }
 }
 
@@ -195,11 +206,14 @@ pub struct PsrlContinuous {
     q: Vec<f64>,
     q_next: Vec<f64>,
     v: Vec<f64>,
+    v_keep: Vec<f64>,
     v_map: Vec<f64>,
+    ties: PolicyTies,
+    ext: Extended,
     rng: Rng,
 }
 
-type PsrlParams = (f64, f64, f64, f64, f64, bool);
+type PsrlParams = (f64, f64, f64, f64, f64, bool, PolicyTies);
 
 fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     let mut r = ParamReader::new(params);
@@ -210,9 +224,18 @@ fn read_continuous(params: &Params) -> Result<PsrlParams, CheckError> {
     let eta_w = r.positive("eta_weight", 1.0)?;
     let p = r.f64_in("p", 0.05, 1e-12, 0.999_999)?;
     let pairing = r.choice("reward_pairing", "colosseum", &["colosseum", "consistent"])?;
+    let ties = PolicyTies::read(&mut r)?;
     r.finish()?;
     let _ = kappa_w; // kappa only shapes a statistic Colosseum computes and never reads.
-    Ok((prior_mean, psi_w, omega_w, eta_w, p, pairing == "colosseum"))
+    Ok((
+        prior_mean,
+        psi_w,
+        omega_w,
+        eta_w,
+        p,
+        pairing == "colosseum",
+        ties,
+    ))
 }
 
 /// The action whose sampled reward extended action `j` (transitions of action `j / psi`)
@@ -229,7 +252,7 @@ impl PsrlContinuous {
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (prior_mean, psi_w, omega_w, eta_w, p, tile_rewards) = read_continuous(params)?;
+        let (prior_mean, psi_w, omega_w, eta_w, p, tile_rewards, ties) = read_continuous(params)?;
         let (ns, na) = (ctx.n_states, ctx.n_actions);
         let (s, a, t) = (ns as f64, na as f64, ctx.total_steps.max(2) as f64);
         let psi = ((psi_w * s * (s * a / p).ln()) as i64).clamp(2, 60) as usize;
@@ -254,33 +277,42 @@ impl PsrlContinuous {
             q: vec![0.0; ns * na * psi],
             q_next: Vec::new(),
             v: vec![0.0; ns],
+            v_keep: vec![0.0; ns],
             v_map: vec![0.0; ns],
+            ties,
+            ext: Extended::default(),
             rng,
         })
     }
 
-    /// Samples `psi` transition models into the extended model `(s, a * psi + k)`. Pairs
-    /// seen fewer than `eta` times get Colosseum's pessimistic empirical row plus the leftover
-    /// mass on a random state `z_k`, built from the observed next states only (sparse).
-    fn extended_model(&mut self) -> Option<(SparseModel, Vec<f64>)> {
+    /// Samples `psi` transition models into the extended model `(s, a * psi + k)`, into
+    /// `self.ext` (its buffers are reused: no allocation once grown). Pairs seen fewer than
+    /// `eta` times get Colosseum's pessimistic empirical row plus the leftover mass on a random
+    /// state `z_k`, built from the observed next states only (sparse): their `psi` extended
+    /// rows share one entry list and differ only in `z_k`, so they are stored once. The random
+    /// draws are the same, in the same order, as when every extended row was stored.
+    /// `false` when [`stop::requested`] said to stop learning.
+    fn extended_model(&mut self) -> bool {
         let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
         let ena = na * psi;
         let ln4s = (4.0 * ns as f64).ln();
-        let mut row = vec![0.0; ns];
-        let zs: Vec<usize> = (0..psi)
-            .map(|_| self.rng.below(ns as u64) as usize)
-            .collect();
-        let mut model = SparseModel::default();
-        model.row_start.push(0);
-        let mut simple_row: Vec<(u32, f64)> = Vec::new();
+        let ext = &mut self.ext;
+        ext.zs.clear();
+        for _ in 0..psi {
+            ext.zs.push(self.rng.below(ns as u64) as usize);
+        }
+        ext.row.resize(ns, 0.0);
+        ext.entries.clear();
+        ext.ranges.clear();
+        ext.left.clear();
         for sa in 0..ns * na {
             if stop::requested() {
-                return None;
+                return false;
             }
             let total = self.totals[sa];
             let simple = self.optimistic && (total as f64) < self.eta;
             if simple {
-                simple_row.clear();
+                let lo = ext.entries.len() as u32;
                 let denom = (total as f64).max(1.0);
                 let mut sum = 0.0;
                 for &j in &self.seen[sa] {
@@ -290,36 +322,115 @@ impl PsrlContinuous {
                     let x = p_hat - shrink;
                     sum += x;
                     if x > 1e-10 {
-                        simple_row.push((j, x));
+                        ext.entries.push((j, x));
                     }
                 }
-                for &z in &zs {
-                    let start = model.entries.len();
-                    model.entries.extend_from_slice(&simple_row);
-                    match model.entries[start..]
-                        .iter_mut()
-                        .find(|e| e.0 as usize == z)
-                    {
-                        Some(e) => e.1 += 1.0 - sum,
-                        None => model.entries.push((z as u32, 1.0 - sum)),
-                    }
-                    model.row_start.push(model.entries.len() as u32);
+                let hi = ext.entries.len() as u32;
+                ext.left.push(1.0 - sum);
+                for _ in 0..psi {
+                    ext.ranges.push((lo, hi));
                 }
             } else {
+                ext.left.push(f64::NAN);
                 for _ in 0..psi {
-                    self.post.sample_row(sa, &mut self.rng, &mut row);
-                    model.push_dense(&row);
+                    self.post.sample_row(sa, &mut self.rng, &mut ext.row);
+                    let lo = ext.entries.len() as u32;
+                    for (j, &p) in ext.row.iter().enumerate() {
+                        // Entries below 1e-10: their total effect on a value is far below
+                        // the solver's tolerance.
+                        if p > 1e-10 {
+                            ext.entries.push((j as u32, p));
+                        }
+                    }
+                    ext.ranges.push((lo, ext.entries.len() as u32));
                 }
             }
         }
-        let r = self.post.sample_rewards(&mut self.rng);
-        let mut er = vec![0.0; ns * ena];
-        for (i, x) in er.iter_mut().enumerate() {
+        self.post
+            .sample_rewards_into(&mut self.rng, &mut ext.sampled_r);
+        ext.r.resize(ns * ena, 0.0);
+        for (i, x) in ext.r.iter_mut().enumerate() {
             let (s, j) = (i / ena, i % ena);
-            *x = r[s * na + reward_action(j, na, psi, self.tile_rewards)];
+            *x = ext.sampled_r[s * na + reward_action(j, na, psi, self.tile_rewards)];
         }
-        Some((model, er))
+        true
     }
+
+    /// Discounted value iteration (0.99, to 1e-3, in place, warm-started from `self.v`) on
+    /// `self.ext`, into `self.q_next`. A pessimistic pair's expectation over its shared entries
+    /// is computed once for its `psi` extended actions. `false` when stopped.
+    fn solve_extended(&mut self) -> bool {
+        let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
+        let ena = na * psi;
+        let gamma = 0.99;
+        let ext = &self.ext;
+        let (v, q) = (&mut self.v, &mut self.q_next);
+        q.clear();
+        q.resize(ns * ena, 0.0);
+        for _ in 0..100_000 {
+            if stop::requested() {
+                return false;
+            }
+            let mut diff = 0.0f64;
+            for s in 0..ns {
+                let mut best = f64::NEG_INFINITY;
+                for a in 0..na {
+                    let sa = s * na + a;
+                    let left = ext.left[sa];
+                    let first = sa * psi;
+                    if left.is_nan() {
+                        for (i, qi) in q.iter_mut().enumerate().skip(first).take(psi) {
+                            let (lo, hi) = ext.ranges[i];
+                            let ev: f64 = ext.entries[lo as usize..hi as usize]
+                                .iter()
+                                .map(|&(j, p)| p * v[j as usize])
+                                .sum();
+                            let x = ext.r[i] + gamma * ev;
+                            *qi = x;
+                            best = best.max(x);
+                        }
+                    } else {
+                        let (lo, hi) = ext.ranges[first];
+                        let base: f64 = ext.entries[lo as usize..hi as usize]
+                            .iter()
+                            .map(|&(j, p)| p * v[j as usize])
+                            .sum();
+                        for (k, &z) in ext.zs.iter().enumerate() {
+                            let i = first + k;
+                            let x = ext.r[i] + gamma * (base + left * v[z]);
+                            q[i] = x;
+                            best = best.max(x);
+                        }
+                    }
+                }
+                diff = diff.max((best - v[s]).abs());
+                v[s] = best;
+            }
+            if diff < 1e-3 {
+                break;
+            }
+        }
+        true
+    }
+}
+
+/// The extended model of one episode: buffers kept from episode to episode.
+#[derive(Default)]
+struct Extended {
+    /// The random states `z_k` that receive a pessimistic row's leftover mass.
+    zs: Vec<usize>,
+    /// Per extended row `(s * A + a) * psi + k`: its range in `entries`.
+    ranges: Vec<(u32, u32)>,
+    /// `(next, prob)` entries of the rows.
+    entries: Vec<(u32, f64)>,
+    /// Per pair: the leftover mass of its pessimistic row (put on `z_k`), NaN for a pair
+    /// whose rows were sampled from the posterior.
+    left: Vec<f64>,
+    /// Per extended row `s * (A * psi) + j`: its reward.
+    r: Vec<f64>,
+    /// Scratch: a sampled row, the sampled rewards per pair.
+    row: Vec<f64>,
+    sampled_r: Vec<f64>,
 }
 
 impl Agent for PsrlContinuous {
@@ -356,17 +467,14 @@ impl Agent for PsrlContinuous {
     }
 
     fn end_episode(&mut self) {
-        let (ns, ena) = (self.post.ns, self.post.na * self.psi);
-        // Stopped learning (time limit, interrupt): keep the previous plan.
-        if let Some((t, r)) = self.extended_model() {
-            let mut q = std::mem::take(&mut self.q_next);
-            let v_keep = self.v.clone();
-            if sparse_discounted_vi(ns, ena, &t, &r, 0.99, 1e-3, &mut self.v, &mut q, true) {
-                std::mem::swap(&mut self.q, &mut q);
+        // Stopped learning (time limit, interrupt): keep the previous plan and values.
+        if self.extended_model() {
+            self.v_keep.clone_from(&self.v);
+            if self.solve_extended() {
+                std::mem::swap(&mut self.q, &mut self.q_next);
             } else {
-                self.v = v_keep;
+                self.v.clone_from(&self.v_keep);
             }
-            self.q_next = q;
         }
         for sa in self.touched.drain(..) {
             self.episode_visits[sa] = 0;
@@ -410,7 +518,8 @@ impl Agent for PsrlContinuous {
                 break;
             }
         }
-        Policy::Deterministic(greedy(&q, na))
+        // Rows in state order, as Colosseum's argmax_2d walks its (S, A) table.
+        Policy::Deterministic(self.ties.greedy(&q, na))
     }
 }
 

@@ -10,11 +10,15 @@
 //! T / S / A), (T / S / A / ln(4 T / confidence))^0.333)`, bonus `4 * span * sqrt(H' / n *
 //! ln(2 T / confidence))`, `Q` only decreases. Parameters: `h_weight` (1), `span_approx_weight`
 //! (1), `min_at` (0; below 0.009 it counts as 0), `confidence` (0.95).
+//!
+//! Both forms: `policy_ties` ("colosseum", the default, or "first"), how the policy used for
+//! regret (greedy for Q) breaks ties; see [`crate::model::ties`].
 
-use super::{Agent, AgentContext, argmax_random_ties, greedy};
+use super::{Agent, AgentContext, argmax_random_ties};
 use crate::model::check::CheckError;
 use crate::model::params::ParamReader;
 use crate::model::solve::Policy;
+use crate::model::ties::PolicyTies;
 use crate::rng::Rng;
 use crate::value::Params;
 
@@ -35,6 +39,7 @@ pub struct QLearningEpisodic {
     mu: Vec<f64>,
     sigma: Vec<f64>,
     beta: Vec<f64>,
+    ties: PolicyTies,
     rng: Rng,
 }
 
@@ -44,20 +49,22 @@ impl QLearningEpisodic {
         Self::read(params).map(|_| ())
     }
 
-    fn read(params: &Params) -> Result<(f64, f64, f64, f64, bool), CheckError> {
+    #[allow(clippy::type_complexity, reason = "the parameters, read once")]
+    fn read(params: &Params) -> Result<(f64, f64, f64, f64, bool, PolicyTies), CheckError> {
         let mut r = ParamReader::new(params);
         let c_1 = r.positive("c_1", 0.5)?;
         let c_2 = r.positive("c_2", 0.5)?;
         let min_at = r.f64_in("min_at", 0.0, 0.0, 0.99)?;
         let p = r.f64_in("p", 0.05, 1e-12, 0.999_999)?;
         let bern = r.choice("UCB_type", "bernstein", &["bernstein", "hoeffding"])? == "bernstein";
+        let ties = PolicyTies::read(&mut r)?;
         r.finish()?;
-        Ok((c_1, c_2, min_at, p, bern))
+        Ok((c_1, c_2, min_at, p, bern, ties))
     }
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (c_1, c_2, min_at, p, bernstein) = Self::read(params)?;
+        let (c_1, c_2, min_at, p, bernstein, ties) = Self::read(params)?;
         let h = ctx.horizon.unwrap_or(1);
         let (ns, na) = (ctx.n_states, ctx.n_actions);
         let size = h * ns * na;
@@ -89,6 +96,7 @@ impl QLearningEpisodic {
             } else {
                 Vec::new()
             },
+            ties,
             rng,
         })
     }
@@ -129,7 +137,8 @@ impl Agent for QLearningEpisodic {
 
     fn policy(&mut self) -> Policy {
         debug_assert_eq!(self.q.len(), self.h * self.ns * self.na);
-        Policy::Deterministic(greedy(&self.q, self.na))
+        // Rows in (h, s) order, as Colosseum's argmax_3d walks its (H, S, A) table.
+        Policy::Deterministic(self.ties.greedy(&self.q, self.na))
     }
 }
 
@@ -143,6 +152,7 @@ pub struct QLearningContinuous {
     n: Vec<u32>,
     q: Vec<f64>,
     v: Vec<f64>,
+    ties: PolicyTies,
     rng: Rng,
 }
 
@@ -152,19 +162,20 @@ impl QLearningContinuous {
         Self::read(params).map(|_| ())
     }
 
-    fn read(params: &Params) -> Result<(f64, f64, f64, f64), CheckError> {
+    fn read(params: &Params) -> Result<(f64, f64, f64, f64, PolicyTies), CheckError> {
         let mut r = ParamReader::new(params);
         let h_weight = r.positive("h_weight", 1.0)?;
         let span = r.positive("span_approx_weight", 1.0)?;
         let min_at = r.f64_in("min_at", 0.0, 0.0, 0.99)?;
         let conf = r.f64_in("confidence", 0.95, 1e-12, 0.999_999)?;
+        let ties = PolicyTies::read(&mut r)?;
         r.finish()?;
-        Ok((h_weight, span, min_at, conf))
+        Ok((h_weight, span, min_at, conf, ties))
     }
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (h_weight, span, min_at, conf) = Self::read(params)?;
+        let (h_weight, span, min_at, conf, ties) = Self::read(params)?;
         let (ns, na) = (ctx.n_states as f64, ctx.n_actions as f64);
         let t = ctx.total_steps.max(2) as f64;
         let hh = h_weight
@@ -184,6 +195,7 @@ impl QLearningContinuous {
             n: vec![0; size],
             q: vec![init; size],
             v: vec![init; ctx.n_states],
+            ties,
             rng,
         })
     }
@@ -214,6 +226,7 @@ impl Agent for QLearningContinuous {
     }
 
     fn policy(&mut self) -> Policy {
-        Policy::Deterministic(greedy(&self.q, self.na))
+        // Rows in state order, as Colosseum's argmax_2d walks its (S, A) table.
+        Policy::Deterministic(self.ties.greedy(&self.q, self.na))
     }
 }

@@ -18,12 +18,15 @@
 //! instead: each probability within its own bound, the spare mass given to the states of
 //! highest value first. Colosseum's first extended value iteration treats the last state as the
 //! best (values all zero, its order is `arange`); so does this code. The regret policy is
-//! greedy for the estimated model under discounted value iteration (0.99), as in Colosseum.
+//! greedy for the estimated model under discounted value iteration (0.99), as in Colosseum,
+//! ties broken by `policy_ties` ("colosseum", the default, or "first"; see
+//! [`crate::model::ties`]).
 
-use super::{Agent, AgentContext, SparseModel, argmax_random_ties, greedy, sparse_discounted_vi};
+use super::{Agent, AgentContext, SparseModel, argmax_random_ties, sparse_discounted_vi};
 use crate::model::check::CheckError;
 use crate::model::params::ParamReader;
 use crate::model::solve::Policy;
+use crate::model::ties::PolicyTies;
 use crate::rng::Rng;
 use crate::value::Params;
 
@@ -48,10 +51,11 @@ pub struct Ucrl2 {
     delta: f64,
     q: Vec<f64>,
     q_next: Vec<f64>,
+    ties: PolicyTies,
     rng: Rng,
 }
 
-type Ucrl2Params = (f64, f64, bool, bool, bool);
+type Ucrl2Params = (f64, f64, bool, bool, bool, PolicyTies);
 
 fn read(params: &Params) -> Result<Ucrl2Params, CheckError> {
     let mut r = ParamReader::new(params);
@@ -60,6 +64,7 @@ fn read(params: &Params) -> Result<Ucrl2Params, CheckError> {
     let bp = r.choice("bound_type_p", "bernstein", &["bernstein", "chernoff"])?;
     let br = r.choice("bound_type_rew", "chernoff", &["bernstein", "chernoff"])?;
     let set = r.choice("confidence_set", "colosseum", &["colosseum", "per_entry"])?;
+    let ties = PolicyTies::read(&mut r)?;
     r.finish()?;
     let per_entry = set == "per_entry";
     if per_entry && bp != "bernstein" {
@@ -75,6 +80,7 @@ fn read(params: &Params) -> Result<Ucrl2Params, CheckError> {
         bp == "bernstein",
         br == "bernstein",
         per_entry,
+        ties,
     ))
 }
 
@@ -86,7 +92,7 @@ impl Ucrl2 {
 
     /// Builds the agent.
     pub fn new(params: &Params, ctx: &AgentContext, rng: Rng) -> Result<Self, CheckError> {
-        let (alpha_p, alpha_r, bernstein_p, bernstein_r, per_entry) = read(params)?;
+        let (alpha_p, alpha_r, bernstein_p, bernstein_r, per_entry, ties) = read(params)?;
         let (ns, na) = (ctx.n_states, ctx.n_actions);
         Ok(Ucrl2 {
             ns,
@@ -108,6 +114,7 @@ impl Ucrl2 {
             delta: 1.0,
             q: vec![0.0; ns * na],
             q_next: Vec::new(),
+            ties,
             rng,
         })
     }
@@ -315,7 +322,8 @@ impl Agent for Ucrl2 {
             &mut q,
             false,
         );
-        Policy::Deterministic(greedy(&q, self.na))
+        // Rows in state order, as Colosseum's argmax_2d walks its (S, A) table.
+        Policy::Deterministic(self.ties.greedy(&q, self.na))
     }
 }
 

@@ -71,6 +71,12 @@ impl Slurm {
 
     /// Starts munged, slurmctld and slurmd; returns once the node is idle.
     pub fn start() -> Slurm {
+        Slurm::start_with("")
+    }
+
+    /// As [`Slurm::start`], with `extra` lines appended to `slurm.conf` (e.g.
+    /// `MaxArraySize=4\n`): a cluster of its own, with its own munged, ports and temp dir.
+    pub fn start_with(extra: &str) -> Slurm {
         for bin in [
             "/usr/sbin/munged",
             "/usr/sbin/slurmctld",
@@ -139,7 +145,7 @@ impl Slurm {
             clog = p("slurmctld.log"),
             dlog = p("slurmd.log"),
             ncpu = cpus.max(4),
-        );
+        ) + extra;
         std::fs::write(&s.conf, conf).expect("slurm.conf");
         output(Command::new("/usr/sbin/slurmctld").arg("-f").arg(&s.conf));
         s.pids.push(wait_pid_file(
