@@ -432,7 +432,9 @@ fn submit_through_the_portable_build_runs_on_the_real_cluster_and_a_too_new_buil
             "0.5",
         ]);
         build_env(&mut c);
-        // The client's HOME is the test's: the build keeps the user's tools and toolchain.
+        // The client's HOME is the test's: the build keeps the user's tools, toolchain and
+        // caches (cargo-zigbuild's linker wrappers live in the cache folder; another path
+        // there is another linker to cargo, which then compiles everything again).
         c.env(
             "LUDUS_BUILD_PORTABLE",
             repo().join("scripts/build-portable.sh"),
@@ -441,6 +443,7 @@ fn submit_through_the_portable_build_runs_on_the_real_cluster_and_a_too_new_buil
             "LUDUS_BUILD_TOOLS",
             home_path("LUDUS_BUILD_TOOLS", ".cache/ludus-build/tools"),
         )
+        .env("XDG_CACHE_HOME", home_path("XDG_CACHE_HOME", ".cache"))
         .env("CARGO_HOME", home_path("CARGO_HOME", ".cargo"))
         .env("RUSTUP_HOME", home_path("RUSTUP_HOME", ".rustup"));
         run(&mut c)
