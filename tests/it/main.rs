@@ -23,7 +23,7 @@ mod mdp_seed;
 mod np_draws;
 mod parity;
 mod plan;
-// mod portable; -- written, not yet run end to end: see docs/portable.md
+mod portable;
 mod progress;
 mod provenance;
 mod psrl_solver;
