@@ -8,8 +8,9 @@
 //! deterministic, so a case passes or fails the same way every time.
 //!
 //! A case with a `note` is one where ludus was known to differ from Colosseum when the figures
-//! were recorded (`ludus_at_recording` holds ludus's figures then): the note says how, and what
-//! is expected to fix it. Its test fails until the difference is gone, on purpose.
+//! were recorded (`ludus_at_recording` holds ludus's figures then): the note says how, what was
+//! found, and what became of it (a fix in ludus, or a re-recording on more seeds). A case whose
+//! difference is still open is `#[ignore]`d with the figures in its doc comment.
 
 use crate::support::stats::{mann_whitney, mean_var, welch};
 use crate::support::{Dir, run};
