@@ -134,7 +134,7 @@ pub fn run(args: StatusArgs, _ctx: &Context) -> anyhow::Result<ExitCode> {
                 let arrays: Vec<_> = s
                     .arrays()
                     .iter()
-                    .map(|a| serde_json::json!({ "array": a.array, "job_id": a.job_id, "tasks": a.tasks, "instances": a.instances, "resources": a.resources }))
+                    .map(|a| a.summary_json())
                     .collect();
                 serde_json::json!({ "folder": dir, "submission": s.n, "target": s.target, "submitted_at": s.submitted_at, "arrays": arrays, "attempts": s.attempts.iter().map(|a| a.attempt).max().unwrap_or(1) })
             })

@@ -110,6 +110,19 @@ pub struct ArrayJob {
     pub script: String,
 }
 
+impl ArrayJob {
+    /// What `status --json` shows of it: number, job id, tasks, instances, resources.
+    pub fn summary_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "array": self.array,
+            "job_id": self.job_id,
+            "tasks": self.tasks,
+            "instances": self.instances,
+            "resources": self.resources,
+        })
+    }
+}
+
 /// One submission: one or more arrays, submitted together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
