@@ -439,21 +439,13 @@ impl PsrlContinuous {
                     let first = sa * psi;
                     if left.is_nan() {
                         for (i, qi) in q.iter_mut().enumerate().skip(first).take(psi) {
-                            let (lo, hi) = ext.ranges[i];
-                            let ev: f64 = ext.entries[lo as usize..hi as usize]
-                                .iter()
-                                .map(|&(j, p)| p * v[j as usize])
-                                .sum();
+                            let ev = ext.expected(i, v);
                             let x = ext.r[i] + gamma * ev;
                             *qi = x;
                             best = best.max(x);
                         }
                     } else {
-                        let (lo, hi) = ext.ranges[first];
-                        let base: f64 = ext.entries[lo as usize..hi as usize]
-                            .iter()
-                            .map(|&(j, p)| p * v[j as usize])
-                            .sum();
+                        let base = ext.expected(first, v);
                         ext.base[sa] = base;
                         let ext_v = if left >= 0.0 { &ext.gmax } else { &ext.gmin };
                         for (m, &vz) in ext_v.iter().enumerate() {
@@ -527,21 +519,13 @@ impl PsrlContinuous {
                     let first = sa * psi;
                     if left.is_nan() {
                         for (i, qi) in q.iter_mut().enumerate().skip(first).take(psi) {
-                            let (lo, hi) = ext.ranges[i];
-                            let ev: f64 = ext.entries[lo as usize..hi as usize]
-                                .iter()
-                                .map(|&(j, p)| p * v[j as usize])
-                                .sum();
+                            let ev = ext.expected(i, v);
                             let x = ext.r[i] + gamma * ev;
                             *qi = x;
                             best = best.max(x);
                         }
                     } else {
-                        let (lo, hi) = ext.ranges[first];
-                        let base: f64 = ext.entries[lo as usize..hi as usize]
-                            .iter()
-                            .map(|&(j, p)| p * v[j as usize])
-                            .sum();
+                        let base = ext.expected(first, v);
                         for (k, &z) in ext.zs.iter().enumerate() {
                             let i = first + k;
                             let x = ext.r[i] + gamma * (base + left * v[z]);
@@ -588,6 +572,17 @@ struct Extended {
     zfirst: Vec<u32>,
     zgroup: Vec<u32>,
     zfill: Vec<u32>,
+}
+
+impl Extended {
+    /// The expected next value of sampled row `i` under `v` (its entries in stored order).
+    fn expected(&self, i: usize, v: &[f64]) -> f64 {
+        let (lo, hi) = self.ranges[i];
+        self.entries[lo as usize..hi as usize]
+            .iter()
+            .map(|&(j, p)| p * v[j as usize])
+            .sum()
+    }
 }
 
 impl Agent for PsrlContinuous {
