@@ -51,6 +51,13 @@ pub fn min_chunk(
     (k.ceil().max(1.0) as usize).min(share)
 }
 
+/// How often a rank other than 0 sends rank 0 what its workers run now, for rank 0's progress
+/// display: every second, and less often with many ranks, so that rank 0 receives at most 100
+/// of these messages a second however many ranks there are.
+pub fn progress_interval(ranks: usize) -> Duration {
+    Duration::from_secs(1).max(Duration::from_millis(10) * ranks.min(1 << 20) as u32)
+}
+
 /// The chunks the ranks start with, handed out without a message: every rank knows the whole
 /// list, so rank `r` (from 1) takes the chunk it would have got as the `r`-th request, and rank
 /// 0's counter starts after the last of them (rank 0's own workers draw from that counter).
@@ -82,6 +89,17 @@ mod tests {
         assert!(first_chunks(10, 1)[0].is_empty());
         // Fewer instances than ranks: the first ranks get one each, the rest none.
         assert_eq!(first_chunks(2, 4), [0..0, 0..1, 1..2, 2..2]);
+    }
+
+    #[test]
+    fn progress_messages_reach_rank_0_at_most_100_times_a_second() {
+        assert_eq!(progress_interval(2), Duration::from_secs(1));
+        assert_eq!(progress_interval(100), Duration::from_secs(1));
+        assert_eq!(progress_interval(1000), Duration::from_secs(10));
+        for ranks in [1, 2, 50, 101, 1000, 5000] {
+            let per_second = (ranks - 1) as f64 / progress_interval(ranks).as_secs_f64();
+            assert!(per_second <= 100.0, "{ranks} ranks: {per_second}/s");
+        }
     }
 
     #[test]
