@@ -221,15 +221,18 @@ fn rank_0s_progress_lines_show_the_instances_running_on_rank_1() {
     assert_eq!(rank_of.len(), 2, "{rank_of:?}");
     let on_1 = &rank_of[&1];
     // A heartbeat line of rank 0 (the only rank that prints them) shows both running, rank
-    // 1's by its id.
+    // 1's by its id and label, and the rank.
     let beats: Vec<&str> = err
         .lines()
         .filter(|l| l.contains("run-instances: ") && l.contains("; running: "))
         .collect();
     assert!(
-        beats
-            .iter()
-            .any(|l| l.contains(", 2 running") && l.contains(&format!("{on_1} (rank 1)"))),
+        beats.iter().any(|l| l.contains(", 2 running")
+            && l.split("; running: ").nth(1).is_some_and(|r| {
+                r.split("; ").any(|p| {
+                    p.starts_with(&format!("{on_1} (nap seed ")) && p.contains(", rank 1) ")
+                })
+            })),
         "no heartbeat shows {on_1} running on rank 1:\n{err}"
     );
     // The summary counts those reports and what they cost rank 0.

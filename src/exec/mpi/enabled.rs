@@ -42,8 +42,8 @@ const NONE: u64 = u64::MAX;
 // numbers whatever the chunk's size, so the send always fits MPI's eager protocol and returns
 // at once (a large chunk sent as a list went by rendezvous: rank 0 spun in the send until the
 // other rank came to receive it, about 350 us of CPU per request with 16 ranks here).
-// A progress message lists a rank's running instances as (id, steps, total steps, elapsed
-// microseconds), NONE for the steps of a program; empty when nothing runs there.
+// A progress message lists a rank's running instances (`super::encode_running`); empty when
+// nothing runs there.
 /// The result code of an instance left to another process (its claim is held elsewhere).
 const ELSEWHERE: u64 = u64::MAX - 1;
 
@@ -306,19 +306,9 @@ pub fn run_mpi(
                         }
                     }
                     TAG_PROGRESS => {
-                        let running = v
-                            .chunks_exact(4)
-                            .map(|r| crate::exec::RunningInstance {
-                                id: InstanceId(r[0]),
-                                label: rank_labels[src as usize].clone(),
-                                steps: (r[1] != NONE).then_some(r[1]),
-                                total_steps: (r[2] != NONE).then_some(r[2]),
-                                elapsed: Duration::from_micros(r[3]),
-                            })
-                            .collect();
                         on_event(&ExecEvent::Progress {
                             rank: src as u32,
-                            running,
+                            running: super::decode_running(&v, src as u32),
                         });
                         coord.progress += 1;
                         coord.progress_time += thread_cpu() - t0;
@@ -394,17 +384,7 @@ pub fn run_mpi(
                 }
                 Local::Event(ExecEvent::Progress { running, .. }) => {
                     if progress_sent.is_none_or(|t| t.elapsed() >= every) {
-                        let msg: Vec<u64> = running
-                            .iter()
-                            .flat_map(|r| {
-                                [
-                                    r.id.0,
-                                    r.steps.unwrap_or(NONE),
-                                    r.total_steps.unwrap_or(NONE),
-                                    r.elapsed.as_micros() as u64,
-                                ]
-                            })
-                            .collect();
+                        let msg = super::encode_running(&running);
                         root.send_with_tag(&msg[..], TAG_PROGRESS);
                         progress_sent = Some(Instant::now());
                     }
