@@ -324,19 +324,18 @@ fn wheel_installs_in_a_fresh_venv_and_the_example_runs_through_the_module() {
     );
 }
 
-/// The plain build made to ask for glibc 2.99, exactly as a build made on a newer system than
-/// the cluster's asks there for a glibc the cluster lacks: its highest `GLIBC_2.xx` version
-/// requirement renamed (same length). The loader refuses it as it refuses a real one:
-/// "version `GLIBC_2.99' not found".
-fn needs_glibc_2_99(dir: &Path) -> PathBuf {
-    let plain = Path::new(env!("CARGO_BIN_EXE_ludus"));
-    let top = highest_glibc(plain);
+/// `bin` (the portable build: 13 MB to upload, not the debug build's 120 MB) made to ask for
+/// glibc 2.99, exactly as a build made on a newer system than the cluster's asks there for a
+/// glibc the cluster lacks: its highest `GLIBC_2.xx` version requirement renamed (same
+/// length). The loader refuses it as it refuses a real one: "version `GLIBC_2.99' not found".
+fn needs_glibc_2_99(bin: &Path, dir: &Path) -> PathBuf {
+    let top = highest_glibc(bin);
     let from = format!(
         "GLIBC_{}",
         top.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
     );
     assert_eq!(from.len(), "GLIBC_2.99".len(), "{from}");
-    let mut bytes = std::fs::read(plain).expect("ludus");
+    let mut bytes = std::fs::read(bin).expect("ludus");
     let mut n = 0;
     let mut at = 0;
     while let Some(i) = bytes[at..]
@@ -404,7 +403,7 @@ fn submit_through_the_portable_build_runs_on_the_real_cluster_and_a_too_new_buil
 
     // A build for a newer glibc than the cluster's: refused before anything is submitted,
     // naming the host and what the loader said, and pointing to the portable build.
-    let too_new = needs_glibc_2_99(sshd.dir.path());
+    let too_new = needs_glibc_2_99(&portable, sshd.dir.path());
     let (code, out, err) = run(&mut ludus(&[
         "submit",
         dir_s,
