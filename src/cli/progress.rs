@@ -420,6 +420,13 @@ pub fn summary(s: &ExecStats) -> String {
             c.results,
             us(c.result_time, c.results),
         );
+        if c.progress > 0 {
+            line += &format!(
+                ", {} progress reports at {:.1} us",
+                c.progress,
+                us(c.progress_time, c.progress)
+            );
+        }
     }
     line
 }

@@ -28,7 +28,8 @@ Uploads DIR (incrementally), makes sure ludus runs on the cluster (uploading --l
 the --build-portable build, or this executable when the remote's `uname -sm` matches, to
 REMOTE_DIR/.ludus/bin/, and refusing when `ludus --version` fails there), groups the pending
 instances by the spec's resources (`resources = { cpus, mem, gpus, time }`; options given here
-override them for all) into one job array per group, fits the arrays into the cluster's limits
+override them for all) into one job array per group (with --mpi, one MPI job of --ntasks
+tasks per group), fits the arrays into the cluster's limits
 (MaxArraySize, MaxJobCount, MaxSubmit: splitting a group into several arrays, or packing more
 instances per task, and saying so), writes each array's ids to REMOTE_DIR/.ludus/jobs/<k>.ids
 and its script to REMOTE_DIR/.ludus/jobs/<k>.sbatch (<k>: the submission number n, or n-i for

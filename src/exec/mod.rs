@@ -169,6 +169,11 @@ pub struct Coordination {
     pub results: u64,
     /// Time spent counting and showing them.
     pub result_time: Duration,
+    /// Reports of other ranks' running instances that it received (for the progress display;
+    /// at most 100 a second, [`crate::exec::mpi::progress_interval`]).
+    pub progress: u64,
+    /// Time spent receiving and showing them.
+    pub progress_time: Duration,
     /// All the main thread's CPU time while instances ran: the above, its own workers'
     /// requests and events, and polling MPI for messages.
     pub busy: Duration,

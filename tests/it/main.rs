@@ -20,6 +20,7 @@ mod isolation;
 mod layers;
 mod layout;
 mod mdp_seed;
+mod mpi_cluster;
 mod np_draws;
 mod parity;
 mod plan;

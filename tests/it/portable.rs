@@ -2,10 +2,12 @@
 //! (maturin and Zig from PyPI): the binary asks for glibc 2.17 at most and no
 //! shared OpenSSL and runs; the wheel installs in a fresh venv, its Python module passes its
 //! unit tests, and the exec-python example runs through `ludus.log` and reads back with
-//! `ludus.load`.
+//! `ludus.load`; `submit --build-portable`, run by the portable binary against the suite's
+//! SLURM through its sshd, uploads the portable build and runs the job to the end, while a
+//! build asking for a newer glibc than the cluster's is refused before anything is submitted.
 //!
-//! The two scripts run the same compilation; the first test to start builds, the other waits
-//! for it and finds it done. They build with the `portable-test` profile (Cargo.toml: the
+//! The two scripts run the same compilation; the first test to start builds, the others wait
+//! for it and find it done. They build with the `portable-test` profile (Cargo.toml: the
 //! release build's target, linker, glibc and vendored OpenSSL, less optimisation), as
 //! scripts/test.sh does; `LUDUS_PORTABLE_PROFILE=release` checks the release build instead.
 
@@ -319,5 +321,150 @@ fn wheel_installs_in_a_fresh_venv_and_the_example_runs_through_the_module() {
     assert_eq!(
         std::fs::read_to_string(d.join(format!("px/runs/{id}/seed"))).unwrap(),
         "5"
+    );
+}
+
+/// `bin` (the portable build: 13 MB to upload, not the debug build's 120 MB) made to ask for
+/// glibc 2.99, exactly as a build made on a newer system than the cluster's asks there for a
+/// glibc the cluster lacks: its highest `GLIBC_2.xx` version requirement renamed (same
+/// length). The loader refuses it as it refuses a real one: "version `GLIBC_2.99' not found".
+fn needs_glibc_2_99(bin: &Path, dir: &Path) -> PathBuf {
+    let top = highest_glibc(bin);
+    let from = format!(
+        "GLIBC_{}",
+        top.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+    );
+    assert_eq!(from.len(), "GLIBC_2.99".len(), "{from}");
+    let mut bytes = std::fs::read(bin).expect("ludus");
+    let mut n = 0;
+    let mut at = 0;
+    while let Some(i) = bytes[at..]
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+    {
+        bytes[at + i..at + i + from.len()].copy_from_slice(b"GLIBC_2.99");
+        at += i + from.len();
+        n += 1;
+    }
+    assert!(n > 0);
+    let p = dir.join("ludus-glibc-2.99");
+    std::fs::write(&p, bytes).expect("write");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (code, _, err) = run(Command::new(&p).arg("--version"));
+    assert_ne!(code, 0);
+    assert!(err.contains("GLIBC_2.99' not found"), "{err}");
+    p
+}
+
+/// A path from the user's environment, or its usual place under the user's home.
+fn home_path(var: &str, under_home: &str) -> PathBuf {
+    std::env::var_os(var).map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(under_home),
+        PathBuf::from,
+    )
+}
+
+#[test]
+fn submit_through_the_portable_build_runs_on_the_real_cluster_and_a_too_new_build_is_refused() {
+    use crate::support::slurm::Slurm;
+    use crate::support::sshd::{Sshd, SshdOptions};
+
+    let portable = build("build-portable.sh");
+    let slurm = Slurm::shared();
+    let sshd = Sshd::start_with(SshdOptions {
+        env: vec![("SLURM_CONF".into(), slurm.conf.display().to_string())],
+        ..Default::default()
+    });
+    let local = sshd.dir.path().join("local");
+    std::fs::create_dir_all(&local).expect("mkdir");
+    std::fs::write(
+        local.join("sweep.toml"),
+        "seeds = 2\nsteps = 2000\n[[agent]]\nname = \"q_learning\"\n\
+         [[mdp]]\nfamily = \"river_swim\"\nparams = { size = 5 }\n",
+    )
+    .expect("spec");
+    // Everything on this side runs the portable build too: its SSH client is the vendored
+    // OpenSSL's.
+    let ludus = |args: &[&str]| {
+        let mut c = Command::new(&portable);
+        c.args(args)
+            .current_dir(&local)
+            .env("HOME", &sshd.home)
+            .env_remove("SSH_AUTH_SOCK");
+        c
+    };
+    let (code, _, err) = run(&mut ludus(&["plan", "sweep.toml", "--out", "sweep"]));
+    assert_eq!(code, 0, "{err}");
+    let dir = local.join("sweep");
+    let remote = sshd.remote_dir("sweep");
+    let target = sshd.target(&remote);
+    let dir_s = dir.to_str().expect("utf-8");
+
+    // A build for a newer glibc than the cluster's: refused before anything is submitted,
+    // naming the host and what the loader said, and pointing to the portable build.
+    let too_new = needs_glibc_2_99(&portable, sshd.dir.path());
+    let (code, out, err) = run(&mut ludus(&[
+        "submit",
+        dir_s,
+        &target,
+        "--ludus-binary",
+        too_new.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("127.0.0.1"), "{err}");
+    assert!(err.contains("does not run there"), "{err}");
+    assert!(err.contains("GLIBC_2.99' not found"), "{err}");
+    assert!(err.contains("--build-portable"), "{err}");
+    assert!(!dir.join(".ludus/submissions.json").exists());
+    assert!(!remote.join(".ludus/jobs").exists());
+
+    // --build-portable with the real script: built (already, so only checked), uploaded, run
+    // on the cluster by `--version`, the array job and `watch`'s remote `status`.
+    let (code, out, err) = {
+        let _one = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = ludus(&[
+            "submit",
+            dir_s,
+            &target,
+            "--build-portable",
+            "--wait",
+            "--interval",
+            "0.5",
+        ]);
+        build_env(&mut c);
+        // The client's HOME is the test's: the build keeps the user's tools, toolchain and
+        // caches (cargo-zigbuild's linker wrappers live in the cache folder; another path
+        // there is another linker to cargo, which then compiles everything again).
+        c.env(
+            "LUDUS_BUILD_PORTABLE",
+            repo().join("scripts/build-portable.sh"),
+        )
+        .env(
+            "LUDUS_BUILD_TOOLS",
+            home_path("LUDUS_BUILD_TOOLS", ".cache/ludus-build/tools"),
+        )
+        .env("XDG_CACHE_HOME", home_path("XDG_CACHE_HOME", ".cache"))
+        .env("CARGO_HOME", home_path("CARGO_HOME", ".cargo"))
+        .env("RUSTUP_HOME", home_path("RUSTUP_HOME", ".rustup"));
+        run(&mut c)
+    };
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("building a portable ludus"), "{err}");
+    assert_eq!(
+        std::fs::read(remote.join(".ludus/bin/ludus")).expect("uploaded"),
+        std::fs::read(&portable).expect("portable")
+    );
+    let (code, out, err) = run(&mut ludus(&["status", "--json", dir_s]));
+    assert_eq!(code, 0, "{err}");
+    let st: serde_json::Value = serde_json::from_str(&out).expect("status json");
+    assert_eq!(st["done"].as_u64(), Some(2), "{st}");
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join(".ludus/submissions.json")).expect("record"),
+    )
+    .expect("json");
+    assert_eq!(
+        record["submissions"][0]["options"]["ludus_binary"].as_str(),
+        portable.to_str()
     );
 }

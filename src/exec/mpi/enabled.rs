@@ -8,7 +8,9 @@
 //! of the remaining work divided by twice the ranks: guided self-scheduling, with a smallest
 //! chunk sized from measured costs, see [`super::min_chunk`]) from one counter, and collects
 //! every rank's results, which ranks send in batches with their next request or once a
-//! second, for the progress display and the summary. No rank spins in MPI while instances
+//! second, for the progress display and the summary. The other ranks also send what their
+//! workers run now (every [`super::progress_interval`]), so rank 0's progress shows the steps
+//! of every rank's running instances. No rank spins in MPI while instances
 //! run: rank 0 probes between short sleeps (woken at once by its own workers), the other
 //! ranks call MPI only when their workers need work, and wait for the answer the same way.
 //! Rank 0 measures what coordination costs it ([`crate::exec::Coordination`]). A rank that
@@ -33,12 +35,15 @@ const TAG_REQUEST: i32 = 1;
 const TAG_ASSIGN: i32 = 2;
 const TAG_RESULT: i32 = 3;
 const TAG_DONE: i32 = 4;
+const TAG_PROGRESS: i32 = 5;
 const NONE: u64 = u64::MAX;
 // A request carries the rank's unsent results (triples); an assignment is a chunk: a range
 // [from, to) of the pending list every rank holds, empty when the queue is drained. Two
 // numbers whatever the chunk's size, so the send always fits MPI's eager protocol and returns
 // at once (a large chunk sent as a list went by rendezvous: rank 0 spun in the send until the
 // other rank came to receive it, about 350 us of CPU per request with 16 ranks here).
+// A progress message lists a rank's running instances (`super::encode_running`); empty when
+// nothing runs there.
 /// The result code of an instance left to another process (its claim is held elsewhere).
 const ELSEWHERE: u64 = u64::MAX - 1;
 
@@ -300,6 +305,14 @@ pub fn run_mpi(
                             coord.request_time += t1 - t0;
                         }
                     }
+                    TAG_PROGRESS => {
+                        on_event(&ExecEvent::Progress {
+                            rank: src as u32,
+                            running: super::decode_running(&v, src as u32),
+                        });
+                        coord.progress += 1;
+                        coord.progress_time += thread_cpu() - t0;
+                    }
                     TAG_DONE => ranks_left -= 1,
                     _ => {}
                 }
@@ -329,6 +342,8 @@ pub fn run_mpi(
         let mut exhausted = false;
         let mut results: Vec<u64> = Vec::new();
         let mut flushed = Instant::now();
+        let every = super::progress_interval(size as usize);
+        let mut progress_sent: Option<Instant> = None;
         while let Ok(msg) = local_rx.recv() {
             match msg {
                 Local::Request(reply) => {
@@ -367,13 +382,20 @@ pub fn run_mpi(
                     };
                     let _ = reply.send(item);
                 }
+                Local::Event(ExecEvent::Progress { running, .. }) => {
+                    if progress_sent.is_none_or(|t| t.elapsed() >= every) {
+                        let msg = super::encode_running(&running);
+                        root.send_with_tag(&msg[..], TAG_PROGRESS);
+                        progress_sent = Some(Instant::now());
+                    }
+                }
                 Local::Event(ev) => {
                     let msg = match &ev {
                         ExecEvent::Finished {
                             id, status, wall, ..
                         } => [code(*status), wall.as_micros() as u64, id.0],
                         ExecEvent::Failed { id, .. } => [NONE, 0, id.0],
-                        // Other ranks' running instances are not sent to rank 0 (yet).
+                        // Running instances go to rank 0 on their own (above).
                         ExecEvent::Start { .. } | ExecEvent::Progress { .. } => continue,
                         ExecEvent::Elsewhere { id } => [ELSEWHERE, 0, id.0],
                     };

@@ -9,6 +9,9 @@
 
 use std::time::Duration;
 
+use crate::exec::RunningInstance;
+use crate::plan::InstanceId;
+
 #[cfg(feature = "mpi")]
 #[path = "enabled.rs"]
 mod imp;
@@ -51,6 +54,71 @@ pub fn min_chunk(
     (k.ceil().max(1.0) as usize).min(share)
 }
 
+/// How often a rank other than 0 sends rank 0 what its workers run now, for rank 0's progress
+/// display: every second, and less often with many ranks, so that rank 0 receives at most 100
+/// of these messages a second however many ranks there are.
+pub fn progress_interval(ranks: usize) -> Duration {
+    Duration::from_secs(1).max(Duration::from_millis(10) * ranks.min(1 << 20) as u32)
+}
+
+/// A rank's running instances as numbers for rank 0: per instance its id, steps and total
+/// steps (`u64::MAX` for none: programs), elapsed microseconds, the length of its label in
+/// bytes (at most [`LABEL_MAX`]) and the label's bytes packed eight to a number.
+pub fn encode_running(running: &[RunningInstance]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(running.len() * 8);
+    for r in running {
+        let mut end = r.label.len().min(LABEL_MAX);
+        while !r.label.is_char_boundary(end) {
+            end -= 1;
+        }
+        let label = &r.label.as_bytes()[..end];
+        out.extend([
+            r.id.0,
+            r.steps.unwrap_or(u64::MAX),
+            r.total_steps.unwrap_or(u64::MAX),
+            r.elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
+            label.len() as u64,
+        ]);
+        out.extend(label.chunks(8).map(|c| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(w)
+        }));
+    }
+    out
+}
+
+/// The longest label [`encode_running`] sends, in bytes.
+pub const LABEL_MAX: usize = 80;
+
+/// What [`encode_running`] encoded, each label followed by `, rank R`; what does not decode
+/// (a truncated message) is left out.
+pub fn decode_running(v: &[u64], rank: u32) -> Vec<RunningInstance> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(&[id, steps, total, elapsed, len]) = v.get(at..at + 5) {
+        let len = (len as usize).min(LABEL_MAX);
+        let Some(words) = v.get(at + 5..at + 5 + len.div_ceil(8)) else {
+            break;
+        };
+        let bytes: Vec<u8> = words
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .take(len)
+            .collect();
+        let label = String::from_utf8_lossy(&bytes);
+        out.push(RunningInstance {
+            id: InstanceId(id),
+            label: format!("{label}, rank {rank}"),
+            steps: (steps != u64::MAX).then_some(steps),
+            total_steps: (total != u64::MAX).then_some(total),
+            elapsed: Duration::from_micros(elapsed),
+        });
+        at += 5 + words.len();
+    }
+    out
+}
+
 /// The chunks the ranks start with, handed out without a message: every rank knows the whole
 /// list, so rank `r` (from 1) takes the chunk it would have got as the `r`-th request, and rank
 /// 0's counter starts after the last of them (rank 0's own workers draw from that counter).
@@ -82,6 +150,62 @@ mod tests {
         assert!(first_chunks(10, 1)[0].is_empty());
         // Fewer instances than ranks: the first ranks get one each, the rest none.
         assert_eq!(first_chunks(2, 4), [0..0, 0..1, 1..2, 2..2]);
+    }
+
+    #[test]
+    fn progress_messages_reach_rank_0_at_most_100_times_a_second() {
+        assert_eq!(progress_interval(2), Duration::from_secs(1));
+        assert_eq!(progress_interval(100), Duration::from_secs(1));
+        assert_eq!(progress_interval(1000), Duration::from_secs(10));
+        for ranks in [1, 2, 50, 101, 1000, 5000] {
+            let per_second = (ranks - 1) as f64 / progress_interval(ranks).as_secs_f64();
+            assert!(per_second <= 100.0, "{ranks} ranks: {per_second}/s");
+        }
+    }
+
+    #[test]
+    fn running_instances_travel_to_rank_0_with_their_labels() {
+        let ms = Duration::from_millis;
+        let running = vec![
+            RunningInstance {
+                id: InstanceId(7),
+                label: "q_learning on river_swim, seed 3".into(),
+                steps: Some(1500),
+                total_steps: Some(20_000),
+                elapsed: ms(1250),
+            },
+            RunningInstance {
+                id: InstanceId(u64::MAX - 5),
+                label: String::new(),
+                steps: None,
+                total_steps: None,
+                elapsed: ms(3),
+            },
+            RunningInstance {
+                id: InstanceId(9),
+                label: "é".repeat(60),
+                steps: Some(0),
+                total_steps: None,
+                elapsed: Duration::ZERO,
+            },
+        ];
+        let v = encode_running(&running);
+        let back = decode_running(&v, 4);
+        assert_eq!(back.len(), 3);
+        for (a, b) in running.iter().zip(&back) {
+            assert_eq!(
+                (a.id, a.steps, a.total_steps, a.elapsed),
+                (b.id, b.steps, b.total_steps, b.elapsed)
+            );
+        }
+        assert_eq!(back[0].label, "q_learning on river_swim, seed 3, rank 4");
+        assert_eq!(back[1].label, ", rank 4");
+        // A long label is cut at a character boundary within LABEL_MAX bytes.
+        assert_eq!(back[2].label, format!("{}, rank 4", "é".repeat(40)));
+        // Nothing running; a truncated message keeps what is whole.
+        assert!(decode_running(&encode_running(&[]), 1).is_empty());
+        assert_eq!(decode_running(&v[..v.len() - 1], 4).len(), 2);
+        assert!(decode_running(&v[..4], 4).is_empty());
     }
 
     #[test]
