@@ -7,10 +7,11 @@
 //! direct sparse solves (see `exact`: recurrent classes, stationary distributions, absorption
 //! into classes, multichain policies included), and the optimal and worst gains from Howard's
 //! multichain policy iteration (Puterman, section 9.2) on those exact evaluations, started from
-//! a policy that heads for the best (worst) reward so that communicating MDPs start unichain.
+//! a policy that heads for the best (worst) reward along its most likely path, so that
+//! communicating MDPs start unichain and slowly mixing ones start without near-closed basins.
 //! Policy iteration ends when no action improves the gain or the relative values by more than
-//! a relative 1e-10; an iteration cap it cannot reach in practice makes it an error, never an
-//! unconverged value. The average reward of a policy is the starting distribution (or a given
+//! a relative 1e-10; a policy visited twice (a cycle made by rounding) or the iteration cap is
+//! an error naming the gain being solved, never an unconverged value. The average reward of a policy is the starting distribution (or a given
 //! state) dotted with its gain vector.
 
 #![allow(
