@@ -49,8 +49,28 @@ pub enum SolveError {
         entries: u64,
     },
     /// Policy iteration did not settle within its iteration cap.
-    #[error("policy iteration did not converge in {0} iterations")]
-    NotConverged(usize),
+    #[error(
+        "policy iteration for the {what} did not converge in {iters} iterations \
+         (no value is given for an unconverged solve)"
+    )]
+    NotConverged {
+        /// What was being solved: "optimal gain" or "worst gain".
+        what: &'static str,
+        /// The cap reached.
+        iters: usize,
+    },
+    /// Policy iteration came back to a policy it had left: rounding in the relative values of
+    /// a nearly decomposable chain (basins crossed once in more steps than f64 resolves).
+    #[error(
+        "policy iteration for the {what} cycles after {iters} iterations: the relative values \
+         of a nearly decomposable policy lost their precision (no value is given)"
+    )]
+    Cycling {
+        /// What was being solved: "optimal gain" or "worst gain".
+        what: &'static str,
+        /// Iterations done.
+        iters: usize,
+    },
     /// A pivot vanished: a bug or a malformed transition table (rows not summing to 1).
     #[error("singular system at state {0} (transition rows must sum to 1)")]
     Singular(usize),

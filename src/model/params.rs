@@ -73,6 +73,23 @@ impl<'a> ParamReader<'a> {
         self.f64_in(key, default, 0.0, 1.0)
     }
 
+    /// [`ParamReader::int_in`] whose upper bound is a size cap: the error says why (`why`).
+    pub fn size_capped(
+        &mut self,
+        key: &'static str,
+        default: i64,
+        lo: i64,
+        cap: i64,
+        why: &str,
+    ) -> Result<i64, CheckError> {
+        match self.raw(key) {
+            Some(v) if v.as_i64().is_some_and(|x| x > cap) => {
+                Err(invalid(key, v, &format!("must be in [{lo}, {cap}]: {why}")))
+            }
+            _ => self.int_in(key, default, lo, cap),
+        }
+    }
+
     /// An integer in `[lo, hi]`.
     pub fn int_in(
         &mut self,

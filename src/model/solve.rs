@@ -7,10 +7,11 @@
 //! direct sparse solves (see `exact`: recurrent classes, stationary distributions, absorption
 //! into classes, multichain policies included), and the optimal and worst gains from Howard's
 //! multichain policy iteration (Puterman, section 9.2) on those exact evaluations, started from
-//! a policy that heads for the best (worst) reward so that communicating MDPs start unichain.
+//! a policy that heads for the best (worst) reward along its most likely path, so that
+//! communicating MDPs start unichain and slowly mixing ones start without near-closed basins.
 //! Policy iteration ends when no action improves the gain or the relative values by more than
-//! a relative 1e-10; an iteration cap it cannot reach in practice makes it an error, never an
-//! unconverged value. The average reward of a policy is the starting distribution (or a given
+//! a relative 1e-10; a policy visited twice (a cycle made by rounding) or the iteration cap is
+//! an error naming the gain being solved, never an unconverged value. The average reward of a policy is the starting distribution (or a given
 //! state) dotted with its gain vector.
 
 #![allow(
@@ -67,6 +68,16 @@ pub fn solve(m: &Mdp) -> Result<Solution, SolveError> {
 /// [`solve`], giving up with [`SolveError::Cancelled`] once `cancel` says so (it is asked
 /// between policy-iteration steps).
 pub fn solve_with(m: &Mdp, cancel: &mut dyn FnMut() -> bool) -> Result<Solution, SolveError> {
+    solve_capped(m, MAX_PI_ITERS, cancel)
+}
+
+/// [`solve_with`] with policy iteration capped at `max_iters` iterations: reaching the cap is
+/// [`SolveError::NotConverged`], never a value.
+pub fn solve_capped(
+    m: &Mdp,
+    max_iters: usize,
+    cancel: &mut dyn FnMut() -> bool,
+) -> Result<Solution, SolveError> {
     Ok(match m.horizon {
         Some(h) => {
             let (v_opt, pol) = backward_induction(m, h, true);
@@ -84,8 +95,8 @@ pub fn solve_with(m: &Mdp, cancel: &mut dyn FnMut() -> bool) -> Result<Solution,
         }
         None => {
             let mut sv = ChainSolver::new(m);
-            let (g_opt, pol) = policy_iteration(m, &mut sv, true, cancel)?;
-            let (g_worst, _) = policy_iteration(m, &mut sv, false, cancel)?;
+            let (g_opt, pol) = policy_iteration(m, &mut sv, true, max_iters, cancel)?;
+            let (g_worst, _) = policy_iteration(m, &mut sv, false, max_iters, cancel)?;
             let mut chain = Chain::default();
             policy_chain(m, &Policy::Uniform, None, &mut chain);
             let mut vals = Values::default();
@@ -220,11 +231,17 @@ fn expect(m: &Mdp, s: usize, a: usize, v: &[f64]) -> f64 {
         .sum()
 }
 
-/// A starting policy that heads for the state-action of the highest reward: breadth-first
-/// search backwards from it on the graph of all actions, each state taking an action that can
-/// move it one step closer. On a communicating MDP this policy has a single recurrent class,
-/// so policy iteration starts from exact relative values over the whole MDP.
+/// A starting policy that heads for the state-action of the highest reward along the most
+/// likely path: Dijkstra backwards from it with edge costs `-ln p`, each state taking the
+/// action that starts its most probable path (ties to the lowest action). On a communicating
+/// MDP this policy has a single recurrent class, so policy iteration starts from exact relative
+/// values over the whole MDP. The most likely path matters on slowly mixing MDPs: a start that
+/// takes any action merely able to move closer (RiverSwim's LEFT moves right w.p. `p_rand / 2`)
+/// splits the chain into basins whose crossing times (`(1 / p)^k` steps) overflow the relative
+/// values, and policy iteration would then have to undo it one state per iteration.
 fn heading_policy(m: &Mdp, rew: &[f64]) -> Vec<u32> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
     let (ns, na) = (m.n_states, m.n_actions);
     let mut target = 0;
     for i in 1..ns * na {
@@ -244,6 +261,7 @@ fn heading_policy(m: &Mdp, rew: &[f64]) -> Vec<u32> {
             b as u32
         })
         .collect();
+    // Reverse edges: for each next state, the (state, action, probability) reaching it.
     let mut rev_start = vec![0u32; ns + 1];
     for s in 0..ns {
         for a in 0..na {
@@ -256,29 +274,40 @@ fn heading_policy(m: &Mdp, rew: &[f64]) -> Vec<u32> {
         rev_start[i + 1] += rev_start[i];
     }
     let mut fill = rev_start.clone();
-    let mut rev = vec![(0u32, 0u32); rev_start[ns] as usize];
+    let mut rev = vec![(0u32, 0u32, 0.0f64); rev_start[ns] as usize];
     for s in 0..ns {
         for a in 0..na {
-            for &t in m.row(s, a).0 {
-                rev[fill[t as usize] as usize] = (s as u32, a as u32);
+            let (next, prob) = m.row(s, a);
+            for (&t, &p) in next.iter().zip(prob) {
+                rev[fill[t as usize] as usize] = (s as u32, a as u32, p);
                 fill[t as usize] += 1;
             }
         }
     }
-    let mut seen = vec![false; ns];
+    // Costs are non-negative f64, whose bit patterns order as the numbers do.
+    let mut best: Vec<(f64, u32)> = vec![(f64::INFINITY, u32::MAX); ns];
+    let mut done = vec![false; ns];
     let s0 = target / na;
-    pol[s0] = (target % na) as u32;
-    seen[s0] = true;
-    let mut queue = vec![s0 as u32];
-    let mut i = 0;
-    while i < queue.len() {
-        let t = queue[i] as usize;
-        i += 1;
-        for &(s, a) in &rev[rev_start[t] as usize..rev_start[t + 1] as usize] {
-            if !seen[s as usize] {
-                seen[s as usize] = true;
-                pol[s as usize] = a;
-                queue.push(s);
+    best[s0] = (0.0, (target % na) as u32);
+    let mut heap = BinaryHeap::new();
+    heap.push(Reverse((0u64, s0 as u32)));
+    while let Some(Reverse((_, t))) = heap.pop() {
+        let t = t as usize;
+        if done[t] {
+            continue;
+        }
+        done[t] = true;
+        pol[t] = best[t].1;
+        let dt = best[t].0;
+        for &(s, a, p) in &rev[rev_start[t] as usize..rev_start[t + 1] as usize] {
+            let s = s as usize;
+            if done[s] || s == t || p <= 0.0 {
+                continue;
+            }
+            let d = dt - p.ln();
+            if d < best[s].0 || (d == best[s].0 && a < best[s].1) {
+                best[s] = (d, a);
+                heap.push(Reverse((d.to_bits(), s as u32)));
             }
         }
     }
@@ -289,12 +318,21 @@ fn heading_policy(m: &Mdp, rew: &[f64]) -> Vec<u32> {
 /// reached in practice).
 pub const MAX_PI_ITERS: usize = 100_000;
 
+/// A 64-bit hash of a policy (SipHash with fixed keys: the same in every run).
+fn policy_hash(pol: &[u32]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    pol.hash(&mut h);
+    h.finish()
+}
+
 /// The optimal (or worst) gain of every state and a policy attaining it, by Howard's
 /// multichain policy iteration with exact evaluations. Ties go to the lowest action.
 fn policy_iteration(
     m: &Mdp,
     sv: &mut ChainSolver,
     best: bool,
+    max_iters: usize,
     cancel: &mut dyn FnMut() -> bool,
 ) -> Result<(Vec<f64>, Vec<u32>), SolveError> {
     let (ns, na) = (m.n_states, m.n_actions);
@@ -306,13 +344,24 @@ fn policy_iteration(
     let mut vals = Values::default();
     let mut iters = 0;
     let (tol_g, mut tol_h);
+    // Every policy visited: each iteration strictly improves the policy in exact arithmetic,
+    // so a repeat is a cycle made by rounding (relative values of a nearly decomposable chain
+    // lose all their digits) and an error, found at once rather than at the cap.
+    let mut visited: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let what = if best { "optimal gain" } else { "worst gain" };
     loop {
         if cancel() {
             return Err(SolveError::Cancelled);
         }
+        if !visited.insert(policy_hash(&pol)) {
+            return Err(SolveError::Cycling { what, iters });
+        }
         iters += 1;
-        if iters > MAX_PI_ITERS {
-            return Err(SolveError::NotConverged(MAX_PI_ITERS));
+        if iters > max_iters {
+            return Err(SolveError::NotConverged {
+                what,
+                iters: max_iters,
+            });
         }
         policy_chain(
             m,
@@ -417,7 +466,7 @@ fn policy_iteration(
 /// The optimal (or worst) gain of every state and a policy attaining it.
 pub fn optimal_gain(m: &Mdp, best: bool) -> Result<(Vec<f64>, Vec<u32>), SolveError> {
     let mut sv = ChainSolver::new(m);
-    policy_iteration(m, &mut sv, best, &mut || false)
+    policy_iteration(m, &mut sv, best, MAX_PI_ITERS, &mut || false)
 }
 
 /// Evaluates policies of one continuous MDP exactly, repeatedly, reusing the result when the
@@ -540,6 +589,77 @@ mod tests {
         assert!(sol.worst_average_reward.abs() < 1e-12);
         // Unoptimised test builds on a shared machine: a loose bound (release: see README).
         assert!(took.as_secs_f64() < 60.0, "took {took:?}");
+    }
+
+    /// RiverSwim with `p_rand = 0.01`: each action moves its way w.p. 0.995 and the other way
+    /// w.p. 0.005. Action 0 (LEFT) can move right, so a start that takes any action able to
+    /// move closer to the goal took LEFT everywhere; policy iteration then grew a basin at
+    /// the right end one state per iteration until its crossing time (199^k steps)
+    /// overflowed the relative values ("fails its own check" from ~280 states, "singular" at
+    /// 8,000).
+    fn noisy_river(n: usize) -> Mdp {
+        let mut rows = Vec::new();
+        for s in 0..n {
+            let (l, r) = (s.saturating_sub(1), (s + 1).min(n - 1));
+            let r0 = if s == 0 { 0.005 } else { 0.0 };
+            rows.push(vec![(l, 0.995, D(r0)), (r, 0.005, D(r0))]);
+            let r1 = if s == n - 1 { 1.0 } else { 0.0 };
+            rows.push(vec![(r, 0.995, D(r1)), (l, 0.005, D(r1))]);
+        }
+        Mdp::from_rows(n, 2, None, vec![(0, 1.0)], &rows)
+    }
+
+    #[test]
+    fn slowly_mixing_noisy_river_is_solved_exactly_at_every_size() {
+        for n in [5usize, 300, 1_000, 8_000, 50_000] {
+            let sol = solve(&noisy_river(n)).unwrap_or_else(|e| panic!("{n} states: {e}"));
+            // Always RIGHT: a birth-death chain with ratio 0.995 / 0.005 = 199, the last state
+            // holding (1 - 1/199) / (1 - 199^-n) of the mass and earning 1 w.p. 1 there.
+            let want = (1.0 - 1.0 / 199.0) / (1.0 - 199f64.powi(-(n as i32)));
+            assert!(
+                (sol.optimal_average_reward - want).abs() < 1e-12,
+                "{n}: {}",
+                sol.optimal_average_reward
+            );
+            assert!(sol.optimal_policy.iter().all(|&a| a == 1), "{n}");
+            // Uniform: a symmetric walk, stationary 1/n; earns 0.005 / 2 at 0 and 1 / 2 at n - 1.
+            let want = (0.0025 + 0.5) / n as f64;
+            assert!(
+                (sol.random_average_reward - want).abs() < 1e-12 * want.max(1e-3),
+                "{n}: {}",
+                sol.random_average_reward
+            );
+            // Worst: LEFT at n - 1 and RIGHT at 0 never earn.
+            assert_eq!(sol.worst_average_reward, 0.0, "{n}");
+        }
+    }
+
+    #[test]
+    fn policy_iteration_cap_is_an_error_never_a_value() {
+        // State 0: stay for 0.9 (action 0) or go to 1; state 1: 1.0 but on to 2; state 2: stay
+        // or go back to 0, both 0. The start heads for the 1.0 (a cycle worth 1/3); staying in
+        // 0 is optimal, so a second iteration is needed.
+        let rows = vec![
+            vec![(0, 1.0, D(0.9))],
+            vec![(1, 1.0, D(0.0))],
+            vec![(2, 1.0, D(1.0))],
+            vec![(2, 1.0, D(1.0))],
+            vec![(2, 1.0, D(0.0))],
+            vec![(0, 1.0, D(0.0))],
+        ];
+        let m = Mdp::from_rows(3, 2, None, vec![(0, 1.0)], &rows);
+        let e = solve_capped(&m, 1, &mut || false).unwrap_err();
+        assert_eq!(
+            e,
+            SolveError::NotConverged {
+                what: "optimal gain",
+                iters: 1
+            }
+        );
+        assert!(e.to_string().contains("did not converge"), "{e}");
+        let sol = solve_capped(&m, 2, &mut || false).unwrap();
+        assert!((sol.optimal_average_reward - 0.9).abs() < 1e-12);
+        assert_eq!(sol.optimal_policy[0], 0);
     }
 
     #[test]

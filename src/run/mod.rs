@@ -131,5 +131,9 @@ pub fn run_instance(
         log_every: instance.log_every,
         seed: instance.seed,
     };
-    run_loop(&model, &sol, learner.as_mut(), &cfg, &ctl, sink)
+    // An evaluation failure names the MDP (the loop itself knows only the model).
+    run_loop(&model, &sol, learner.as_mut(), &cfg, &ctl, sink).map_err(|e| match e {
+        RunError::Build(msg) => RunError::Build(format!("MDP {}: {msg}", mdp.family)),
+        other => other,
+    })
 }

@@ -53,3 +53,63 @@ fn bad_parameters_exit_2_naming_them() {
         .code(2)
         .stderr(predicates::str::contains("p_rand = 1.5: must be in [0, 1]"));
 }
+
+/// RiverSwim with `p_rand = 0.01` failed its own equation check from about 280 states (and was
+/// "singular" at 8,000): policy iteration started from a policy that took LEFT wherever LEFT
+/// could move right. Optimal, random and worst values of the whole family, continuous and
+/// episodic, at sizes past Colosseum's largest benchmark MDPs.
+#[test]
+fn slowly_mixing_river_swim_solves_at_large_sizes() {
+    for (size, episodic) in [(1_000usize, false), (8_000, false), (1_000, true)] {
+        let mut cmd = Command::cargo_bin("ludus").expect("binary");
+        cmd.args(["mdp", "river_swim", "--json"]);
+        if episodic {
+            cmd.arg("--episodic");
+        }
+        let out = cmd
+            .args(["--set", &format!("size={size}"), "--set", "p_rand=0.01"])
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{size} {episodic}: {err}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let avg = |k: &str| v[k]["average_reward"].as_f64().expect(k);
+        if episodic {
+            assert!(avg("optimal") > avg("random") && avg("random") > avg("worst"));
+        } else {
+            // Always RIGHT: a birth-death chain with ratio 0.995 / 0.005 = 199.
+            assert!(
+                (avg("optimal") - 198.0 / 199.0).abs() < 1e-12,
+                "{}",
+                avg("optimal")
+            );
+            // Uniform: a symmetric walk, stationary 1 / size, earning 0.005 / 2 and 1 / 2 at
+            // the ends.
+            let want = 0.5025 / size as f64;
+            assert!((avg("random") - want).abs() < 1e-12, "{}", avg("random"));
+            assert_eq!(avg("worst"), 0.0);
+        }
+    }
+}
+
+#[test]
+fn size_caps_say_why() {
+    for (family, key, over) in [
+        ("river_swim", "size", 100_001),
+        ("deep_sea", "size", 101),
+        ("frozen_lake", "size", 51),
+        ("minigrid_rooms", "room_size", 11),
+    ] {
+        let out = Command::cargo_bin("ludus")
+            .expect("binary")
+            .args(["mdp", family, "--set", &format!("{key}={over}")])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{family}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{key} = {over}")) && err.contains("to solve exactly"),
+            "{family}: {err}"
+        );
+    }
+}

@@ -19,7 +19,7 @@ use RewardDist::{Beta, Deterministic as Det};
 pub fn river_swim(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let size = r.int_in("size", 5, 2, 300)? as usize;
+    let size = r.size_capped("size", 5, 2, super::MAX_RIVER_SWIM, super::CAP_WHY)? as usize;
     let opt_mean = r.f64_in("optimal_mean_reward", 0.9, 1e-6, 1.0)?;
     let sub_mean = r.f64_in("sub_optimal_mean_reward", 0.2, 1e-6, 1.0)?;
     require(
@@ -104,7 +104,7 @@ pub fn deep_sea(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
             c.p_lazy
         ),
     )?;
-    let size = r.int_in("size", 5, 2, 60)? as usize;
+    let size = r.size_capped("size", 5, 2, super::MAX_DEEP_SEA, super::CAP_WHY)? as usize;
     let opt_ret = r.positive("optimal_return", 1.0)?;
     let sub_ret = r.positive("suboptimal_return", 0.5)?;
     require(
@@ -179,7 +179,7 @@ pub fn deep_sea(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
 pub fn frozen_lake(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let size = r.int_in("size", 4, 3, 50)? as usize;
+    let size = r.size_capped("size", 4, 3, super::MAX_GRID, super::CAP_WHY)? as usize;
     let p_frozen = r.f64_in("p_frozen", 0.8, 0.1, 1.0)?;
     let opt_ret = r.positive("optimal_return", 1.0)?;
     let sub_ret = r.positive("suboptimal_return", 0.1)?;
@@ -290,7 +290,7 @@ pub fn frozen_lake(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
 pub fn simple_grid(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let size = r.int_in("size", 5, 2, 50)? as usize;
+    let size = r.size_capped("size", 5, 2, super::MAX_GRID, super::CAP_WHY)? as usize;
     let kind = match r.raw("reward_type").and_then(|v| v.as_i64()) {
         Some(i) => ["and", "nand", "or", "xor"]
             .get(i as usize)

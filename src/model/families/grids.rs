@@ -90,7 +90,7 @@ fn walker_dists(
 pub fn minigrid_empty(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let size = r.int_in("size", 5, 2, 50)?;
+    let size = r.size_capped("size", 5, 2, super::MAX_GRID, super::CAP_WHY)?;
     let n_starts = r.int_in("n_starting_states", 1, 1, size)? as usize;
     let d = walker_dists(
         &mut r,
@@ -147,7 +147,7 @@ pub fn minigrid_empty(episodic: bool, params: &Params) -> Result<Mdp, CheckError
 pub fn minigrid_rooms(episodic: bool, params: &Params) -> Result<Mdp, CheckError> {
     let mut r = ParamReader::new(params);
     let c = read_common(&mut r, episodic)?;
-    let room = r.int_in("room_size", 3, 2, 10)?;
+    let room = r.size_capped("room_size", 3, 2, 10, super::CAP_WHY)?;
     let n_rooms = r.int_in("n_rooms", 4, 4, 16)?;
     let per_row = (n_rooms as f64).sqrt().round() as i64;
     require(

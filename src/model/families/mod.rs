@@ -13,10 +13,15 @@
 //! `generate_random_map` for lakes, Python's `random` for MiniGridRooms' rooms; see
 //! `np_random`), and states are numbered in Colosseum's discovery order, so the same family,
 //! parameters and seed give Colosseum's MDP state for state and label for label. RiverSwim and
-//! DeepSea do not depend on the seed (except for the action relabelling). Sizes are capped
-//! (RiverSwim 300, DeepSea 60, grids 50, MiniGridRooms `room_size` 10 and 16 rooms, Taxi 20):
-//! a plan-time check solves the MDP, and the iterative solvers need too many sweeps on larger
-//! slow-mixing chains (see `solve`). Colosseum's benchmarks stay far below these caps.
+//! DeepSea do not depend on the seed (except for the action relabelling).
+//!
+//! Sizes are capped where the exact solve at plan time (every MDP is solved when planned, see
+//! `solve`) stops taking seconds, measured with a release build on a shared 2-core machine:
+//! RiverSwim 100,000 states (p_rand 0.01: 0.7 s), DeepSea 100 (5,050 states: 0.3-0.7 s; 150
+//! took 9 s, 200 took 14-27 s), grids 50 (FrozenLake 50: 10 s, MiniGridEmpty 50: 9 s),
+//! MiniGridRooms `room_size` 10 (0.6 s; 20 took 7 s) and 16 rooms, Taxi 20 (4.5 s). The error
+//! for a size above its cap says so. Colosseum's benchmarks stay far below these caps (its
+//! largest benchmark MDPs have about 950 states); a custom MDP has no size cap.
 
 mod classic;
 pub mod custom;
@@ -32,6 +37,16 @@ pub use grids::{minigrid_empty, minigrid_rooms, taxi};
 
 /// A family's builder: `(episodic, params) -> Mdp`.
 pub type BuildFn = fn(bool, &Params) -> Result<Mdp, CheckError>;
+
+/// RiverSwim's largest `size` (see the module notes for the measurements behind each cap).
+pub const MAX_RIVER_SWIM: i64 = 100_000;
+/// DeepSea's largest `size`.
+pub const MAX_DEEP_SEA: i64 = 100;
+/// The largest `size` of FrozenLake, SimpleGrid and MiniGridEmpty.
+pub const MAX_GRID: i64 = 50;
+/// Why sizes are capped, in the error for a size above its cap.
+pub(crate) const CAP_WHY: &str = "larger MDPs of this family take more than about 10 s to \
+    solve exactly at plan time (a custom MDP has no size cap)";
 
 /// The built-in families, by spec name.
 pub const BUILTIN: &[(&str, BuildFn)] = &[
