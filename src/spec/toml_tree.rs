@@ -62,7 +62,7 @@ struct Tab {
 enum Slot {
     /// A finished value (a scalar, an array, an inline table): nothing may extend it.
     Done(Node),
-    Table(Tab),
+    Table(Box<Tab>),
     /// An array of tables (`[[a]]`) and the line of its first header.
     Tables(Vec<Tab>, Option<usize>),
 }
@@ -88,7 +88,7 @@ impl Slot {
     fn finish(self) -> Node {
         match self {
             Slot::Done(n) => n,
-            Slot::Table(t) => t.finish(),
+            Slot::Table(t) => (*t).finish(),
             Slot::Tables(v, line) => Node {
                 kind: NodeKind::List(v.into_iter().map(Tab::finish).collect()),
                 line,
@@ -521,7 +521,7 @@ impl<'i> Parser<'i> {
             let slot = t
                 .map
                 .entry(part.clone())
-                .or_insert_with(|| Slot::Table(Tab::new(How::Dotted, key.line)));
+                .or_insert_with(|| Slot::Table(Box::new(Tab::new(How::Dotted, key.line))));
             t = match slot {
                 Slot::Table(sub) if sub.how == How::Dotted => sub,
                 Slot::Table(_) => {
@@ -569,7 +569,7 @@ impl<'i> Parser<'i> {
             let slot = t
                 .map
                 .entry(part.clone())
-                .or_insert_with(|| Slot::Table(Tab::new(How::Implicit, key.line)));
+                .or_insert_with(|| Slot::Table(Box::new(Tab::new(How::Implicit, key.line))));
             t = match slot {
                 Slot::Table(sub) => sub,
                 Slot::Tables(v, _) => v.last_mut().expect("an array of tables has a table"),
@@ -592,7 +592,7 @@ impl<'i> Parser<'i> {
                 let slot = if array {
                     Slot::Tables(vec![Tab::new(How::Header, key.line)], key.line)
                 } else {
-                    Slot::Table(Tab::new(How::Header, key.line))
+                    Slot::Table(Box::new(Tab::new(How::Header, key.line)))
                 };
                 t.map.insert(name.clone(), slot);
                 Ok(())
