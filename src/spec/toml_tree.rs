@@ -448,10 +448,11 @@ impl<'i> Parser<'i> {
                 Ok(f) => Ok(NodeKind::Float(f)),
                 Err(_) => self.err(span.start(), "invalid float number"),
             },
-            Ok(ScalarKind::DateTime) if self.dates_as_strings => Ok(NodeKind::Str(
-                self.text[span.start()..span.end()].to_string(),
-            )),
-            Ok(ScalarKind::DateTime) => Ok(NodeKind::Other("a date")),
+            Ok(ScalarKind::DateTime) => match s.parse::<toml_datetime::Datetime>() {
+                Ok(d) if self.dates_as_strings => Ok(NodeKind::Str(d.to_string())),
+                Ok(_) => Ok(NodeKind::Other("a date")),
+                Err(e) => self.err(span.start(), e.to_string()),
+            },
             Ok(ScalarKind::String) => Ok(NodeKind::Str(s.clone())),
         };
         self.scratch = s;
@@ -708,6 +709,8 @@ mod tests {
         assert_eq!(get(&n, "l").line, Some(12));
         let d = parse("k = 1979-05-27\n", true).unwrap();
         assert!(matches!(&get(&d, "k").kind, NodeKind::Str(s) if s == "1979-05-27"));
+        let d = parse("k = 1979-05-27 07:32:00Z\n", true).unwrap();
+        assert!(matches!(&get(&d, "k").kind, NodeKind::Str(s) if s == "1979-05-27T07:32:00Z"));
     }
 
     #[test]
@@ -783,5 +786,169 @@ mod tests {
         bad("a = 0777\n", "", 1);
         bad("a = truee\n", "", 1);
         bad("= 1\n", "expected a key", 1);
+    }
+
+    /// The tree as text, for comparing with `toml_edit`'s reading.
+    fn shape(n: &Node) -> String {
+        match &n.kind {
+            NodeKind::Bool(b) => b.to_string(),
+            NodeKind::Int(i) => i.to_string(),
+            NodeKind::Float(f) => format!("{f:?}"),
+            NodeKind::Str(s) => format!("{s:?}"),
+            NodeKind::Other(w) => w.to_string(),
+            NodeKind::List(l) => format!("[{}]", l.iter().map(shape).collect::<Vec<_>>().join(",")),
+            NodeKind::Table(t) => format!(
+                "{{{}}}",
+                t.iter()
+                    .map(|(k, v)| format!("{k:?}={}", shape(v)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+
+    fn edit_value(v: &toml_edit::Value) -> String {
+        use toml_edit::Value as V;
+        match v {
+            V::String(s) => format!("{:?}", s.value()),
+            V::Integer(i) => i.value().to_string(),
+            V::Float(f) => format!("{:?}", f.value()),
+            V::Boolean(b) => b.value().to_string(),
+            V::Datetime(_) => "a date".into(),
+            V::Array(a) => format!(
+                "[{}]",
+                a.iter().map(edit_value).collect::<Vec<_>>().join(",")
+            ),
+            V::InlineTable(t) => format!(
+                "{{{}}}",
+                t.iter()
+                    .map(|(k, v)| format!("{k:?}={}", edit_value(v)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+
+    fn edit_table(t: &toml_edit::Table) -> String {
+        let items: Vec<String> = t
+            .iter()
+            .filter_map(|(k, item)| {
+                let v = match item {
+                    toml_edit::Item::None => return None,
+                    toml_edit::Item::Value(v) => edit_value(v),
+                    toml_edit::Item::Table(t) => edit_table(t),
+                    toml_edit::Item::ArrayOfTables(a) => format!(
+                        "[{}]",
+                        a.iter().map(edit_table).collect::<Vec<_>>().join(",")
+                    ),
+                };
+                Some(format!("{k:?}={v}"))
+            })
+            .collect();
+        format!("{{{}}}", items.join(","))
+    }
+
+    /// Every case is read as `toml_edit` (which specs were read with before) reads it: the same
+    /// values, or an error for both.
+    #[test]
+    fn agrees_with_toml_edit() {
+        let cases = [
+            "",
+            "# only a comment\n",
+            "a = 1\r\nb = 2\r\n",
+            "\u{feff}a = 1\n",
+            "a = +1\nb = -0\nc = 0o17\nd = 0b101\ne = 0xDEAD_beef\nf = 1_2_3\n",
+            "a = 1.0\nb = -1e-3\nc = 6.626e-34\nd = -inf\ne = nan\nf = +inf\ng = 1E6\n",
+            "a = 1.\n",
+            "a = .5\n",
+            "a = 1__0\n",
+            "a = _1\n",
+            "a = 01\n",
+            "a = 9223372036854775807\nb = -9223372036854775808\n",
+            "a = 9223372036854775808\n",
+            "a = 0x8000000000000000\n",
+            "a = \"\\u00e9\\n\\\"q\\\"\"\nb = 'c:\\\\x'\n",
+            "a = \"\\q\"\n",
+            "a = \"\"\"\\\n   x \\\n  y\"\"\"\nb = '''\nraw '' '\n'''\n",
+            "a = \"tab\there\"\n",
+            "a = \"bell\u{7}\"\n",
+            "# bell \u{7}\na = 1\n",
+            "a = 1979-05-27T07:32:00Z\nb = 1979-05-27\nc = 07:32:00\nd = 1979-05-27 07:32:00.5+01:00\n",
+            "a = 1979-13-27\n",
+            "a = true\nb = false\n",
+            "a = True\n",
+            "a = [ ]\nb = [1,]\nc = [\n  1, # one\n  2,\n]\nd = [[1], ['x'], {a = 1}]\n",
+            "a = [1 2]\n",
+            "a = [,]\n",
+            "a = [1,,2]\n",
+            "a = {}\nb = { x = 1, y.z = 2 }\nc = { d = { e = [] } }\n",
+            "a = { x = 1, }\n",
+            "a = {\n  x = 1,\n  y = 2\n}\n",
+            "a = { x = 1 y = 2 }\n",
+            "a = { x = 1, x.y = 2 }\n",
+            "\"a b\" = 1\n'c.d' = 2\n\"\" = 3\n-_ = 4\n1234 = 5\n",
+            "a . b . c = 1\n",
+            "a.\"b.c\".d = 1\n",
+            "a. = 1\n",
+            "a..b = 1\n",
+            "\"\"\"a\"\"\" = 1\n",
+            "a = 1 # c\nb = 2#c\n",
+            "a = 1\nb\n",
+            "a = \n",
+            "a =",
+            "a = 1",
+            "[a]\n[b]\n[a.c]\n",
+            "[ a . b ]\nx = 1\n",
+            "[a]b = 1\n",
+            "[a] # c\nb = 1\n",
+            "[]\n",
+            "[a.]\n",
+            "[[a]]\n[[a]]\n[a.b]\nc = 1\n[[a.d]]\n[[a]]\n",
+            "[[ a ]]\n",
+            "[ [a]]\n",
+            "[[a] ]\n",
+            "[a]\nb = 1\n[a.b.c]\n",
+            "[a]\nb = {}\n[a.b.c]\n",
+            "[fruit]\napple.color = 'red'\napple.taste.sweet = true\n[fruit.apple.texture]\nsmooth = true\n",
+            "[fruit]\napple.color = 'red'\n[fruit.apple]\n",
+            "[a.b.c]\nz = 9\n[a]\nb.c.t = 1\n",
+            "[a.b.c.d]\nz = 9\n[a]\nb.c.d.k.t = 1\n",
+            "a.b = 1\n[a]\n",
+            "a.b = 1\n[a.c]\nd = 2\n",
+            "[a]\nx = 1\n[a.b]\ny = 2\n[a]\n",
+            "[x.y.z.w]\n[x]\n",
+            "[x]\n[x.y.z.w]\n[x.y]\n",
+            "[[t]]\na = 1\n[t]\n",
+            "t = []\n[[t]]\n",
+            "[t]\n[[t]]\n",
+            "[[t.u]]\n[t]\nx = 1\n",
+            "[[t]]\n[t.u]\n[[t.u]]\n",
+            "a = 1\n[a]\n",
+            "a = [{b = 1}]\n[[a]]\n",
+            "a = {b = 1}\n[a.b]\n",
+            "a = {b = {c = 1}}\na.b.d = 2\n",
+            "a = 1\na = 1\n",
+            "a = 1\n\"a\" = 2\n",
+            "a = 1\n'a' = 2\n",
+            "\"\\u0061\" = 1\na = 2\n",
+            "é = 1\n",
+            "a = 1\rb = 2\n",
+            "a = \"x\"\"y\"\n",
+            "a = 'x''\n",
+            "a = 1 2\n",
+            "a = 1979-05-27 x\n",
+            "a = 1979-05-27  07:32:00\n",
+        ];
+        for text in cases {
+            let mine = parse(text, false).map(|n| shape(&n));
+            let theirs = text
+                .parse::<toml_edit::DocumentMut>()
+                .map(|d| edit_table(d.as_table()));
+            match (&mine, &theirs) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text:?}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{text:?}: ours {mine:?}, toml_edit {theirs:?}"),
+            }
+        }
     }
 }
