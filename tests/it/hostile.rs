@@ -380,7 +380,13 @@ fn a_ten_megabyte_spec_of_long_lists_plans_in_memory_proportional_to_it() {
             r.peak_kib / 1024,
             r.stderr.chars().take(2000).collect::<String>()
         );
-        eprintln!("{what}");
+        #[allow(
+            clippy::print_stderr,
+            reason = "the measurement, shown with --nocapture"
+        )]
+        {
+            eprintln!("{what}");
+        }
         assert_eq!(r.code, 0, "{what}");
         assert!(r.stdout.contains("1 instances"), "{what}\n{}", r.stdout);
         assert!(len > 9_000_000, "{what}");
