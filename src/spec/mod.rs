@@ -6,9 +6,10 @@
 //! with an error that names the file, the key and the line.
 
 mod experiment;
-mod node;
+pub(crate) mod node;
 mod resources;
 pub mod sweep;
+pub(crate) mod toml_tree;
 mod validate;
 
 use std::fmt;

@@ -1,12 +1,10 @@
 //! A format-neutral tree of a spec file, with the line each key came from.
 //!
-//! TOML (through `toml_edit`, which keeps spans) and YAML (through `yaml-rust2`) are both read
-//! into this tree, and validation works on the tree alone, so the two formats give the same
-//! errors and a TOML error can name its line.
+//! TOML (through `toml_parser`'s streaming lexer, see `toml_tree`) and YAML (through
+//! `yaml-rust2`'s events) are both read into this tree, and validation works on the tree alone,
+//! so the two formats give the same errors and a TOML error can name its line. A node is 48
+//! bytes (a 32-byte value and its line), checked by a test below.
 
-use std::ops::Range;
-
-use toml_edit::{Item, Value as TomlValue};
 use yaml_rust2::Yaml;
 
 /// What a node holds.
@@ -52,96 +50,9 @@ impl Node {
     }
 }
 
-/// Maps byte offsets to 1-based line numbers.
-struct Lines {
-    starts: Vec<usize>,
-}
-
-impl Lines {
-    fn new(text: &str) -> Lines {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Lines { starts }
-    }
-
-    fn line(&self, span: Option<Range<usize>>) -> Option<usize> {
-        let at = span?.start;
-        Some(self.starts.partition_point(|&s| s <= at))
-    }
-}
-
 /// Parses TOML text into a tree. The error is the parser's message, with its line.
 pub fn parse_toml(text: &str) -> Result<Node, (Option<usize>, String)> {
-    let lines = Lines::new(text);
-    let doc = toml_edit::Document::parse(text).map_err(|e| {
-        let line = lines.line(e.span());
-        let msg = e.message().trim().to_string();
-        (line, msg)
-    })?;
-    Ok(Node {
-        kind: toml_table(&lines, doc.as_table()),
-        line: Some(1),
-    })
-}
-
-fn toml_table(lines: &Lines, t: &toml_edit::Table) -> NodeKind {
-    let mut out = Vec::new();
-    for (k, item) in t.iter() {
-        let key_line = t
-            .get_key_value(k)
-            .and_then(|(key, _)| lines.line(key.span()));
-        if let Some(node) = toml_item(lines, item, key_line) {
-            out.push((k.to_string(), node));
-        }
-    }
-    NodeKind::Table(out)
-}
-
-fn toml_item(lines: &Lines, item: &Item, key_line: Option<usize>) -> Option<Node> {
-    let (kind, line) = match item {
-        Item::None => return None,
-        Item::Value(v) => return Some(toml_value(lines, v, key_line)),
-        Item::Table(t) => (toml_table(lines, t), key_line.or(lines.line(t.span()))),
-        Item::ArrayOfTables(a) => {
-            let list = a
-                .iter()
-                .map(|t| Node {
-                    kind: toml_table(lines, t),
-                    line: lines.line(t.span()),
-                })
-                .collect();
-            (NodeKind::List(list), key_line.or(lines.line(a.span())))
-        }
-    };
-    Some(Node { kind, line })
-}
-
-fn toml_value(lines: &Lines, v: &TomlValue, key_line: Option<usize>) -> Node {
-    let (kind, span) = match v {
-        TomlValue::String(s) => (NodeKind::Str(s.value().clone()), s.span()),
-        TomlValue::Integer(i) => (NodeKind::Int(*i.value()), i.span()),
-        TomlValue::Float(f) => (NodeKind::Float(*f.value()), f.span()),
-        TomlValue::Boolean(b) => (NodeKind::Bool(*b.value()), b.span()),
-        TomlValue::Datetime(d) => (NodeKind::Other("a date"), d.span()),
-        TomlValue::Array(a) => (
-            NodeKind::List(a.iter().map(|x| toml_value(lines, x, None)).collect()),
-            a.span(),
-        ),
-        TomlValue::InlineTable(t) => {
-            let mut out = Vec::new();
-            for (k, x) in t.iter() {
-                let kl = t
-                    .get_key_value(k)
-                    .and_then(|(key, _)| lines.line(key.span()));
-                out.push((k.to_string(), toml_value(lines, x, kl)));
-            }
-            (NodeKind::Table(out), t.span())
-        }
-    };
-    Node {
-        kind,
-        line: key_line.or_else(|| lines.line(span)),
-    }
+    super::toml_tree::parse(text, false)
 }
 
 /// The most nodes a YAML spec may expand to: a fixed allowance plus two per byte of the file.
@@ -373,6 +284,12 @@ fn scalar_kind(v: String) -> NodeKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<NodeKind>(), 32);
+        assert_eq!(std::mem::size_of::<Node>(), 48);
+    }
 
     #[test]
     fn toml_lines_are_kept() {

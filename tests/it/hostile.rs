@@ -312,6 +312,106 @@ fn a_yaml_alias_bomb_is_refused() {
     );
 }
 
+/// A spec of about 10 MB whose sweep holds one long list parses and plans in memory proportional
+/// to the file: at most 20 times its size for the whole `plan --dry-run` process (debug build).
+/// Before the TOML reader was built on `toml_parser`'s streaming lexer, `toml_edit`'s document
+/// (spans, decoration and original text per value) took 431 MB for this 10.6 MB TOML file.
+#[test]
+fn a_ten_megabyte_spec_of_long_lists_plans_in_memory_proportional_to_it() {
+    use std::io::Write;
+    let d = Dir::new();
+    // Written piece by piece: the test process stays small, as the children's peak memory
+    // counts what they shared with it at the fork.
+    let write =
+        |name: &str, head: &str, items: &mut dyn Iterator<Item = String>, sep: &str, tail: &str| {
+            let mut f = std::io::BufWriter::new(File::create(d.join(name)).unwrap());
+            f.write_all(head.as_bytes()).unwrap();
+            for (i, x) in items.enumerate() {
+                if i > 0 {
+                    f.write_all(sep.as_bytes()).unwrap();
+                }
+                f.write_all(x.as_bytes()).unwrap();
+            }
+            f.write_all(tail.as_bytes()).unwrap();
+            f.into_inner().unwrap().sync_all().unwrap();
+            std::fs::metadata(d.join(name)).unwrap().len() as usize
+        };
+    let ints = || (0..1_300_000).map(|i: u32| i.to_string());
+    let floats = || (0..1_000_000).map(|i: u32| format!("0.{i:06}1"));
+    let head = "name = \"big\"\nseeds = 1\n[[experiment]]\nname = \"e\"\ncommand = [\"true\"]\n";
+    let yaml_head = "name: big\nseeds: 1\nexperiment:\n  - name: e\n    command: [\"true\"]\n";
+    let cases = [
+        (
+            "ints.toml",
+            write(
+                "ints.toml",
+                &format!("{head}params = {{ xs = ["),
+                &mut ints(),
+                ", ",
+                "] }\n",
+            ),
+        ),
+        (
+            "floats.toml",
+            write(
+                "floats.toml",
+                &format!("{head}params = {{ xs = [\n"),
+                &mut floats(),
+                ",\n",
+                "\n] }\n",
+            ),
+        ),
+        (
+            "ints.yaml",
+            write(
+                "ints.yaml",
+                &format!("{yaml_head}    params: {{ xs: ["),
+                &mut ints(),
+                ", ",
+                "] }\n",
+            ),
+        ),
+    ];
+    for (name, len) in cases {
+        let r = plan(&d, name, &["--dry-run"]);
+        let what = format!(
+            "{name}: exit {}, {} MiB peak for {len} bytes\nstderr: {}",
+            r.code,
+            r.peak_kib / 1024,
+            r.stderr.chars().take(2000).collect::<String>()
+        );
+        #[allow(
+            clippy::print_stderr,
+            reason = "the measurement, shown with --nocapture"
+        )]
+        {
+            eprintln!("{what}");
+        }
+        assert_eq!(r.code, 0, "{what}");
+        assert!(r.stdout.contains("1 instances"), "{what}\n{}", r.stdout);
+        assert!(len > 9_000_000, "{what}");
+        assert!(
+            (r.peak_kib as usize) * 1024 < 20 * len,
+            "peak memory at most 20x the file: {what}"
+        );
+    }
+    // A long list with an error names its line, at the end of the file.
+    write(
+        "bad.toml",
+        &format!("{head}params = {{ xs = [\n"),
+        &mut floats(),
+        ",\n",
+        ",\n1e999] }\n",
+    );
+    let r = plan(&d, "bad.toml", &["--dry-run"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("bad.toml:1000007") && r.stderr.contains("overflow"),
+        "{}",
+        r.stderr
+    );
+}
+
 // ---- 5. durations --------------------------------------------------------------------------
 
 #[test]

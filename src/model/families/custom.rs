@@ -164,10 +164,17 @@ pub fn resolve(params: &Params, base_dir: &Path) -> Result<Params, CheckError> {
             Err(e) => return Err(bad("file", format!("{}: {e}", path.display()))),
         }
     } else {
-        let doc: toml_edit::DocumentMut = text
-            .parse()
-            .map_err(|e| bad("file", format!("{}: {e}", path.display())))?;
-        toml_table(doc.as_table())
+        // The spec's own light TOML reader (no per-value spans and decoration): a 100,000-state
+        // chain is tens of megabytes of lists.
+        let tree = crate::spec::toml_tree::parse(&text, true).map_err(|(line, e)| {
+            let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+            bad("file", format!("{}{at}: {e}", path.display()))
+        })?;
+        drop(text);
+        match node_value(tree) {
+            Value::Table(t) => t,
+            _ => unreachable!("a TOML document is a table"),
+        }
     };
     let mut out = params.clone();
     out.remove("file");
@@ -183,36 +190,16 @@ pub fn resolve(params: &Params, base_dir: &Path) -> Result<Params, CheckError> {
     Ok(out)
 }
 
-fn toml_table(t: &toml_edit::Table) -> Params {
-    t.iter()
-        .filter_map(|(k, item)| toml_item(item).map(|v| (k.to_string(), v)))
-        .collect()
-}
-
-fn toml_item(item: &toml_edit::Item) -> Option<Value> {
-    match item {
-        toml_edit::Item::Value(v) => Some(toml_value(v)),
-        toml_edit::Item::Table(t) => Some(Value::Table(toml_table(t))),
-        toml_edit::Item::ArrayOfTables(a) => Some(Value::List(
-            a.iter().map(|t| Value::Table(toml_table(t))).collect(),
-        )),
-        toml_edit::Item::None => None,
-    }
-}
-
-fn toml_value(v: &toml_edit::Value) -> Value {
-    use toml_edit::Value as T;
-    match v {
-        T::String(s) => Value::Str(s.value().clone()),
-        T::Integer(i) => Value::Int(*i.value()),
-        T::Float(f) => Value::Float(*f.value()),
-        T::Boolean(b) => Value::Bool(*b.value()),
-        T::Datetime(d) => Value::Str(d.value().to_string()),
-        T::Array(a) => Value::List(a.iter().map(toml_value).collect()),
-        T::InlineTable(t) => Value::Table(
-            t.iter()
-                .map(|(k, v)| (k.to_string(), toml_value(v)))
-                .collect(),
-        ),
+/// A TOML tree as values (a date-time was read as its text).
+fn node_value(n: crate::spec::node::Node) -> Value {
+    use crate::spec::node::NodeKind as K;
+    match n.kind {
+        K::Bool(b) => Value::Bool(b),
+        K::Int(i) => Value::Int(i),
+        K::Float(f) => Value::Float(f),
+        K::Str(s) => Value::Str(s),
+        K::List(l) => Value::List(l.into_iter().map(node_value).collect()),
+        K::Table(t) => Value::Table(t.into_iter().map(|(k, v)| (k, node_value(v))).collect()),
+        K::Other(what) => Value::Str(what.to_string()),
     }
 }
