@@ -60,10 +60,12 @@ pub enum SolveError {
         iters: usize,
     },
     /// Policy iteration came back to a policy it had left: rounding in the relative values of
-    /// a nearly decomposable chain (basins crossed once in more steps than f64 resolves).
+    /// a nearly decomposable chain (basins crossed once in more steps than f64 resolves), and
+    /// value iteration's bounds did not certify the gain it had reached.
     #[error(
         "policy iteration for the {what} cycles after {iters} iterations: the relative values \
-         of a nearly decomposable policy lost their precision (no value is given)"
+         of a nearly decomposable policy lost their precision and value iteration did not certify \
+         the gain (no value is given)"
     )]
     Cycling {
         /// What was being solved: "optimal gain" or "worst gain".

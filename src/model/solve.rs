@@ -354,6 +354,14 @@ fn policy_iteration(
             return Err(SolveError::Cancelled);
         }
         if !visited.insert(policy_hash(&pol)) {
+            // A cycle made by rounding: keep the gain reached when value iteration's bounds pin
+            // the optimal gain to it, else say that nothing could be certified.
+            let tg = 1e-10 * scale;
+            if iters > 0 && gain_is_certified(m, &rew, &vals.gain, tg, cancel)? {
+                tol_g = tg;
+                tol_h = 1e-10 * (scale + vals.h.iter().fold(0.0f64, |x, v| x.max(v.abs())));
+                break;
+            }
             return Err(SolveError::Cycling { what, iters });
         }
         iters += 1;
@@ -461,6 +469,60 @@ fn policy_iteration(
     }
     // `+ 0.0` turns the -0.0 of a negated zero into 0.0.
     Ok((g.iter().map(|x| sign * x + 0.0).collect(), pol))
+}
+
+/// Sweeps of value iteration allowed to certify a gain that policy iteration reached but could
+/// not confirm (it cycled on rounding).
+const CERTIFY_SWEEPS: usize = 100_000;
+
+/// True when `gain` is the optimal gain of `rew` (maximised) in every state to within `tol`.
+/// For any vector h and every state s, `min (Th - h) <= g*(s) <= max (Th - h)`, T the Bellman
+/// operator of the average-reward MDP (by monotonicity `T^n h - h` lies between n times those
+/// bounds, and `g* = lim T^n h / n`). Relative value iteration from h = 0 tightens the bounds
+/// (the relative values of the cycling policies are no start: their digits are what was
+/// lost); the gain is certified when the bounds come within `tol` of each other with every
+/// state's gain between them, false when they do not within [`CERTIFY_SWEEPS`] sweeps.
+fn gain_is_certified(
+    m: &Mdp,
+    rew: &[f64],
+    gain: &[f64],
+    tol: f64,
+    cancel: &mut dyn FnMut() -> bool,
+) -> Result<bool, SolveError> {
+    let (ns, na) = (m.n_states, m.n_actions);
+    let gmin = gain.iter().copied().fold(f64::INFINITY, f64::min);
+    let gmax = gain.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if gmax - gmin > tol || ns == 0 {
+        return Ok(false);
+    }
+    let mut h = vec![0.0; ns];
+    let mut next = vec![0.0; ns];
+    for sweep in 0..CERTIFY_SWEEPS {
+        if sweep % 1024 == 1023 && cancel() {
+            return Err(SolveError::Cancelled);
+        }
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for s in 0..ns {
+            let best = (0..na)
+                .map(|a| rew[s * na + a] + expect(m, s, a, &h))
+                .fold(f64::NEG_INFINITY, f64::max);
+            lo = lo.min(best - h[s]);
+            hi = hi.max(best - h[s]);
+            next[s] = best;
+        }
+        if !(lo.is_finite() && hi.is_finite()) {
+            return Ok(false);
+        }
+        if hi - lo <= tol {
+            return Ok(gmin >= lo - tol && gmax <= hi + tol);
+        }
+        // Relative: values stay near zero and keep their digits.
+        let base = next[0];
+        for (x, n) in h.iter_mut().zip(&next) {
+            *x = n - base;
+        }
+    }
+    Ok(false)
 }
 
 /// The optimal (or worst) gain of every state and a policy attaining it.
@@ -660,6 +722,30 @@ mod tests {
         let sol = solve_capped(&m, 2, &mut || false).unwrap();
         assert!((sol.optimal_average_reward - 0.9).abs() < 1e-12);
         assert_eq!(sol.optimal_policy[0], 0);
+    }
+
+    #[test]
+    fn value_iteration_certifies_the_right_gain_and_only_it() {
+        // The 3-state MDP above: optimal gain 0.9 (stay in state 0), 1/3 by the cycle.
+        let rows = vec![
+            vec![(0, 1.0, D(0.9))],
+            vec![(1, 1.0, D(0.0))],
+            vec![(2, 1.0, D(1.0))],
+            vec![(2, 1.0, D(1.0))],
+            vec![(2, 1.0, D(0.0))],
+            vec![(0, 1.0, D(0.0))],
+        ];
+        let m = Mdp::from_rows(3, 2, None, vec![(0, 1.0)], &rows);
+        let rew = m.mean_reward.clone();
+        let ok = |g: f64| gain_is_certified(&m, &rew, &[g; 3], 1e-10, &mut || false).unwrap();
+        assert!(ok(0.9));
+        assert!(
+            !ok(1.0 / 3.0),
+            "a policy's gain below the optimum is not certified"
+        );
+        assert!(!ok(0.9 + 1e-6), "nor one above it");
+        // A gain that differs between states is never certified.
+        assert!(!gain_is_certified(&m, &rew, &[0.9, 0.9, 0.5], 1e-10, &mut || false).unwrap());
     }
 
     #[test]
