@@ -139,7 +139,7 @@ fn read(path: &Path) -> Result<(String, node::Node), SpecError> {
     let tree = if is_yaml(path) {
         node::parse_yaml(&text)
     } else {
-        node::parse_toml(&text)
+        toml_tree::parse_toml(&text)
     };
     let tree = tree.map_err(|(line, message)| SpecError {
         file: path.to_path_buf(),
@@ -162,7 +162,7 @@ impl Spec {
         let tree = if is_yaml(path) {
             node::parse_yaml(text)
         } else {
-            node::parse_toml(text)
+            toml_tree::parse_toml(text)
         };
         let tree = tree.map_err(|(line, msg)| SpecError {
             file: path.to_path_buf(),

@@ -1,6 +1,6 @@
 //! A format-neutral tree of a spec file, with the line each key came from.
 //!
-//! TOML (through `toml_parser`'s streaming lexer, see `toml_tree`) and YAML (through
+//! TOML (through `toml_parser`'s streaming lexer, read by `toml_tree`) and YAML (through
 //! `yaml-rust2`'s events) are both read into this tree, and validation works on the tree alone,
 //! so the two formats give the same errors and a TOML error can name its line. A node is 48
 //! bytes (a 32-byte value and its line), checked by a test below.
@@ -48,11 +48,6 @@ impl Node {
             NodeKind::Other(t) => t,
         }
     }
-}
-
-/// Parses TOML text into a tree. The error is the parser's message, with its line.
-pub fn parse_toml(text: &str) -> Result<Node, (Option<usize>, String)> {
-    super::toml_tree::parse(text, false)
 }
 
 /// The most nodes a YAML spec may expand to: a fixed allowance plus two per byte of the file.
@@ -289,32 +284,6 @@ mod tests {
     fn a_node_is_48_bytes() {
         assert_eq!(std::mem::size_of::<NodeKind>(), 32);
         assert_eq!(std::mem::size_of::<Node>(), 48);
-    }
-
-    #[test]
-    fn toml_lines_are_kept() {
-        let text = "name = \"q\"\nseeds = 3\n\n[[agent]]\nname = \"x\"\ngrid = { p = [1, 2] }\n";
-        let n = parse_toml(text).unwrap();
-        let NodeKind::Table(t) = n.kind else { panic!() };
-        assert_eq!(t[1].1.line, Some(2));
-        let NodeKind::List(agents) = &t[2].1.kind else {
-            panic!()
-        };
-        let NodeKind::Table(a) = &agents[0].kind else {
-            panic!()
-        };
-        assert_eq!(a[1].0, "grid");
-        assert_eq!(a[1].1.line, Some(6));
-        let NodeKind::Table(g) = &a[1].1.kind else {
-            panic!()
-        };
-        assert_eq!(g[0].1.line, Some(6));
-    }
-
-    #[test]
-    fn toml_syntax_error_has_a_line() {
-        let err = parse_toml("a = 1\nb = = 2\n").unwrap_err();
-        assert_eq!(err.0, Some(2));
     }
 
     #[test]

@@ -23,6 +23,11 @@ pub type TomlError = (Option<usize>, String);
 
 type R<T> = Result<T, TomlError>;
 
+/// Parses a TOML spec into a tree. The error is the parser's message, with its line.
+pub fn parse_toml(text: &str) -> Result<Node, TomlError> {
+    parse(text, false)
+}
+
 /// Parses TOML text into a tree. `dates_as_strings`: a date-time becomes its text (custom MDP
 /// files did so), else `NodeKind::Other("a date")`.
 pub fn parse(text: &str, dates_as_strings: bool) -> R<Node> {
@@ -654,6 +659,32 @@ fn full(within: &[String], key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toml_lines_are_kept() {
+        let text = "name = \"q\"\nseeds = 3\n\n[[agent]]\nname = \"x\"\ngrid = { p = [1, 2] }\n";
+        let n = parse_toml(text).unwrap();
+        let NodeKind::Table(t) = n.kind else { panic!() };
+        assert_eq!(t[1].1.line, Some(2));
+        let NodeKind::List(agents) = &t[2].1.kind else {
+            panic!()
+        };
+        let NodeKind::Table(a) = &agents[0].kind else {
+            panic!()
+        };
+        assert_eq!(a[1].0, "grid");
+        assert_eq!(a[1].1.line, Some(6));
+        let NodeKind::Table(g) = &a[1].1.kind else {
+            panic!()
+        };
+        assert_eq!(g[0].1.line, Some(6));
+    }
+
+    #[test]
+    fn toml_syntax_error_has_a_line() {
+        let err = parse_toml("a = 1\nb = = 2\n").unwrap_err();
+        assert_eq!(err.0, Some(2));
+    }
 
     fn ok(text: &str) -> Node {
         parse(text, false).unwrap_or_else(|e| panic!("{text:?}: {e:?}"))
