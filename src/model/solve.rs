@@ -696,11 +696,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn policy_iteration_cap_is_an_error_never_a_value() {
-        // State 0: stay for 0.9 (action 0) or go to 1; state 1: 1.0 but on to 2; state 2: stay
-        // or go back to 0, both 0. The start heads for the 1.0 (a cycle worth 1/3); staying in
-        // 0 is optimal, so a second iteration is needed.
+    /// State 0: stay for 0.9 (action 0) or go to 1; state 1: 1.0 but on to 2; state 2: stay or
+    /// go back to 0, both 0. Optimal gain 0.9 (stay in 0); the cycle 0-1-2 is worth 1/3.
+    fn stay_or_cycle() -> Mdp {
         let rows = vec![
             vec![(0, 1.0, D(0.9))],
             vec![(1, 1.0, D(0.0))],
@@ -709,7 +707,14 @@ mod tests {
             vec![(2, 1.0, D(0.0))],
             vec![(0, 1.0, D(0.0))],
         ];
-        let m = Mdp::from_rows(3, 2, None, vec![(0, 1.0)], &rows);
+        Mdp::from_rows(3, 2, None, vec![(0, 1.0)], &rows)
+    }
+
+    #[test]
+    fn policy_iteration_cap_is_an_error_never_a_value() {
+        // The start heads for the 1.0 (the cycle); staying in 0 is optimal, so a second
+        // iteration is needed.
+        let m = stay_or_cycle();
         let e = solve_capped(&m, 1, &mut || false).unwrap_err();
         assert_eq!(
             e,
@@ -726,16 +731,7 @@ mod tests {
 
     #[test]
     fn value_iteration_certifies_the_right_gain_and_only_it() {
-        // The 3-state MDP above: optimal gain 0.9 (stay in state 0), 1/3 by the cycle.
-        let rows = vec![
-            vec![(0, 1.0, D(0.9))],
-            vec![(1, 1.0, D(0.0))],
-            vec![(2, 1.0, D(1.0))],
-            vec![(2, 1.0, D(1.0))],
-            vec![(2, 1.0, D(0.0))],
-            vec![(0, 1.0, D(0.0))],
-        ];
-        let m = Mdp::from_rows(3, 2, None, vec![(0, 1.0)], &rows);
+        let m = stay_or_cycle();
         let rew = m.mean_reward.clone();
         let ok = |g: f64| gain_is_certified(&m, &rew, &[g; 3], 1e-10, &mut || false).unwrap();
         assert!(ok(0.9));
