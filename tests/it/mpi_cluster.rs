@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::slurm::{Env, s, status, submissions};
+use crate::slurm_arrays::flaky_experiment;
 use crate::support::slurm::Slurm;
 use crate::support::sshd::{Sshd, SshdOptions};
 use crate::support::{Dir, run};
@@ -29,10 +30,11 @@ const MPI_AS_ROOT: [(&str, &str); 2] = [
 /// and, the next time, sleeps and writes `$SLURM_CPUS_PER_TASK $SLURM_JOB_ID
 /// $OMPI_COMM_WORLD_RANK` beside it.
 fn experiment(name: &str, markers: &Path, resources: &str) -> String {
-    format!(
-        "[[experiment]]\nname = \"{name}\"\nresources = {resources}\n\
-         command = [\"sh\", \"-c\", \"m={m}/{name}-$1; if [ -e $m ]; then sleep 2; echo $SLURM_CPUS_PER_TASK $SLURM_JOB_ID $OMPI_COMM_WORLD_RANK > $m.ran; else touch $m; exit 3; fi\", \"x\", \"{{seed}}\"]\n",
-        m = markers.display()
+    flaky_experiment(
+        name,
+        markers,
+        resources,
+        "sleep 2; echo $SLURM_CPUS_PER_TASK $SLURM_JOB_ID $OMPI_COMM_WORLD_RANK",
     )
 }
 

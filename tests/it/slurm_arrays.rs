@@ -41,9 +41,25 @@ fn plan_spec(env: &Env, name: &str, spec: &str) -> PathBuf {
 /// An experiment whose program fails the first time it runs for a seed (leaving a marker) and,
 /// the next time, sleeps a little and writes `$SLURM_CPUS_PER_TASK $SLURM_ARRAY_JOB_ID` beside it.
 fn experiment(name: &str, markers: &Path, resources: &str) -> String {
+    flaky_experiment(
+        name,
+        markers,
+        resources,
+        "sleep 0.5; echo $SLURM_CPUS_PER_TASK $SLURM_ARRAY_JOB_ID",
+    )
+}
+
+/// An experiment whose program fails the first time it runs for a seed (leaving a marker) and,
+/// the next time, runs `record` (shell) with its output beside the marker (`.ran`).
+pub(crate) fn flaky_experiment(
+    name: &str,
+    markers: &Path,
+    resources: &str,
+    record: &str,
+) -> String {
     format!(
         "[[experiment]]\nname = \"{name}\"\nresources = {resources}\n\
-         command = [\"sh\", \"-c\", \"m={m}/{name}-$1; if [ -e $m ]; then sleep 0.5; echo $SLURM_CPUS_PER_TASK $SLURM_ARRAY_JOB_ID > $m.ran; else touch $m; exit 3; fi\", \"x\", \"{{seed}}\"]\n",
+         command = [\"sh\", \"-c\", \"m={m}/{name}-$1; if [ -e $m ]; then {record} > $m.ran; else touch $m; exit 3; fi\", \"x\", \"{{seed}}\"]\n",
         m = markers.display()
     )
 }
