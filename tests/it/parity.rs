@@ -104,7 +104,15 @@ fn run_ludus(c: &serde_json::Value) -> Vec<f64> {
 
 /// Both tests must see no difference at the 1% level.
 fn check(name: &str) {
-    let c = case(name);
+    check_with(name, &[]);
+}
+
+/// [`check`] with agent parameters added to the case's hyperparameters.
+fn check_with(name: &str, extra: &[(&str, serde_json::Value)]) {
+    let mut c = case(name);
+    for (k, v) in extra {
+        c["hyperparameters"][*k] = v.clone();
+    }
     let colosseum: Vec<f64> = c["final_normalized_cumulative_regret"]
         .as_array()
         .unwrap()
@@ -172,9 +180,19 @@ fn q_learning_episodic_river_swim() {
     check("q_learning_episodic_river_swim");
 }
 
+/// With the default solver: policy iteration, the sampled extended MDP solved exactly.
 #[test]
 fn psrl_continuous_river_swim() {
     check("psrl_continuous_river_swim");
+}
+
+/// With Colosseum's own method for the extended MDP: value iteration stopped at 1e-3.
+#[test]
+fn psrl_continuous_river_swim_with_value_iteration() {
+    check_with(
+        "psrl_continuous_river_swim",
+        &[("solver", serde_json::json!("value_iteration"))],
+    );
 }
 
 /// The same MDP as `psrl_episodic_deep_sea`, with Q-learning: tells the model and the episodic

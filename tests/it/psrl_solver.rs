@@ -1,8 +1,10 @@
-//! PSRL continuous: the fast extended value iteration (one action per reward group of a
-//! pessimistic pair, extremes kept current) gives bit-identical runs to the reference that
-//! evaluates every extended action in every sweep (`solver = "reference"`): same actions, so
-//! the same log rows to the last bit, for both reward pairings and for posterior-sampled as
-//! well as pessimistic pairs.
+//! PSRL continuous's extended MDP solvers. `solver = "value_iteration"` (one action per reward
+//! group of a pessimistic pair, extremes kept current) gives bit-identical runs to the
+//! reference that evaluates every extended action in every sweep (`solver = "reference"`):
+//! same actions, so the same log rows to the last bit, for both reward pairings and for
+//! posterior-sampled as well as pessimistic pairs. The default (`"auto"`) is policy iteration
+//! on small MDPs; its runs agree with value iteration's in distribution (tests/it/parity.rs
+//! runs Colosseum's case with both), not bit for bit.
 
 use std::sync::atomic::AtomicBool;
 
@@ -57,7 +59,7 @@ fn rows(family: &str, mdp: &[(&str, Value)], agent: &[(&str, Value)], seed: u64)
 }
 
 #[test]
-fn fast_extended_solver_is_bit_identical_to_the_reference() {
+fn value_iteration_is_bit_identical_to_the_reference() {
     let f = |x: f64| Value::Float(x);
     let mdps: [(&str, Vec<(&str, Value)>); 2] = [
         (
@@ -93,17 +95,56 @@ fn fast_extended_solver_is_bit_identical_to_the_reference() {
     for (family, mdp) in &mdps {
         for (i, config) in configs.iter().enumerate() {
             let seed = 3 + i as u64;
-            let fast = rows(family, mdp, config, seed);
+            let mut with_vi = config.clone();
+            with_vi.push(("solver", Value::Str("value_iteration".into())));
+            let fast = rows(family, mdp, &with_vi, seed);
             let mut with_ref = config.clone();
             with_ref.push(("solver", Value::Str("reference".into())));
             let reference = rows(family, mdp, &with_ref, seed);
             assert_eq!(fast.len(), 6, "{family} {config:?}");
             assert!(
                 fast == reference,
-                "{family} {config:?} seed {seed}: the fast solver's run differs from the reference's"
+                "{family} {config:?} seed {seed}: value iteration's run differs from the reference's"
             );
             compared += 1;
         }
     }
     assert_eq!(compared, 6);
+}
+
+#[test]
+fn the_default_solver_is_policy_iteration_on_small_mdps() {
+    let f = |x: f64| Value::Float(x);
+    let mdp = vec![("size", Value::Int(4)), ("p_rand", f(0.1))];
+    let config = vec![("psi_weight", f(0.05)), ("eta_weight", f(1e-7))];
+    let default = rows("deep_sea", &mdp, &config, 5);
+    let mut with_pi = config.clone();
+    with_pi.push(("solver", Value::Str("policy_iteration".into())));
+    assert!(
+        default == rows("deep_sea", &mdp, &with_pi, 5),
+        "auto is policy iteration here"
+    );
+}
+
+#[test]
+fn policy_iteration_refuses_an_mdp_too_large_for_its_dense_matrix() {
+    let d = crate::support::Dir::new();
+    d.write(
+        "big.toml",
+        "name = \"big\"\nseeds = 1\nsteps = 10\n\n[[agent]]\nname = \"psrl\"\n\
+         params = { solver = \"policy_iteration\" }\n\n[[mdp]]\nfamily = \"river_swim\"\n\
+         episodic = false\nparams = { size = 6000 }\n",
+    );
+    let (code, _, err) = crate::support::run(d.ludus().args(["plan", "big.toml", "--out", "ex"]));
+    assert_eq!(code, 0, "{err}");
+    // The agent is built when the instance starts: it errs at once, saying why.
+    let (code, _, err) = crate::support::run(d.ludus().args(["run-instances", "ex"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("1 error")
+            && err.contains("handles up to 5000 states")
+            && err.contains("this MDP has 6000")
+            && err.contains("\"value_iteration\""),
+        "{err}"
+    );
 }
