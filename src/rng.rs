@@ -90,7 +90,15 @@ impl Rng {
             let u = 1.0 - self.next_f64();
             return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
         }
-        self.gamma_mt(shape - 1.0 / 3.0)
+        self.gamma_mt(shape - 1.0 / 3.0, Rng::normal)
+    }
+
+    /// A Gamma(shape, 1) draw, `shape >= 1`, as [`Rng::gamma`] but with its normals from
+    /// `normals` (Marsaglia's polar method, two per logarithm, no cosine): the same
+    /// distribution, other numbers drawn, so a sequence differs from [`Rng::gamma`]'s.
+    pub fn gamma_polar(&mut self, shape: f64, normals: &mut PolarNormals) -> f64 {
+        debug_assert!(shape >= 1.0);
+        self.gamma_mt(shape - 1.0 / 3.0, |r| normals.next(r))
     }
 
     /// Marsaglia and Tsang's rejection loop for shape `d + 1/3 >= 1`.
@@ -103,11 +111,11 @@ impl Rng {
     /// per `d` for `d` from 2/3 to 1e6), far above the bound's rounding error (a few ulps of
     /// `d + x^2`) once `x^4 >= 1e-10 (d + 7)`, the guard; below the guard the log test decides.
     #[inline]
-    fn gamma_mt(&mut self, d: f64) -> f64 {
+    fn gamma_mt(&mut self, d: f64, mut normal: impl FnMut(&mut Rng) -> f64) -> f64 {
         let c = 1.0 / (9.0 * d).sqrt();
         let guard = 1e-10 * (d + 7.0);
         loop {
-            let x = self.normal();
+            let x = normal(self);
             let v = 1.0 + c * x;
             if v <= 0.0 {
                 continue;
@@ -129,6 +137,35 @@ impl Rng {
         let x = self.gamma(a);
         let y = self.gamma(b);
         if x + y == 0.0 { 0.5 } else { x / (x + y) }
+    }
+}
+
+/// Standard normal draws by Marsaglia's polar method: a point drawn uniformly in the unit disk
+/// gives two independent normals for one logarithm and one square root; the second is kept for
+/// the next call. Faster than [`Rng::normal`] (Box-Muller with a cosine, one value per call),
+/// for hot loops that need not draw as it does.
+#[derive(Clone, Debug, Default)]
+pub struct PolarNormals {
+    spare: Option<f64>,
+}
+
+impl PolarNormals {
+    /// The next standard normal draw.
+    #[inline]
+    pub fn next(&mut self, rng: &mut Rng) -> f64 {
+        if let Some(x) = self.spare.take() {
+            return x;
+        }
+        loop {
+            let u = 2.0 * rng.next_f64() - 1.0;
+            let v = 2.0 * rng.next_f64() - 1.0;
+            let s = u * u + v * v;
+            if s < 1.0 && s > 0.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                self.spare = Some(v * f);
+                return u * f;
+            }
+        }
     }
 }
 
@@ -198,6 +235,81 @@ mod tests {
                 "shape {shape}: same numbers consumed"
             );
         }
+    }
+
+    /// The largest distance between the empirical CDF of `xs` and `cdf`.
+    fn ks_distance(mut xs: Vec<f64>, cdf: impl Fn(f64) -> f64) -> f64 {
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len() as f64;
+        xs.iter().enumerate().fold(0.0f64, |d, (i, &x)| {
+            let f = cdf(x);
+            d.max((f - i as f64 / n).abs())
+                .max((i as f64 + 1.0) / n - f)
+        })
+    }
+
+    /// The regularized lower incomplete gamma function P(a, x), by its series (x < a + 40).
+    fn gamma_cdf(a: f64, x: f64) -> f64 {
+        if x <= 0.0 {
+            return 0.0;
+        }
+        let (mut term, mut sum, mut k) = (1.0 / a, 1.0 / a, a);
+        while term > sum * 1e-16 {
+            k += 1.0;
+            term *= x / k;
+            sum += term;
+        }
+        // ln Gamma(a) by Stirling's series after shifting a above 30 (error below 1e-13).
+        let (mut z, mut shift) = (a, 0.0);
+        while z < 30.0 {
+            shift -= z.ln();
+            z += 1.0;
+        }
+        let ln_gamma = (z - 0.5) * z.ln() - z + 0.5 * std::f64::consts::TAU.ln() + 1.0 / (12.0 * z)
+            - 1.0 / (360.0 * z.powi(3))
+            + 1.0 / (1260.0 * z.powi(5))
+            + shift;
+        (a * x.ln() - x - ln_gamma).exp() * sum
+    }
+
+    #[test]
+    fn polar_normals_and_their_gamma_draws_have_the_right_distribution() {
+        // The CDFs the draws are checked against, at known values.
+        for x in [0.1, 1.0, 4.0, 30.0] {
+            assert!(
+                (gamma_cdf(1.0, x) - (1.0 - (-x).exp())).abs() < 1e-12,
+                "P(1, {x})"
+            );
+        }
+        assert!((libm_erf(1.0) - 0.842_700_792_949_714_9).abs() < 1e-12);
+        assert!((libm_erf(-0.5) + 0.520_499_877_813_046_5).abs() < 1e-12);
+        // KS distance against the exact CDF; 0.1% critical value for 100,000 draws: 0.0062.
+        let n = 100_000;
+        let (mut r, mut normals) = (Rng::new(3), PolarNormals::default());
+        let xs: Vec<f64> = (0..n).map(|_| normals.next(&mut r)).collect();
+        let phi = |x: f64| 0.5 * (1.0 + libm_erf(x / std::f64::consts::SQRT_2));
+        let d = ks_distance(xs.clone(), phi);
+        assert!(d < 0.0062, "normals: KS distance {d}");
+        // Consecutive pairs are independent: their product has mean 0 and variance 1.
+        let prod: Vec<f64> = xs.chunks(2).map(|p| p[0] * p[1]).collect();
+        let m = prod.iter().sum::<f64>() / prod.len() as f64;
+        assert!(m.abs() < 0.015, "pair correlation {m}");
+        for shape in [1.0 + 1.0 / 144.0, 1.5, 3.7, 40.0] {
+            let xs: Vec<f64> = (0..n).map(|_| r.gamma_polar(shape, &mut normals)).collect();
+            let d = ks_distance(xs, |x| gamma_cdf(shape, x));
+            assert!(d < 0.0062, "gamma({shape}): KS distance {d}");
+        }
+        // The check has teeth: Gamma(1.5) draws against Gamma(1.55)'s CDF fail it.
+        let xs: Vec<f64> = (0..n).map(|_| r.gamma_polar(1.5, &mut normals)).collect();
+        assert!(ks_distance(xs, |x| gamma_cdf(1.55, x)) > 0.0062);
+    }
+
+    /// The error function, as P(1/2, x^2).
+    fn libm_erf(x: f64) -> f64 {
+        let sign = x.signum();
+        let x = x.abs();
+        // erf(x) = P(1/2, x^2).
+        sign * if x < 5.0 { gamma_cdf(0.5, x * x) } else { 1.0 }
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::model::params::ParamReader;
 use crate::model::solve::Policy;
 use crate::model::stop;
 use crate::model::ties::PolicyTies;
-use crate::rng::Rng;
+use crate::rng::{PolarNormals, Rng};
 use crate::value::Params;
 
 /// The posterior of a tabular model: NNIG per reward, Dirichlet per transition row (dense).
@@ -113,9 +113,21 @@ impl Posterior {
     /// above their total for any number of states up to 10^7, and after the division they are
     /// below 1e-23, under the 1e-10 threshold of the extended model, which drops them anyway.
     /// A 144-state MDP's rows skip the Gamma draw for 62% of their unobserved entries.
-    fn sample_row_without_dust(&self, sa: usize, dust_cut: f64, rng: &mut Rng, out: &mut [f64]) {
+    ///
+    /// The prior concentration must be `1 / S` (PSRL continuous's), so that `u^(1 / alpha0)` is
+    /// `u^S`, by repeated squaring; the Gamma draws take their normals from `normals`.
+    fn sample_row_without_dust(
+        &self,
+        sa: usize,
+        dust_cut: f64,
+        rng: &mut Rng,
+        normals: &mut PolarNormals,
+        out: &mut [f64],
+    ) {
         let conc = &self.dir[sa * self.ns..(sa + 1) * self.ns];
         let alpha0 = self.trans_prior;
+        debug_assert_eq!(alpha0, 1.0 / self.ns as f64);
+        let s = i32::try_from(self.ns).expect("state count fits i32");
         let mut sum = 0.0;
         for (o, &c) in out.iter_mut().zip(conc) {
             *o = if c == alpha0 {
@@ -123,10 +135,10 @@ impl Posterior {
                 if u < dust_cut {
                     0.0
                 } else {
-                    rng.gamma(alpha0 + 1.0) * u.powf(1.0 / alpha0)
+                    rng.gamma_polar(alpha0 + 1.0, normals) * u.powi(s)
                 }
             } else {
-                rng.gamma(c)
+                rng.gamma_polar(c, normals)
             };
             sum += *o;
         }
@@ -247,6 +259,7 @@ pub struct PsrlContinuous {
     trans_prior: f64,
     /// [`Posterior::sample_row_without_dust`]'s cut for the prior concentration.
     dust_cut: f64,
+    normals: PolarNormals,
     q: Vec<f64>,
     q_next: Vec<f64>,
     v: Vec<f64>,
@@ -362,6 +375,7 @@ impl PsrlContinuous {
             tile_rewards,
             trans_prior: 1.0 / ns as f64,
             dust_cut: (-69.0 / ns as f64).exp(),
+            normals: PolarNormals::default(),
             q: vec![0.0; ns * na * psi],
             q_next: Vec::new(),
             v: vec![0.0; ns],
@@ -426,6 +440,7 @@ impl PsrlContinuous {
                         sa,
                         self.dust_cut,
                         &mut self.rng,
+                        &mut self.normals,
                         &mut ext.row,
                     );
                     let lo = ext.entries.len() as u32;
@@ -1018,6 +1033,7 @@ mod tests {
         }
         let cut = (-69.0 / ns as f64).exp();
         let (mut full, mut lean) = (Rng::new(1), Rng::new(2));
+        let mut normals = crate::rng::PolarNormals::default();
         let mut row = vec![0.0; ns];
         let v: Vec<f64> = (0..ns).map(|j| ((j * 37) % 101) as f64).collect();
         let n = 10_000;
@@ -1028,7 +1044,7 @@ mod tests {
                 post.sample_row(0, &mut full, &mut row);
                 &mut stats_full
             } else {
-                post.sample_row_without_dust(0, cut, &mut lean, &mut row);
+                post.sample_row_without_dust(0, cut, &mut lean, &mut normals, &mut row);
                 skipped += row.iter().filter(|&&x| x == 0.0).count();
                 &mut stats_lean
             };
