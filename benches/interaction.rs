@@ -4,8 +4,7 @@
 //!
 //! First the cases of the speed targets (`-- --targets-only` stops after them), among them
 //! PSRL continuous on MiniGridEmpty(6), 250,000 steps, with each extended-MDP solver in the
-//! same run (`policy_iteration`, the default; `value_iteration`; `reference`), all drawing the
-//! same samples, so the ratios are the solvers' alone.
+//! same run (`policy_iteration`, the default; `value_iteration`; `reference`).
 //!
 //! `cargo bench --bench interaction`. Figures are the best of several repetitions, since the
 //! machine is shared; Colosseum's own figures on this machine kind are printed for reference.
@@ -207,8 +206,9 @@ fn targets(reg: &Registry) {
     // cap), with each extended-MDP solver in the same run: the default (policy iteration,
     // exact), Colosseum's value iteration, and the reference value iteration (every extended
     // action in every sweep, as the extended model was solved when the speed target was set;
-    // bit-identical to value iteration, tests/it/psrl_solver.rs). All three draw the same
-    // samples the same way, so the ratios are the solvers' alone.
+    // bit-identical to value iteration, tests/it/psrl_solver.rs). Policy iteration's plans
+    // differ, so its runs take other actions and sample other models (the same distribution,
+    // tests/it/parity.rs): its ratios are whole runs', the solver's and the run's together.
     let sampled = [
         ("psi_weight", 0.05),
         ("omega_weight", 0.5),

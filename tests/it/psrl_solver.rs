@@ -3,8 +3,10 @@
 //! reference that evaluates every extended action in every sweep (`solver = "reference"`):
 //! same actions, so the same log rows to the last bit, for both reward pairings and for
 //! posterior-sampled as well as pessimistic pairs. The default (`"auto"`) is policy iteration
-//! on small MDPs; its runs agree with value iteration's in distribution (tests/it/parity.rs
-//! runs Colosseum's case with both), not bit for bit.
+//! on small MDPs (unit tests in src/model/agents/psrl.rs); its runs agree with value
+//! iteration's in distribution (tests/it/parity.rs runs Colosseum's case with both), not bit
+//! for bit (on small MDPs and short runs they are often the same: the two plans rarely differ
+//! in their best action).
 
 use std::sync::atomic::AtomicBool;
 
@@ -110,20 +112,6 @@ fn value_iteration_is_bit_identical_to_the_reference() {
         }
     }
     assert_eq!(compared, 6);
-}
-
-#[test]
-fn the_default_solver_is_policy_iteration_on_small_mdps() {
-    let f = |x: f64| Value::Float(x);
-    let mdp = vec![("size", Value::Int(4)), ("p_rand", f(0.1))];
-    let config = vec![("psi_weight", f(0.05)), ("eta_weight", f(1e-7))];
-    let default = rows("deep_sea", &mdp, &config, 5);
-    let mut with_pi = config.clone();
-    with_pi.push(("solver", Value::Str("policy_iteration".into())));
-    assert!(
-        default == rows("deep_sea", &mdp, &with_pi, 5),
-        "auto is policy iteration here"
-    );
 }
 
 #[test]

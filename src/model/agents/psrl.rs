@@ -11,13 +11,14 @@
 //! Continuous (optimistic PSRL, Agrawal and Jia): an episode ends when some state-action
 //! pair's visits in the episode reach its visits before it; `psi` transition samples per pair
 //! (from the posterior, or from a pessimistic empirical estimate for pairs seen fewer than `eta`
-//! times) form an extended MDP solved by discounted value iteration (0.99). Parameters:
+//! times) form an extended MDP, discounted by 0.99, whose optimal policy is followed. Parameters:
 //! `rewards_prior_mean` (1.0), `psi_weight`, `omega_weight`, `kappa_weight`, `eta_weight` (1.0
 //! each, Colosseum's defaults), `p` (0.05), `reward_pairing` ("colosseum" or "consistent"),
 //! `solver`: how the extended MDP is solved. `"policy_iteration"` solves it exactly
 //! ([`PsrlContinuous::solve_extended_exact`]); `"value_iteration"` runs Colosseum's method,
-//! discounted value iteration stopped when no value moves by 1e-3 in a sweep
-//! ([`PsrlContinuous::solve_extended`]); `"reference"` is the same value iteration evaluating
+//! discounted value iteration stopped when no value moves by 1e-3 in a sweep, but in float64
+//! and warm-started from the previous episode's values where Colosseum starts from zero in
+//! float32 ([`PsrlContinuous::solve_extended`]); `"reference"` is the same value iteration evaluating
 //! every extended action in every sweep, kept to check and benchmark the other (bit-identical
 //! plans); `"auto"`, the default, is policy iteration up to [`EXACT_MAX_STATES`] states and
 //! value iteration above. Both methods solve the same sampled model; they differ only in how
@@ -108,14 +109,17 @@ impl Posterior {
     /// concentration `alpha0 < 1` is `Gamma(alpha0) = Gamma(1 + alpha0) * u^(1 / alpha0)`, and
     /// when `u < dust_cut = e^(-69 alpha0)` its second factor is below `e^-69 = 1e-30`: the
     /// entry is set to 0 without drawing `Gamma(1 + alpha0)` (which exceeds 60 with probability
-    /// below 1e-24). So the row is exact but for entries below 6e-29: the row is divided by
-    /// `1e-5 + sum` (Colosseum's normalisation), whose rounding step (1.7e-21 or more) is far
-    /// above their total for any number of states up to 10^7, and after the division they are
-    /// below 1e-23, under the 1e-10 threshold of the extended model, which drops them anyway.
-    /// A 144-state MDP's rows skip the Gamma draw for 62% of their unobserved entries.
+    /// below 1e-24). So the row has the distribution of a full row but for entries below
+    /// 6e-29: the row is divided by `1e-5 + sum` (Colosseum's normalisation), whose rounding
+    /// step (1.7e-21 or more) is over 100 times their total up to 10^5 states (the normaliser
+    /// can change in its last bit only when the sum lies that close to a rounding boundary),
+    /// and after the division they are below 1e-23, under the 1e-10 threshold of the extended
+    /// model, which drops them anyway. A 144-state MDP's rows skip the Gamma draw for 62% of
+    /// their unobserved entries.
     ///
     /// The prior concentration must be `1 / S` (PSRL continuous's), so that `u^(1 / alpha0)` is
-    /// `u^S`, by repeated squaring; the Gamma draws take their normals from `normals`.
+    /// `u^S`, by repeated squaring (relative error up to about `S * 1.1e-16`, against one
+    /// rounding for `powf`); the Gamma draws take their normals from `normals`.
     fn sample_row_without_dust(
         &self,
         sa: usize,
@@ -429,6 +433,9 @@ impl PsrlContinuous {
                     }
                 }
                 let hi = ext.entries.len() as u32;
+                // Each kept mass is its empirical frequency less a positive shrink: the
+                // leftover is positive but for rounding.
+                debug_assert!(1.0 - sum > -1e-12, "leftover mass {}", 1.0 - sum);
                 ext.left.push(1.0 - sum);
                 for _ in 0..psi {
                     ext.ranges.push((lo, hi));
@@ -600,12 +607,16 @@ impl PsrlContinuous {
     /// The first policy is greedy for the previous episode's values. Each evaluation solves
     /// `(I - 0.99 P) v = r` for the current policy by Gaussian elimination on a dense matrix
     /// (no pivoting: the matrix is strictly diagonally dominant by rows, and stays so as it is
-    /// eliminated); zero entries are skipped, so sparse rows cost little. Each improvement
-    /// switches a state's action only when another is better by more than `1e-11` relative to
-    /// its value, so rounding cannot make it cycle; it stops when no state switches, at the
-    /// optimal values (to rounding). A pessimistic pair's best action in a reward group is the
-    /// one whose `z_k` has the largest value (smallest when its leftover mass is negative), as
-    /// in [`PsrlContinuous::solve_extended`].
+    /// eliminated: every row's probabilities are non-negative and sum to at most 1, leftover
+    /// masses included); zero entries are skipped, so sparse rows cost little. Each
+    /// improvement switches a state's action only when another is better by more than
+    /// `1e-11` times the largest value (far above the evaluation's rounding error, which
+    /// scales with it), so rounding cannot make it cycle; it stops when no state switches, at
+    /// the optimal values (to rounding), or at a cap of 1,000 improvements it does not come
+    /// near (3.3-3.4 evaluations per episode on average, measured on MiniGridEmpty(6)). A
+    /// pessimistic pair's best action in a reward group is the one whose `z_k` has the largest
+    /// value (smallest when its leftover mass is negative, which only rounding could make
+    /// it), as in [`PsrlContinuous::solve_extended`].
     fn solve_extended_exact(&mut self) -> bool {
         let (ns, na, psi) = (self.post.ns, self.post.na, self.psi);
         let ena = na * psi;
@@ -633,6 +644,7 @@ impl PsrlContinuous {
                 }
                 ext.gbest.push((hi as u32, lo as u32));
             }
+            let margin = 1e-11 * v.iter().fold(1.0f64, |m, x| m.max(x.abs()));
             let mut changed = false;
             for s in 0..ns {
                 let (mut best, mut pick) = (f64::NEG_INFINITY, 0);
@@ -659,7 +671,7 @@ impl PsrlContinuous {
                     }
                 }
                 let current = ext.policy[s];
-                if current == u32::MAX || best > v[s] + 1e-11 * v[s].abs().max(1.0) {
+                if current == u32::MAX || best > v[s] + margin {
                     changed |= current != pick as u32;
                     ext.policy[s] = pick as u32;
                 }
@@ -667,7 +679,9 @@ impl PsrlContinuous {
             if !changed {
                 break;
             }
-            ext.evaluate_policy(ns, na, psi, gamma, v);
+            if !ext.evaluate_policy(ns, na, psi, gamma, v) {
+                return false;
+            }
         }
         // Every extended action's q-value under the final values.
         let q = &mut self.q_next;
@@ -787,7 +801,16 @@ const MAX_POLICY_ITERATIONS: usize = 1000;
 
 impl Extended {
     /// Solves `(I - gamma P) v = r` for the extended actions in `self.policy`, into `v`.
-    fn evaluate_policy(&mut self, ns: usize, na: usize, psi: usize, gamma: f64, v: &mut [f64]) {
+    /// `false` when [`stop::requested`] said to stop (checked every 64 pivots: a large MDP's
+    /// factorisation takes seconds), `v` then half-written.
+    fn evaluate_policy(
+        &mut self,
+        ns: usize,
+        na: usize,
+        psi: usize,
+        gamma: f64,
+        v: &mut [f64],
+    ) -> bool {
         let ena = na * psi;
         let m = &mut self.dense;
         m.clear();
@@ -811,6 +834,9 @@ impl Extended {
         // Forward elimination, skipping zeros: row k's nonzero columns right of the pivot
         // are listed once, and only rows with an entry below the pivot are updated.
         for k in 0..ns {
+            if k % 64 == 63 && stop::requested() {
+                return false;
+            }
             let (top, bottom) = m.split_at_mut((k + 1) * ns);
             let row_k = &top[k * ns..];
             let pivot = row_k[k];
@@ -838,6 +864,7 @@ impl Extended {
             }
             v[k] = acc / row[k];
         }
+        true
     }
 
     /// The expected next value of sampled row `i` under `v` (its entries in stored order).
@@ -954,7 +981,7 @@ mod tests {
 
     /// An agent that has seen `steps` transitions of a random MDP (`ns` states, 3 actions,
     /// each pair reaching 3 random next states), its extended model sampled.
-    fn agent_with_model(params: &[(&str, f64)], ns: usize, steps: usize) -> PsrlContinuous {
+    fn agent_with_model(params: &[(&str, Value)], ns: usize, steps: usize) -> PsrlContinuous {
         let ctx = AgentContext {
             n_states: ns,
             n_actions: 3,
@@ -963,7 +990,7 @@ mod tests {
         };
         let p: Params = params
             .iter()
-            .map(|(k, v)| (k.to_string(), Value::Float(*v)))
+            .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         let mut agent = PsrlContinuous::new(&p, &ctx, Rng::new(7)).expect("agent");
         let mut env = Rng::new(11);
@@ -1002,6 +1029,28 @@ mod tests {
             worst = worst.max((best - v[s]).abs());
         }
         worst
+    }
+
+    #[test]
+    fn auto_is_policy_iteration_up_to_the_cap_and_value_iteration_above() {
+        let build = |ns: usize, solver: &str| {
+            let ctx = AgentContext {
+                n_states: ns,
+                n_actions: 2,
+                horizon: None,
+                total_steps: 1_000,
+            };
+            let mut p = Params::new();
+            p.insert("solver".into(), Value::Str(solver.into()));
+            PsrlContinuous::new(&p, &ctx, Rng::new(1)).map(|a| a.solver)
+        };
+        let cap = super::EXACT_MAX_STATES;
+        assert_eq!(build(cap, "auto"), Ok(Solver::PolicyIteration));
+        assert_eq!(build(cap + 1, "auto"), Ok(Solver::ValueIteration));
+        assert_eq!(build(cap + 1, "policy_iteration"), Ok(Solver::PolicyIteration));
+        assert_eq!(build(10, "value_iteration"), Ok(Solver::ValueIteration));
+        assert_eq!(build(10, "reference"), Ok(Solver::Reference));
+        assert!(build(5_001, "policy_iteration").is_err());
     }
 
     /// Two-sample Kolmogorov-Smirnov distance.
@@ -1077,13 +1126,29 @@ mod tests {
 
     #[test]
     fn policy_iteration_reaches_the_fixed_point_value_iteration_approaches() {
-        // Pessimistic pairs (large eta) and posterior-sampled ones (small eta), psi small and
-        // at its cap, both reward pairings' tiling.
-        let cases: [&[(&str, f64)]; 3] = [
-            &[("eta_weight", 1.0), ("psi_weight", 0.01)],
-            &[("eta_weight", 1e-9), ("psi_weight", 1.0)],
-            &[("eta_weight", 1e-7), ("psi_weight", 0.05)],
+        // Pessimistic pairs (large eta) and posterior-sampled ones (small eta); psi (40
+        // states, 3 actions) 3, 60, 15, 4 (not a multiple of the actions: groups of unequal
+        // size) and 2 (fewer samples than actions: one sample per group); Colosseum's reward
+        // tiling and the consistent pairing.
+        let f = Value::Float;
+        let consistent = Value::Str("consistent".into());
+        let cases: [&[(&str, Value)]; 6] = [
+            &[("eta_weight", f(1.0)), ("psi_weight", f(0.01))],
+            &[("eta_weight", f(1e-9)), ("psi_weight", f(1.0))],
+            &[("eta_weight", f(1e-7)), ("psi_weight", f(0.05))],
+            &[("eta_weight", f(1.0)), ("psi_weight", f(0.015))],
+            &[("eta_weight", f(1.0)), ("psi_weight", f(0.001))],
+            &[
+                ("eta_weight", f(1e-7)),
+                ("psi_weight", f(0.05)),
+                ("reward_pairing", consistent),
+            ],
         ];
+        let psis: Vec<usize> = cases
+            .iter()
+            .map(|c| agent_with_model(c, 40, 30).psi)
+            .collect();
+        assert_eq!(psis, [3, 60, 15, 4, 2, 15]);
         for (c, params) in cases.iter().enumerate() {
             for steps in [30, 3_000] {
                 let mut exact = agent_with_model(params, 40, steps);
