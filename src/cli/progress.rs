@@ -47,6 +47,9 @@ pub struct Progress {
     running: HashMap<u32, Vec<RunningInstance>>,
     /// Steps of each running instance when last seen, for the rate.
     seen: HashMap<InstanceId, u64>,
+    /// Per running instance: its running time and steps when its pace was last measured, and
+    /// that pace (steps per second), for the ETA.
+    paces: HashMap<InstanceId, (Duration, u64, Option<f64>)>,
     /// Steps seen advancing since the start, and when: the rate's window.
     advanced: u64,
     window: VecDeque<(Instant, u64)>,
@@ -57,6 +60,8 @@ const MAX_ERRORS_SHOWN: usize = 20;
 const MAX_FINISHED_LINES: usize = 20;
 /// The step rate is measured over this much recent time.
 const RATE_WINDOW: Duration = Duration::from_secs(10);
+/// The shortest stretch of an instance's running time its recent pace is measured over.
+const PACE_WINDOW: Duration = Duration::from_secs(10);
 /// The bar counts instances in thousandths (running ones count by their fraction of steps).
 const BAR_UNIT: f64 = 1000.0;
 /// The bar's position and line are updated at most this often.
@@ -96,6 +101,7 @@ impl Progress {
             stats: ExecStats::default(),
             running: HashMap::new(),
             seen: HashMap::new(),
+            paces: HashMap::new(),
             advanced: 0,
             window: VecDeque::from([(now, 0)]),
         }
@@ -143,6 +149,7 @@ impl Progress {
 
     fn forget(&mut self, id: InstanceId) {
         self.seen.remove(&id);
+        self.paces.remove(&id);
         for list in self.running.values_mut() {
             list.retain(|r| r.id != id);
         }
@@ -153,6 +160,11 @@ impl Progress {
             if let Some(s) = r.steps {
                 let before = self.seen.insert(r.id, s).unwrap_or(0);
                 self.advanced += s.saturating_sub(before);
+                let pace = self.paces.entry(r.id).or_insert((r.elapsed, s, None));
+                let dt = r.elapsed.saturating_sub(pace.0).as_secs_f64();
+                if dt >= PACE_WINDOW.as_secs_f64() {
+                    *pace = (r.elapsed, s, Some(s.saturating_sub(pace.1) as f64 / dt));
+                }
             }
         }
         let now = Instant::now();
@@ -196,15 +208,36 @@ impl Progress {
         {
             line += &format!(", {} steps/s", count(r));
         }
-        line += &format!(
-            ", ETA {}",
-            eta(
-                self.fraction_done(),
-                self.total as f64,
-                self.start.elapsed()
-            )
+        let overall = eta_seconds(
+            self.fraction_done(),
+            self.total as f64,
+            self.start.elapsed(),
         );
+        // The run cannot end before its slowest running instance: a few slow instances at the
+        // end would otherwise show an ETA of seconds for minutes of work.
+        let left = match (overall, self.slowest_left()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        line += &format!(", ETA {}", left.map_or_else(|| "-".into(), duration));
         line
+    }
+
+    /// The longest time a running instance still needs: its steps left at its recent pace
+    /// (over the last [`PACE_WINDOW`] or more of its own running time; since its start until
+    /// then). Paces change within a run (short episodes first, a frozen policy after the time
+    /// limit), so the recent one. `None` while no running instance has a pace.
+    fn slowest_left(&self) -> Option<f64> {
+        self.running()
+            .filter_map(|r| {
+                let (steps, total) = (r.steps?, r.total_steps?);
+                let rate = match self.paces.get(&r.id) {
+                    Some(&(_, _, Some(rate))) => rate,
+                    _ => steps as f64 / r.elapsed.as_secs_f64(),
+                };
+                (rate > 0.0 && rate.is_finite()).then(|| total.saturating_sub(steps) as f64 / rate)
+            })
+            .reduce(f64::max)
     }
 
     /// The running instances, a few of them, for plain lines.
@@ -369,13 +402,14 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-/// The time left when `done` of `total` units took `elapsed`; `-` while nothing is known.
-pub fn eta(done: f64, total: f64, elapsed: Duration) -> String {
+/// The time left, in seconds, when `done` of `total` units took `elapsed`; `None` while
+/// nothing is known.
+fn eta_seconds(done: f64, total: f64, elapsed: Duration) -> Option<f64> {
     let secs = elapsed.as_secs_f64();
     if done <= 0.0 || secs < 1.0 || !done.is_finite() {
-        return "-".into();
+        return None;
     }
-    duration((total - done).max(0.0) * secs / done)
+    Some((total - done).max(0.0) * secs / done)
 }
 
 /// The one-line summary of a run.
@@ -459,15 +493,47 @@ mod tests {
     }
 
     #[test]
-    fn eta_is_a_dash_until_something_is_known() {
-        assert_eq!(eta(0.0, 10.0, Duration::from_secs(100)), "-");
-        assert_eq!(eta(1.0, 10.0, Duration::from_millis(200)), "-");
+    fn eta_is_unknown_until_something_is_known() {
+        let eta = |done, total, elapsed| eta_seconds(done, total, elapsed).map(duration);
+        assert_eq!(eta(0.0, 10.0, Duration::from_secs(100)), None);
+        assert_eq!(eta(1.0, 10.0, Duration::from_millis(200)), None);
         // A tenth done in 10 s: 90 s left.
-        assert_eq!(eta(1.0, 10.0, Duration::from_secs(10)), "1m 30s");
-        assert_eq!(eta(0.5, 1.0, Duration::from_secs(3600)), "1h 00m");
-        assert_eq!(eta(10.0, 10.0, Duration::from_secs(5)), "0s");
+        assert_eq!(eta(1.0, 10.0, Duration::from_secs(10)).unwrap(), "1m 30s");
+        assert_eq!(eta(0.5, 1.0, Duration::from_secs(3600)).unwrap(), "1h 00m");
+        assert_eq!(eta(10.0, 10.0, Duration::from_secs(5)).unwrap(), "0s");
         assert_eq!(duration(59.4), "59s");
         assert_eq!(duration(90_000.0), "1d 1h");
+    }
+
+    #[test]
+    fn eta_waits_for_the_slowest_running_instance_at_its_recent_pace() {
+        // 79 of 80 finished quickly; the last had done 9,100 of 500,000 steps after 254 s,
+        // then ran at 200 steps/s. Seen on continuous_ergodic.toml: the ETA said 11 s.
+        let mut p = Progress::new(ProgressMode::None, Duration::from_secs(30));
+        p.on_event(&ExecEvent::Start {
+            selected: 80,
+            skipped: 0,
+            skipped_errors: 0,
+        });
+        p.stats.done = 79;
+        let last = |steps, secs| ExecEvent::Progress {
+            rank: 0,
+            running: vec![RunningInstance {
+                id: InstanceId(1),
+                label: "ucrl2 on minigrid_rooms, seed 0".into(),
+                steps: Some(steps),
+                total_steps: Some(500_000),
+                elapsed: Duration::from_secs(secs),
+            }],
+        };
+        // Its pace since its start (36 steps/s) until one is measured.
+        p.on_event(&last(9_100, 254));
+        assert!(p.line().ends_with("ETA 3h 48m"), "{}", p.line());
+        p.on_event(&last(10_100, 259));
+        assert!(p.line().ends_with("ETA 3h 29m"), "{}", p.line());
+        // 10 s later at 200 steps/s: (500,000 - 11,100) / 200 s.
+        p.on_event(&last(11_100, 264));
+        assert!(p.line().ends_with("ETA 40m 45s"), "{}", p.line());
     }
 
     #[test]

@@ -1047,7 +1047,10 @@ mod tests {
         let cap = super::EXACT_MAX_STATES;
         assert_eq!(build(cap, "auto"), Ok(Solver::PolicyIteration));
         assert_eq!(build(cap + 1, "auto"), Ok(Solver::ValueIteration));
-        assert_eq!(build(cap + 1, "policy_iteration"), Ok(Solver::PolicyIteration));
+        assert_eq!(
+            build(cap + 1, "policy_iteration"),
+            Ok(Solver::PolicyIteration)
+        );
         assert_eq!(build(10, "value_iteration"), Ok(Solver::ValueIteration));
         assert_eq!(build(10, "reference"), Ok(Solver::Reference));
         assert!(build(5_001, "policy_iteration").is_err());
