@@ -52,6 +52,9 @@ pub struct Ucrl2 {
     q: Vec<f64>,
     q_next: Vec<f64>,
     ties: PolicyTies,
+    /// [`Agent::policy`]'s last answer: the estimates it depends on change only at episode
+    /// ends, so log rows within an episode reuse it (cleared by [`Ucrl2::model_update`]).
+    policy: Option<Policy>,
     rng: Rng,
 }
 
@@ -115,6 +118,7 @@ impl Ucrl2 {
             q: vec![0.0; ns * na],
             q_next: Vec::new(),
             ties,
+            policy: None,
             rng,
         })
     }
@@ -251,6 +255,7 @@ impl Ucrl2 {
     }
 
     fn model_update(&mut self) {
+        self.policy = None;
         let ns = self.ns;
         for &sa in &self.touched {
             let mut scale = self.n_sa[sa] as f64;
@@ -306,6 +311,17 @@ impl Agent for Ucrl2 {
     }
 
     fn policy(&mut self) -> Policy {
+        if self.policy.is_none() {
+            self.policy = Some(self.greedy_for_estimates());
+        }
+        self.policy.clone().unwrap_or(Policy::Uniform)
+    }
+}
+
+impl Ucrl2 {
+    /// The policy whose regret is measured (Colosseum's): greedy for discounted value
+    /// iteration (0.99, to 1e-3, from zero values) on the estimated transitions and rewards.
+    fn greedy_for_estimates(&self) -> Policy {
         let mut model = SparseModel::default();
         self.p.chunks(self.ns).for_each(|row| model.push_dense(row));
         let mut v = vec![0.0; self.ns];
@@ -348,6 +364,39 @@ mod tests {
         a.iteration = 1000;
         a.delta = 0.5;
         a
+    }
+
+    #[test]
+    fn the_measured_policy_is_kept_within_an_episode_and_renewed_at_its_end() {
+        let ctx = AgentContext {
+            n_states: 5,
+            n_actions: 2,
+            horizon: None,
+            total_steps: 1000,
+        };
+        let mut a = Ucrl2::new(&Params::new(), &ctx, Rng::new(3)).unwrap();
+        a.before_start();
+        let mut env = Rng::new(4);
+        let (mut s, mut renewed, mut kept) = (0, 0, 0);
+        for _ in 0..400 {
+            let act = a.select_action(s, 0);
+            let next = env.below(5) as usize;
+            let r = if next == 4 { 1.0 } else { 0.0 };
+            a.update(s, act, r, next, 0, false);
+            if a.is_episode_end(s, act, false) {
+                a.end_episode();
+            }
+            let cached = a.policy.is_some();
+            // Whether kept or computed afresh, it is the policy of the current estimates.
+            assert_eq!(a.policy(), a.greedy_for_estimates());
+            if cached {
+                kept += 1
+            } else {
+                renewed += 1
+            }
+            s = next;
+        }
+        assert!(kept > 300 && renewed > 5, "kept {kept}, renewed {renewed}");
     }
 
     #[test]
